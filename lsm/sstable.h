@@ -1,0 +1,116 @@
+/*
+ * sstable.h - immutable sorted runs.
+ *
+ * A run is a byte stream laid over the payloads of a contiguous extent of
+ * pages (see pager.h).  Stream layout:
+ *
+ *   data block 0 | ... | data block n-1 | bloom filter | index block | footer
+ *
+ * Every block (data, bloom, index) is framed as
+ *   payload | compression byte (0 none, 1 lz4) | xxh3-64 of payload+byte (u64 LE)
+ * and addressed by a handle (offset varint, payload size varint).  An lz4
+ * payload starts with the uncompressed size as a varint.  The index block
+ * maps the last internal key of each data block to its handle.  The footer
+ * is LSM_SST_FOOTER_SIZE bytes at the end of the stream: magic, format
+ * version, index and bloom handles, entry count, and its own xxh3.
+ *
+ * The bloom filter hashes each entry's bloom key: the user key, or the prefix
+ * of it that opts->bloom_key_len selects (the table AM hashes the encoded
+ * column value, not the row id that follows it).
+ */
+#ifndef LSM_SSTABLE_H
+#define LSM_SSTABLE_H
+
+#include "ikey.h"
+#include "iter.h"
+#include "pager.h"
+
+#define LSM_SST_MAGIC UINT64_C(0x4c534d52554e3031)	/* "LSMRUN01" */
+#define LSM_SST_FOOTER_SIZE 64
+
+typedef struct lsm_sst_options
+{
+	size_t		block_size;		/* target uncompressed data block size (4096) */
+	int			restart_interval;	/* 16 */
+	int			bloom_bits_per_key; /* 10; 0 disables the filter */
+	bool		compress;		/* lz4 data blocks when it saves >= 1/8 */
+	/* Length of the prefix of a user key that the bloom filter hashes; NULL
+	 * means the whole user key. */
+	size_t		(*bloom_key_len) (lsm_slice user_key);
+} lsm_sst_options;
+
+void		lsm_sst_options_default(lsm_sst_options *o);
+
+/* What the manifest records about a run. */
+typedef struct lsm_run_meta
+{
+	uint64_t	id;
+	uint32_t	level;
+	lsm_pageno	first_page;
+	uint32_t	npages;
+	uint64_t	nbytes;			/* stream length */
+	uint64_t	nentries;
+	uint64_t	min_seq;
+	uint64_t	max_seq;
+	uint64_t	aux;			/* opaque to the core (table AM: oldest unfrozen xid) */
+	lsm_buf		smallest;		/* internal keys */
+	lsm_buf		largest;
+} lsm_run_meta;
+
+lsm_status	lsm_run_meta_copy(lsm_run_meta *dst, const lsm_run_meta *src);
+void		lsm_run_meta_free(lsm_run_meta *m);
+
+/*
+ * Builds a run in memory.  Add entries in strictly increasing internal-key
+ * order, then finish: the result is the whole stream, which the caller places
+ * on an extent of lsm_stream_pages() pages with lsm_pager_write_stream.
+ */
+typedef struct lsm_sst_builder lsm_sst_builder;
+
+lsm_status	lsm_sst_builder_new(const lsm_sst_options *opts, lsm_sst_builder **out);
+lsm_status	lsm_sst_builder_add(lsm_sst_builder *b, lsm_slice ikey, lsm_slice value);
+/* Bytes of stream produced so far (for splitting compaction output). */
+uint64_t	lsm_sst_builder_size(const lsm_sst_builder *b);
+uint64_t	lsm_sst_builder_count(const lsm_sst_builder *b);
+/*
+ * Finishes the stream.  *stream stays valid until the builder is freed; meta
+ * gets nbytes, nentries, min/max seq, smallest and largest filled in (the
+ * caller sets id, level, first_page, npages, aux).
+ */
+lsm_status	lsm_sst_builder_finish(lsm_sst_builder *b, lsm_slice *stream,
+								   lsm_run_meta *meta);
+void		lsm_sst_builder_free(lsm_sst_builder *b);
+
+/*
+ * An open run: footer checked, index block and bloom filter read into memory.
+ * Safe for concurrent readers once opened (it is read-only).
+ */
+typedef struct lsm_sst lsm_sst;
+
+lsm_status	lsm_sst_open(lsm_pager *pager, const lsm_run_meta *meta,
+						 const lsm_sst_options *opts, lsm_sst **out);
+void		lsm_sst_close(lsm_sst *t);
+
+/* False if the bloom filter says user_key is absent. */
+bool		lsm_sst_may_contain(const lsm_sst *t, lsm_slice user_key);
+
+/*
+ * Point lookup: the newest entry for user_key with seq <= snapshot_seq, of
+ * any kind, consulting the bloom filter first.  LSM_NOT_FOUND if none.
+ * value is copied into *value.  *bloom_skipped (may be NULL) is set true
+ * when the filter alone answered.
+ */
+lsm_status	lsm_sst_get(lsm_sst *t, lsm_slice user_key, uint64_t snapshot_seq,
+						uint64_t *seq, lsm_kind *kind, lsm_buf *value,
+						bool *bloom_skipped);
+
+/* An iterator over all entries in internal-key order (malloc'd). */
+lsm_iter   *lsm_sst_iter_new(lsm_sst *t);
+
+/*
+ * Checks every block checksum, decodes every entry and checks key order and
+ * the entry count against the footer.  Reports the first problem in msg.
+ */
+lsm_status	lsm_sst_verify(lsm_sst *t, char *msg, size_t msglen);
+
+#endif							/* LSM_SSTABLE_H */
