@@ -1,0 +1,73 @@
+# lsm_am: an LSM-tree table access method for PostgreSQL 15 (PGXS build).
+#
+#   make                  build lsm_am.so (the PostgreSQL side in src/ plus the
+#                         LSM core in lsm/, compiled into the same module)
+#   make install          install the module, control file and SQL script
+#   make installcheck     pg_regress (sql/), isolation (test/isolation) and TAP
+#                         (test/t) against a running server that has
+#                         shared_preload_libraries = 'lsm_am'
+#   make installcheck-regress | installcheck-isolation | prove_installcheck
+#                         one suite at a time
+#   make -C lsm check     the core's own tests (no PostgreSQL involved)
+#
+# scripts/test.sh runs every suite against a throwaway cluster.
+
+MODULE_big = lsm_am
+EXTENSION = lsm_am
+DATA = lsm_am--0.1.sql
+PGFILEDESC = "lsm_am - LSM-tree table access method"
+
+# The core: every lsm/*.c except standalone programs (those have a main()).
+LSM_PROGRAMS = lsm/lsm_inspect.c lsm/lsm_demo.c
+LSM_SRCS = $(filter-out $(LSM_PROGRAMS),$(sort $(wildcard lsm/*.c)))
+LSM_OBJS = $(LSM_SRCS:.c=.o)
+PG_SRCS = $(sort $(wildcard src/*.c))
+OBJS = $(PG_SRCS:.c=.o) $(LSM_OBJS)
+
+SHLIB_LINK += -lxxhash -llz4
+
+# src/ includes the core as "lsm/xxx.h".
+PG_CPPFLAGS = -I$(srcdir)
+# Warnings are errors.  PostgreSQL 15's own headers are clean under
+# -Wall -Wextra with gcc; the two -Wno- flags below are for idioms PostgreSQL
+# code uses everywhere (callbacks that ignore arguments, partial struct
+# initialisers such as the GUC tables), not for header problems.
+PG_CFLAGS += -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
+
+# pg_regress: every sql/*.sql, in name order.
+REGRESS = $(sort $(basename $(notdir $(wildcard sql/*.sql))))
+REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf
+
+# Isolation specs and their expected output live under test/isolation.
+ISOLATION = $(sort $(basename $(notdir $(wildcard test/isolation/specs/*.spec))))
+ISOLATION_OPTS = --inputdir=$(srcdir)/test/isolation
+
+# TAP tests (PostgreSQL::Test::Cluster).
+TAP_TESTS = 1
+PROVE_TESTS = $(sort $(wildcard test/t/*.pl))
+
+EXTRA_CLEAN = output_iso tmp_check results regression.diffs regression.out log
+
+# Debian's PostgreSQL 15 unless PG_CONFIG is given (/usr/bin/pg_config on
+# Debian picks the newest installed major version, which may not be 15).
+ifeq ($(origin PG_CONFIG),undefined)
+PG_CONFIG := $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
+endif
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# The core is plain C11.  PostgreSQL's CFLAGS add its own style rule
+# -Wdeclaration-after-statement, which is not a C11 rule, so the core is
+# exempt from that one; every other warning (and -Werror) applies.
+$(LSM_OBJS): CFLAGS += -std=c11 -Wno-declaration-after-statement
+
+# The core's headers are dependencies of everything that includes them.
+$(OBJS): $(wildcard lsm/*.h) $(wildcard src/*.h)
+
+installcheck-regress:
+	$(pg_regress_installcheck) $(REGRESS_OPTS) $(REGRESS)
+
+installcheck-isolation:
+	$(pg_isolation_regress_installcheck) $(ISOLATION_OPTS) $(ISOLATION)
+
+.PHONY: installcheck-regress installcheck-isolation

@@ -1,0 +1,12 @@
+/* lsm_am--0.1.sql */
+
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION lsm_am" to load this file. \quit
+
+CREATE FUNCTION lsm_am_version()
+RETURNS text
+AS 'MODULE_PATHNAME', 'lsm_am_version'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION lsm_am_version() IS
+'version of the lsm_am extension library and of the LSM core compiled into it';

@@ -1,0 +1,56 @@
+/*
+ * lsm_am.c - module entry point of the lsm_am extension.
+ *
+ * lsm_am keeps its memtables in shared memory allocated at server start, so
+ * the library only works when it is listed in shared_preload_libraries.
+ * _PG_init refuses any other way of loading it (CREATE EXTENSION, LOAD, a C
+ * function call in a backend) with an error that says how to fix it.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+
+#include "lsm/version.h"
+
+PG_MODULE_MAGIC;
+
+/* Must match default_version in lsm_am.control. */
+#define LSM_AM_VERSION "0.1"
+
+void		_PG_init(void);
+
+PG_FUNCTION_INFO_V1(lsm_am_version);
+
+void
+_PG_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		ereport(ERROR,
+				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				errmsg("lsm_am must be loaded via shared_preload_libraries"),
+				errhint("Add lsm_am to shared_preload_libraries in postgresql.conf and restart the server."));
+
+	/*
+	 * The lsm.* settings (memtable pool and per-table memtable size, bloom
+	 * bits per key, compaction knobs) are defined here by the issues that
+	 * implement what they control; a setting that changes nothing is not
+	 * defined.  Reserving the prefix now makes a misspelt lsm.* setting an
+	 * error instead of a silently ignored placeholder.
+	 */
+	MarkGUCPrefixReserved("lsm");
+}
+
+/*
+ * lsm_am_version() returns text
+ *
+ * "lsm_am <extension library version> (core <LSM core version>)".
+ */
+Datum
+lsm_am_version(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text("lsm_am " LSM_AM_VERSION
+									 " (core " LSM_CORE_VERSION ")"));
+}
