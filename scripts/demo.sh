@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# scripts/demo.sh - shows what lsm_am does today, on a throwaway cluster.
+#
+# Needs lsm_am built and installed (scripts/setup.sh does both).  Starts a
+# server as an unprivileged user in a temporary directory (its own port,
+# unix socket in that directory, shared_preload_libraries = 'lsm_am'), runs
+# scripts/demo.sql in it, runs the LSM core's standalone tool if it has been
+# built, then stops the server and removes the directory.
+#
+# What the demo shows lives in scripts/demo.sql: add new features there.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+. scripts/cluster.sh
+
+lsm_setup_user
+lsm_make_scratch demo
+cleanup() {
+	lsm_cluster_stop
+	rm -rf "$LSM_SCRATCH"
+}
+trap cleanup EXIT
+
+lsm_log "starting a throwaway PostgreSQL $LSM_PG_VERSION cluster in $LSM_SCRATCH (as $LSM_RUN_USER)"
+lsm_cluster_start "$LSM_SCRATCH"
+echo "listening on port $PGPORT, socket directory $PGHOST"
+
+lsm_log "running scripts/demo.sql"
+# The SQL is fed on stdin so the server user needs no access to this tree.
+lsm_as_pg psql -X -q -v ON_ERROR_STOP=1 --echo-queries -d postgres <scripts/demo.sql 2>&1
+
+# The core on its own (no PostgreSQL): its inspection tool, once built by
+# "make -C lsm".
+lsm_log "the LSM core on its own"
+if [ -x lsm/build/lsm_inspect ]; then
+	lsm/build/lsm_inspect --help || true
+else
+	echo "lsm/build/lsm_inspect is not built yet; skipping (build it with: make -C lsm)"
+fi
+
+lsm_log "stopping the cluster"
