@@ -70,4 +70,8 @@ installcheck-regress:
 installcheck-isolation:
 	$(pg_isolation_regress_installcheck) $(ISOLATION_OPTS) $(ISOLATION)
 
-.PHONY: installcheck-regress installcheck-isolation
+# PGXS defines the recipe but no target for running only the TAP tests.
+prove_installcheck:
+	$(prove_installcheck)
+
+.PHONY: installcheck-regress installcheck-isolation prove_installcheck
