@@ -39,6 +39,9 @@ typedef struct lsm_compaction
 	int			ninputs[2];
 	bool		bottommost;		/* nothing below out_level overlaps: tombstones may go */
 	double		score;
+	/* Output runs are cut near this size; the pickers copy it from the
+	 * options, 0 means the default (2 MiB). */
+	uint64_t	target_run_bytes;
 } lsm_compaction;
 
 /* Fills c and returns true if some level needs compaction. */
