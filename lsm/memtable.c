@@ -1,0 +1,427 @@
+/*
+ * memtable.c - a skip list of internal keys inside one caller-provided
+ * region, in the manner of LevelDB's SkipList but with 32-bit offsets in
+ * place of pointers so that the region can be mapped anywhere.
+ *
+ * Layout: the header (struct lsm_memtable) at offset 0, the head node right
+ * after it, then nodes bump-allocated upwards, each 8-byte aligned:
+ *
+ *	key_len u32 | value_len u32 | height u32 | next[height] u32 |
+ *	internal key (user key + 8-byte trailer) | value
+ *
+ * Every link and counter a reader looks at is a 32-bit C11 atomic, which is
+ * lock-free on every platform PostgreSQL runs on, so the atomics work across
+ * processes sharing the region.  The single writer fills a node completely,
+ * then splices it in bottom-up with release stores; a reader that loads a
+ * link with acquire therefore sees the node's contents.  A reader may see a
+ * node at level 0 before the upper levels, which only makes its search a
+ * little longer.
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "memtable.h"
+
+#define MT_MAGIC		0x4c534d4du	/* "LSMM" */
+#define MT_MAX_HEIGHT	12
+#define MT_ALIGN		8
+/* Offsets are u32, so the usable part of a region stops short of 4 GiB. */
+#define MT_MAX_OFFSET	(UINT32_MAX & ~(uint32_t) (MT_ALIGN - 1))
+
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2,
+			   "shared-memory links need lock-free 32-bit atomics");
+
+struct lsm_memtable
+{
+	uint32_t	magic;
+	uint32_t	head;			/* offset of the head node */
+	uint64_t	size;			/* region size as given to init */
+	uint32_t	limit;			/* allocation may not pass this offset */
+	_Atomic uint32_t max_height;	/* tallest node so far */
+	_Atomic uint32_t alloc;		/* next free offset */
+	_Atomic uint32_t count;		/* published entries */
+	uint64_t	rng;			/* PRNG state; only the writer touches it */
+};
+
+typedef struct mt_node
+{
+	uint32_t	key_len;		/* internal key: user key + trailer */
+	uint32_t	value_len;
+	uint32_t	height;
+	_Atomic uint32_t next[];	/* level 0 first; 0 means end of list */
+} mt_node;
+
+static inline mt_node *
+node_at(const lsm_memtable *mt, uint32_t off)
+{
+	return (mt_node *) ((char *) mt + off);
+}
+
+static inline const uint8_t *
+node_key(const mt_node *n)
+{
+	return (const uint8_t *) &n->next[n->height];
+}
+
+static inline uint32_t
+next_at(const lsm_memtable *mt, uint32_t off, int level)
+{
+	return atomic_load_explicit(&node_at(mt, off)->next[level],
+								memory_order_acquire);
+}
+
+/*
+ * Bytes a node takes, computed in 64 bits so that absurd lengths cannot wrap
+ * around and appear to fit.
+ */
+static inline uint64_t
+node_size(int height, uint64_t key_len, uint64_t value_len)
+{
+	uint64_t	n = sizeof(mt_node) + (uint64_t) height * sizeof(uint32_t) +
+		key_len + value_len;
+
+	return (n + MT_ALIGN - 1) & ~(uint64_t) (MT_ALIGN - 1);
+}
+
+/*
+ * Compares node n's internal key with the target (user key, trailer) in
+ * place: user key bytes first, then trailer descending.
+ */
+static inline int
+node_cmp(const mt_node *n, const uint8_t *ukey, size_t ulen, uint64_t trailer)
+{
+	const uint8_t *k = node_key(n);
+	size_t		nlen = n->key_len - LSM_IKEY_TRAILER;
+	size_t		m = nlen < ulen ? nlen : ulen;
+	int			c = m ? memcmp(k, ukey, m) : 0;
+	uint64_t	t;
+
+	if (c != 0)
+		return c;
+	if (nlen != ulen)
+		return nlen < ulen ? -1 : 1;
+	t = lsm_get_u64(k + nlen);
+	return (t < trailer) - (t > trailer);
+}
+
+/*
+ * Returns the first node >= target (0 if none).  If prev is not NULL, fills
+ * prev[level] with the last node < target at every level below the current
+ * height, which is where the writer splices a new node in.
+ */
+static uint32_t
+find_ge(const lsm_memtable *mt, const uint8_t *ukey, size_t ulen,
+		uint64_t trailer, uint32_t *prev)
+{
+	uint32_t	x = mt->head;
+	int			level = (int) atomic_load_explicit(&mt->max_height,
+												   memory_order_relaxed) - 1;
+	uint32_t	known_ge = 0;	/* a node already found >= target */
+
+	for (;;)
+	{
+		uint32_t	next = next_at(mt, x, level);
+
+		if (next != 0 && next != known_ge &&
+			node_cmp(node_at(mt, next), ukey, ulen, trailer) < 0)
+			x = next;
+		else
+		{
+			if (prev)
+				prev[level] = x;
+			if (level == 0)
+				return next;
+			known_ge = next;
+			level--;
+		}
+	}
+}
+
+/* xorshift64*: small, fast, and its state fits in the header. */
+static inline uint64_t
+rng_next(uint64_t *state)
+{
+	uint64_t	x = *state;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*state = x;
+	return x * UINT64_C(0x2545F4914F6CDD1D);
+}
+
+/* Height h with probability (1/4)^(h-1), capped at MT_MAX_HEIGHT. */
+static int
+random_height(uint64_t *state)
+{
+	uint64_t	r = rng_next(state) >> 32;
+	int			height = 1;
+
+	while (height < MT_MAX_HEIGHT && (r & 3) == 0)
+	{
+		height++;
+		r >>= 2;
+	}
+	return height;
+}
+
+lsm_status
+lsm_memtable_init(void *region, size_t size)
+{
+	lsm_memtable *mt = region;
+	uint32_t	head = (uint32_t) ((sizeof(lsm_memtable) + MT_ALIGN - 1) &
+								   ~(size_t) (MT_ALIGN - 1));
+	mt_node    *h;
+
+	if (region == NULL || ((uintptr_t) region % MT_ALIGN) != 0 ||
+		size < LSM_MEMTABLE_MIN_SIZE || (uint64_t) size > (UINT64_C(1) << 32))
+		return LSM_INVALID;
+
+	mt->magic = MT_MAGIC;
+	mt->head = head;
+	mt->size = size;
+	mt->limit = size > MT_MAX_OFFSET ? MT_MAX_OFFSET : (uint32_t) size;
+	mt->rng = UINT64_C(0x9E3779B97F4A7C15);
+	h = node_at(mt, head);
+	h->key_len = 0;
+	h->value_len = 0;
+	h->height = MT_MAX_HEIGHT;
+	for (int i = 0; i < MT_MAX_HEIGHT; i++)
+		atomic_init(&h->next[i], 0);
+	atomic_init(&mt->max_height, 1);
+	atomic_init(&mt->count, 0);
+	atomic_init(&mt->alloc, head + (uint32_t) node_size(MT_MAX_HEIGHT, 0, 0));
+	return LSM_OK;
+}
+
+bool
+lsm_memtable_has_room(lsm_memtable *mt, size_t key_len, size_t value_len)
+{
+	uint32_t	used = atomic_load_explicit(&mt->alloc, memory_order_relaxed);
+
+	/* Assume the tallest node so that a true answer guarantees add works. */
+	return node_size(MT_MAX_HEIGHT, (uint64_t) key_len + LSM_IKEY_TRAILER,
+					 value_len) <= (uint64_t) (mt->limit - used);
+}
+
+lsm_status
+lsm_memtable_add(lsm_memtable *mt, lsm_slice user_key, uint64_t seq,
+				 lsm_kind kind, lsm_slice value)
+{
+	uint64_t	trailer = lsm_pack_trailer(seq, kind);
+	uint64_t	rng = mt->rng;
+	int			height = random_height(&rng);
+	uint64_t	need = node_size(height, (uint64_t) user_key.len + LSM_IKEY_TRAILER,
+								 value.len);
+	uint32_t	off = atomic_load_explicit(&mt->alloc, memory_order_relaxed);
+	int			max_height = (int) atomic_load_explicit(&mt->max_height,
+														memory_order_relaxed);
+	uint32_t	prev[MT_MAX_HEIGHT];
+	uint32_t	found;
+	mt_node    *n;
+	uint8_t    *p;
+
+	if (mt->magic != MT_MAGIC)
+		return LSM_CORRUPT;
+	if (seq > LSM_MAX_SEQ || (unsigned) kind > LSM_KIND_MAX)
+		return LSM_INVALID;
+	/* An entry no empty memtable could hold is not "full": retrying won't help. */
+	if (node_size(MT_MAX_HEIGHT, (uint64_t) user_key.len + LSM_IKEY_TRAILER,
+				  value.len) > mt->limit - mt->head - node_size(MT_MAX_HEIGHT, 0, 0))
+		return LSM_INVALID;
+	if (need > (uint64_t) (mt->limit - off))
+		return LSM_FULL;
+
+	found = find_ge(mt, user_key.data, user_key.len, trailer, prev);
+	if (found != 0 &&
+		node_cmp(node_at(mt, found), user_key.data, user_key.len, trailer) == 0)
+		return LSM_INVALID;
+
+	/* Fill the node completely before any reader can reach it. */
+	n = node_at(mt, off);
+	n->key_len = (uint32_t) (user_key.len + LSM_IKEY_TRAILER);
+	n->value_len = (uint32_t) value.len;
+	n->height = (uint32_t) height;
+	p = (uint8_t *) node_key(n);
+	lsm_ikey_write(p, user_key, seq, kind);
+	if (value.len)
+		memcpy(p + n->key_len, value.data, value.len);
+	for (int i = max_height; i < height; i++)
+		prev[i] = mt->head;
+	for (int i = 0; i < height; i++)
+		atomic_store_explicit(&n->next[i], next_at(mt, prev[i], i),
+							  memory_order_relaxed);
+
+	atomic_store_explicit(&mt->alloc, off + (uint32_t) need, memory_order_relaxed);
+	mt->rng = rng;
+	/*
+	 * A reader that sees the new height before the head's new links finds
+	 * null links there and just descends.
+	 */
+	if (height > max_height)
+		atomic_store_explicit(&mt->max_height, (uint32_t) height,
+							  memory_order_relaxed);
+	for (int i = 0; i < height; i++)
+		atomic_store_explicit(&node_at(mt, prev[i])->next[i], off,
+							  memory_order_release);
+	atomic_fetch_add_explicit(&mt->count, 1, memory_order_release);
+	return LSM_OK;
+}
+
+lsm_status
+lsm_memtable_get(lsm_memtable *mt, lsm_slice user_key, uint64_t snapshot_seq,
+				 uint64_t *seq, lsm_kind *kind, lsm_slice *value)
+{
+	uint32_t	off;
+	mt_node    *n;
+	const uint8_t *k;
+	uint64_t	trailer;
+
+	if (mt->magic != MT_MAGIC)
+		return LSM_CORRUPT;
+	if (snapshot_seq > LSM_MAX_SEQ)
+		snapshot_seq = LSM_MAX_SEQ;
+	off = find_ge(mt, user_key.data, user_key.len,
+				  lsm_pack_trailer(snapshot_seq, LSM_KIND_MAX), NULL);
+	if (off == 0)
+		return LSM_NOT_FOUND;
+	n = node_at(mt, off);
+	k = node_key(n);
+	if (n->key_len - LSM_IKEY_TRAILER != user_key.len ||
+		(user_key.len && memcmp(k, user_key.data, user_key.len) != 0))
+		return LSM_NOT_FOUND;
+	trailer = lsm_get_u64(k + user_key.len);
+	*seq = trailer >> 8;
+	*kind = (lsm_kind) (trailer & 0xff);
+	*value = lsm_slice_make(k + n->key_len, n->value_len);
+	return LSM_OK;
+}
+
+uint64_t
+lsm_memtable_count(lsm_memtable *mt)
+{
+	return atomic_load_explicit(&mt->count, memory_order_acquire);
+}
+
+size_t
+lsm_memtable_bytes_used(lsm_memtable *mt)
+{
+	return atomic_load_explicit(&mt->alloc, memory_order_relaxed);
+}
+
+size_t
+lsm_memtable_size(lsm_memtable *mt)
+{
+	return (size_t) mt->size;
+}
+
+/* The iterator: a cursor on one node. */
+typedef struct mt_iter
+{
+	lsm_iter	base;
+	lsm_memtable *mt;
+	uint32_t	node;			/* 0 when not valid */
+	lsm_status	status;
+} mt_iter;
+
+static bool
+mt_iter_valid(lsm_iter *it)
+{
+	return ((mt_iter *) it)->node != 0;
+}
+
+static void
+mt_iter_seek_first(lsm_iter *it)
+{
+	mt_iter    *mi = (mt_iter *) it;
+
+	mi->node = mi->status == LSM_OK ? next_at(mi->mt, mi->mt->head, 0) : 0;
+}
+
+static void
+mt_iter_seek(lsm_iter *it, lsm_slice target)
+{
+	mt_iter    *mi = (mt_iter *) it;
+
+	if (mi->status != LSM_OK)
+		return;
+	if (target.len < LSM_IKEY_TRAILER)
+	{
+		mi->status = LSM_INVALID;
+		mi->node = 0;
+		return;
+	}
+	mi->node = find_ge(mi->mt, target.data, target.len - LSM_IKEY_TRAILER,
+					   lsm_ikey_trailer(target), NULL);
+}
+
+static void
+mt_iter_next(lsm_iter *it)
+{
+	mt_iter    *mi = (mt_iter *) it;
+
+	if (mi->node != 0)
+		mi->node = next_at(mi->mt, mi->node, 0);
+}
+
+static lsm_slice
+mt_iter_key(lsm_iter *it)
+{
+	mt_iter    *mi = (mt_iter *) it;
+	mt_node    *n;
+
+	if (mi->node == 0)
+		return lsm_slice_make(NULL, 0);
+	n = node_at(mi->mt, mi->node);
+	return lsm_slice_make(node_key(n), n->key_len);
+}
+
+static lsm_slice
+mt_iter_value(lsm_iter *it)
+{
+	mt_iter    *mi = (mt_iter *) it;
+	mt_node    *n;
+
+	if (mi->node == 0)
+		return lsm_slice_make(NULL, 0);
+	n = node_at(mi->mt, mi->node);
+	return lsm_slice_make(node_key(n) + n->key_len, n->value_len);
+}
+
+static lsm_status
+mt_iter_status(lsm_iter *it)
+{
+	return ((mt_iter *) it)->status;
+}
+
+static void
+mt_iter_destroy(lsm_iter *it)
+{
+	free(it);
+}
+
+static const lsm_iter_ops mt_iter_ops = {
+	.valid = mt_iter_valid,
+	.seek_first = mt_iter_seek_first,
+	.seek = mt_iter_seek,
+	.next = mt_iter_next,
+	.key = mt_iter_key,
+	.value = mt_iter_value,
+	.status = mt_iter_status,
+	.destroy = mt_iter_destroy,
+};
+
+lsm_iter *
+lsm_memtable_iter_new(lsm_memtable *mt)
+{
+	mt_iter    *mi = malloc(sizeof(mt_iter));
+
+	if (mi == NULL)
+		return NULL;
+	mi->base.ops = &mt_iter_ops;
+	mi->mt = mt;
+	mi->node = 0;
+	mi->status = mt->magic == MT_MAGIC ? LSM_OK : LSM_CORRUPT;
+	return &mi->base;
+}
