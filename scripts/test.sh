@@ -77,8 +77,10 @@ trap cleanup EXIT
 lsm_install_packages || { echo "cannot install the required packages" >&2; exit 1; }
 lsm_setup_user
 
+# The core on its own (C11, its own flags) and the module (src/ plus the core,
+# with PostgreSQL's flags); the PostgreSQL suites need only the module.
 BUILD_OK=1
-step "build core (C11, -Werror)" make -C lsm -j"$JOBS" || BUILD_OK=0
+step "build core (C11, -Werror)" make -C lsm -j"$JOBS"
 step "build lsm_am.so (-Werror)" make -j"$JOBS" || BUILD_OK=0
 
 # --- the core ---------------------------------------------------------------
