@@ -51,9 +51,18 @@ lsm_setup_user() {
 	fi
 }
 
-# Runs "$@" as the PostgreSQL user, with the PostgreSQL binaries first in PATH.
+# Runs "$@" as the PostgreSQL user, with the PostgreSQL binaries first in PATH,
+# in the current directory (which that user must be able to enter).
 lsm_as_pg() {
 	"${LSM_RUN[@]}" env PATH="$LSM_PG_BINDIR:$PATH" "$@"
+}
+
+# Same, from directory $1 (the caller's directory may be one only root can
+# enter, e.g. a clone under /root).
+lsm_as_pg_in() {
+	local dir=$1
+	shift
+	(cd "$dir" && lsm_as_pg "$@")
 }
 
 # A scratch directory owned by the PostgreSQL user; sets LSM_SCRATCH.
@@ -83,7 +92,7 @@ lsm_free_port() {
 lsm_cluster_start() {
 	local dir=$1 conf=${2:-} port
 	port=$(lsm_free_port)
-	lsm_as_pg initdb --no-sync -A trust -E UTF8 --locale=C.UTF-8 \
+	lsm_as_pg_in "$dir" initdb --no-sync -A trust -E UTF8 --locale=C.UTF-8 \
 		-D "$dir/data" >"$dir/initdb.log" 2>&1 || {
 		cat "$dir/initdb.log" >&2
 		return 1
@@ -97,8 +106,8 @@ lsm_cluster_start() {
 		echo "fsync = off"
 		echo "max_prepared_transactions = 10"
 		if [ -n "$conf" ]; then cat "$conf"; fi
-	} | lsm_as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
-	lsm_as_pg pg_ctl -w -t 60 -D "$dir/data" -l "$dir/server.log" start >/dev/null || {
+	} | lsm_as_pg_in "$dir" tee -a "$dir/data/postgresql.conf" >/dev/null
+	lsm_as_pg_in "$dir" pg_ctl -w -t 60 -D "$dir/data" -l "$dir/server.log" start >/dev/null || {
 		cat "$dir/server.log" >&2
 		return 1
 	}
@@ -108,6 +117,6 @@ lsm_cluster_start() {
 
 lsm_cluster_stop() {
 	[ -n "${LSM_CLUSTER_DIR:-}" ] || return 0
-	lsm_as_pg pg_ctl -w -D "$LSM_CLUSTER_DIR/data" stop -m fast >/dev/null 2>&1 || true
+	lsm_as_pg_in "$LSM_CLUSTER_DIR" pg_ctl -w -D "$LSM_CLUSTER_DIR/data" stop -m fast >/dev/null 2>&1 || true
 	LSM_CLUSTER_DIR=
 }

@@ -27,7 +27,7 @@ echo "listening on port $PGPORT, socket directory $PGHOST"
 
 lsm_log "running scripts/demo.sql"
 # The SQL is fed on stdin so the server user needs no access to this tree.
-lsm_as_pg psql -X -q -v ON_ERROR_STOP=1 --echo-queries -d postgres <scripts/demo.sql 2>&1
+lsm_as_pg_in "$LSM_SCRATCH" psql -X -q -v ON_ERROR_STOP=1 --echo-queries -d postgres <scripts/demo.sql 2>&1
 
 # The core on its own (no PostgreSQL): its inspection tool, once built by
 # "make -C lsm".
