@@ -65,6 +65,17 @@ $(LSM_OBJS): CFLAGS += -std=c11 -Wno-declaration-after-statement
 # The core's headers are dependencies of everything that includes them.
 $(OBJS): $(wildcard lsm/*.h) $(wildcard src/*.h)
 
+# A PostgreSQL module may leave symbols undefined (the server's are resolved
+# at load time), so the linker cannot catch a core function that no lsm/*.c
+# defines; the server would then refuse to start.  Catch it at build time.
+all: check-symbols
+check-symbols: $(shlib)
+	@undef=$$(nm -u $(shlib) | awk '{print $$NF}' | grep -E '^(lsm|LSM)_' || true); \
+	if [ -n "$$undef" ]; then \
+		echo "$(shlib): undefined LSM core symbols (no lsm/*.c defines them):" $$undef >&2; \
+		exit 1; \
+	fi
+
 installcheck-regress:
 	$(pg_regress_installcheck) $(REGRESS_OPTS) $(REGRESS)
 
@@ -75,4 +86,4 @@ installcheck-isolation:
 prove_installcheck:
 	$(prove_installcheck)
 
-.PHONY: installcheck-regress installcheck-isolation prove_installcheck
+.PHONY: check-symbols installcheck-regress installcheck-isolation prove_installcheck
