@@ -1,0 +1,941 @@
+/*
+ * test_sstable.c - runs built in memory, written through a file pager and
+ * read back: point lookups at many snapshots against a reference, iteration,
+ * seeks, the bloom filter, lz4, verify, and corruption of every region of
+ * the stream (which must come back as LSM_CORRUPT, never a crash or a wrong
+ * answer).
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "file_pager.h"
+#include "sstable.h"
+#include "tap.h"
+
+static uint64_t rng_state = 0x853c49e6748fea9bULL;
+
+static uint64_t
+rnd(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 0x2545f4914f6cdd1dULL;
+}
+
+static bool small_scale;
+
+/* ------------------------------------------------------------- reference */
+
+/*
+ * The reference data: user key k is "user:" + 10 digits of 2k (so odd
+ * numbers are absent keys), with versions in descending seq order.  Values
+ * are derived from (k, seq), so nothing but the entry list is stored.
+ */
+typedef struct ent
+{
+	uint32_t	k;
+	uint8_t		kind;
+	uint64_t	seq;
+} ent;
+
+typedef struct dataset
+{
+	ent		   *e;
+	size_t		n;
+	size_t	   *first;			/* first entry index of key k */
+	uint32_t	nkeys;
+} dataset;
+
+static size_t
+user_key(char *buf, uint32_t k)
+{
+	return (size_t) sprintf(buf, "user:%010u", 2 * k);
+}
+
+static void
+make_ikey(lsm_buf *b, uint32_t k, uint64_t seq, lsm_kind kind)
+{
+	char		u[32];
+	size_t		n = user_key(u, k);
+
+	b->len = 0;
+	lsm_ikey_append(b, lsm_slice_make(u, n), seq, kind);
+}
+
+/* Mostly small, compressible values; now and then one bigger than a block. */
+static void
+make_value(lsm_buf *b, uint32_t k, uint64_t seq, uint8_t kind)
+{
+	uint64_t	h = XXH3_64bits_withSeed(&seq, sizeof(seq), k);
+	size_t		len = h % 97 == 0 ? 9000 + h % 5000 : h % 120;
+	char		head[48];
+	int			hl = snprintf(head, sizeof(head), "%u/%llu:", k, (unsigned long long) seq);
+
+	b->len = 0;
+	if (kind == LSM_KIND_TOMBSTONE)
+		return;
+	lsm_buf_append(b, head, (size_t) hl);
+	for (size_t i = 0; i < len; i++)
+	{
+		uint8_t		c = (uint8_t) ("the quick brown fox "[i % 20] + (i % 64 == 63 ? h & 7 : 0));
+
+		lsm_buf_append(b, &c, 1);
+	}
+}
+
+static dataset
+make_dataset(size_t target)
+{
+	dataset		d = {0};
+	size_t		cap = target + 3;
+
+	d.e = malloc(cap * sizeof(ent));
+	d.first = malloc((target + 1) * sizeof(size_t));
+	while (d.n < target)
+	{
+		int			nv = 1 + (int) (rnd() % 3);
+		uint64_t	seqs[3];
+
+		if (target == 1)
+			nv = 1;
+		for (int i = 0; i < nv; i++)
+			seqs[i] = 1 + rnd() % 1000000;
+		/* descending, distinct */
+		for (int i = 0; i < nv; i++)
+			for (int j = i + 1; j < nv; j++)
+				if (seqs[j] > seqs[i])
+				{
+					uint64_t	t = seqs[i];
+
+					seqs[i] = seqs[j];
+					seqs[j] = t;
+				}
+		d.first[d.nkeys] = d.n;
+		for (int i = 0; i < nv; i++)
+		{
+			uint64_t	r = rnd() % 10;
+
+			if (i > 0 && seqs[i] == seqs[i - 1])
+				continue;
+			d.e[d.n].k = d.nkeys;
+			d.e[d.n].seq = seqs[i];
+			d.e[d.n].kind = r < 6 ? LSM_KIND_VALUE : r < 8 ? LSM_KIND_TOMBSTONE :
+				r < 9 ? LSM_KIND_XMAX : LSM_KIND_LOCK;
+			d.n++;
+		}
+		d.nkeys++;
+	}
+	d.first[d.nkeys] = d.n;
+	return d;
+}
+
+static void
+free_dataset(dataset *d)
+{
+	free(d->e);
+	free(d->first);
+}
+
+/* Index of the newest entry of key k with seq <= snap, or -1. */
+static long
+ref_get(const dataset *d, uint32_t k, uint64_t snap)
+{
+	if (k >= d->nkeys)
+		return -1;
+	for (size_t i = d->first[k]; i < d->first[k + 1]; i++)
+		if (d->e[i].seq <= snap)
+			return (long) i;
+	return -1;
+}
+
+/* ------------------------------------------------------------- fixtures */
+
+typedef struct run
+{
+	lsm_run_meta meta;
+	uint8_t    *stream;			/* a private copy of the built stream */
+	size_t		len;
+	lsm_sst_options opts;
+	uint64_t	bloom_off;
+	uint64_t	index_off;
+} run;
+
+static lsm_file_pager *fp;
+static lsm_pager *pager;
+static char path[] = "/tmp/lsm_test_sstable_XXXXXX";
+
+static lsm_status
+build_run(const dataset *d, const lsm_sst_options *o, run *r)
+{
+	lsm_sst_builder *b;
+	lsm_buf		k = {0},
+				v = {0};
+	lsm_slice	s;
+	lsm_status	st;
+
+	memset(r, 0, sizeof(*r));
+	r->opts = *o;
+	lsm_sst_builder_new(o, &b);
+	for (size_t i = 0; i < d->n; i++)
+	{
+		make_ikey(&k, d->e[i].k, d->e[i].seq, d->e[i].kind);
+		make_value(&v, d->e[i].k, d->e[i].seq, d->e[i].kind);
+		if ((st = lsm_sst_builder_add(b, lsm_buf_slice(&k), lsm_buf_slice(&v))) != LSM_OK)
+			goto done;
+	}
+	if ((st = lsm_sst_builder_finish(b, &s, &r->meta)) != LSM_OK)
+		goto done;
+	r->len = s.len;
+	r->stream = malloc(s.len);
+	memcpy(r->stream, s.data, s.len);
+	r->bloom_off = lsm_get_u64(r->stream + r->len - LSM_SST_FOOTER_SIZE + 32);
+	r->index_off = lsm_get_u64(r->stream + r->len - LSM_SST_FOOTER_SIZE + 16);
+	/* the run goes at the end of the file; page 0 is someone's metapage */
+	r->meta.first_page = pager->ops->npages(pager) ? pager->ops->npages(pager) : 1;
+	r->meta.npages = lsm_stream_pages(pager, s.len);
+	st = lsm_pager_write_stream(pager, r->meta.first_page, s);
+done:
+	lsm_buf_free(&k);
+	lsm_buf_free(&v);
+	lsm_sst_builder_free(b);
+	return st;
+}
+
+static void
+free_run(run *r)
+{
+	lsm_run_meta_free(&r->meta);
+	free(r->stream);
+}
+
+/* Rewrites the run's pages with (possibly altered) stream bytes. */
+static void
+rewrite(const run *r, const uint8_t *bytes)
+{
+	lsm_pager_write_stream(pager, r->meta.first_page, lsm_slice_make(bytes, r->len));
+}
+
+static bool
+slice_eq(lsm_slice a, lsm_slice b)
+{
+	return a.len == b.len && (a.len == 0 || memcmp(a.data, b.data, a.len) == 0);
+}
+
+/*
+ * One point lookup checked against the reference.  Returns 0 if the answer
+ * is right, 1 if it is wrong, 2 if the run said CORRUPT.
+ */
+static int
+check_get(lsm_sst *t, const dataset *d, uint32_t key2, uint64_t snap, lsm_buf *val,
+		  lsm_buf *want, bool *skipped)
+{
+	char		u[32];
+	size_t		ul = (size_t) sprintf(u, "user:%010u", key2);
+	uint64_t	seq = 0;
+	lsm_kind	kind = LSM_KIND_VALUE;
+	lsm_status	st = lsm_sst_get(t, lsm_slice_make(u, ul), snap, &seq, &kind, val, skipped);
+	long		ri = key2 % 2 ? -1 : ref_get(d, key2 / 2, snap);
+
+	if (st == LSM_CORRUPT)
+		return 2;
+	if (ri < 0)
+		return st == LSM_NOT_FOUND ? 0 : 1;
+	make_value(want, d->e[ri].k, d->e[ri].seq, d->e[ri].kind);
+	return st == LSM_OK && seq == d->e[ri].seq && kind == d->e[ri].kind &&
+		slice_eq(lsm_buf_slice(val), lsm_buf_slice(want)) ? 0 : 1;
+}
+
+/*
+ * Iterates the whole run checking each entry against the reference.
+ * Returns the number of entries that matched before the end or the first
+ * problem; *wrong counts entries that differ, *status gets the final status.
+ */
+static size_t
+check_iter(lsm_sst *t, const dataset *d, size_t *wrong, lsm_status *status)
+{
+	lsm_iter   *it = lsm_sst_iter_new(t);
+	lsm_buf		k = {0},
+				v = {0};
+	size_t		i = 0;
+
+	*wrong = 0;
+	for (lsm_iter_seek_first(it); lsm_iter_valid(it); lsm_iter_next(it), i++)
+	{
+		if (i >= d->n)
+		{
+			(*wrong)++;
+			break;
+		}
+		make_ikey(&k, d->e[i].k, d->e[i].seq, d->e[i].kind);
+		make_value(&v, d->e[i].k, d->e[i].seq, d->e[i].kind);
+		if (!slice_eq(lsm_iter_key(it), lsm_buf_slice(&k)) ||
+			!slice_eq(lsm_iter_value(it), lsm_buf_slice(&v)))
+			(*wrong)++;
+	}
+	*status = lsm_iter_status(it);
+	lsm_iter_destroy(it);
+	lsm_buf_free(&k);
+	lsm_buf_free(&v);
+	return i;
+}
+
+/* ------------------------------------------------------------------ tests */
+
+static void
+test_run(size_t target, bool compress, int bloom_bits)
+{
+	dataset		d = make_dataset(target);
+	lsm_sst_options o;
+	run			r;
+	lsm_sst    *t = NULL;
+	lsm_buf		val = {0},
+				want = {0},
+				k = {0};
+	size_t		wrong = 0,
+				nseen,
+				probes,
+				bloom_skips = 0,
+				absent = 0;
+	lsm_status	ist;
+	char		msg[200];
+	const char *label;
+	char		lbuf[64];
+
+	lsm_sst_options_default(&o);
+	o.compress = compress;
+	o.bloom_bits_per_key = bloom_bits;
+	snprintf(lbuf, sizeof(lbuf), "%zu entries%s%s", d.n, compress ? ", lz4" : "",
+			 bloom_bits ? "" : ", no bloom");
+	label = lbuf;
+
+	is_int(build_run(&d, &o, &r), LSM_OK, "%s: build and write", label);
+	is_int(r.meta.nentries, d.n, "%s: meta entry count", label);
+	is_int(lsm_sst_open(pager, &r.meta, &o, &t), LSM_OK, "%s: open", label);
+	if (t == NULL)
+	{
+		free_run(&r);
+		free_dataset(&d);
+		return;
+	}
+	is_int(lsm_sst_verify(t, msg, sizeof(msg)), LSM_OK, "%s: verify passes (%s)", label, msg);
+
+	/* Point lookups: every key at the newest, at a random and at each version's snapshot. */
+	probes = 0;
+	for (uint32_t key = 0; key < d.nkeys; key += small_scale && d.nkeys > 5000 ? 7 : 1)
+	{
+		wrong += check_get(t, &d, 2 * key, LSM_MAX_SEQ, &val, &want, NULL) != 0;
+		wrong += check_get(t, &d, 2 * key, rnd() % 1000001, &val, &want, NULL) != 0;
+		for (size_t i = d.first[key]; i < d.first[key + 1]; i++)
+		{
+			wrong += check_get(t, &d, 2 * key, d.e[i].seq, &val, &want, NULL) != 0;
+			wrong += check_get(t, &d, 2 * key, d.e[i].seq - 1, &val, &want, NULL) != 0;
+			probes += 2;
+		}
+		wrong += check_get(t, &d, 2 * key, 0, &val, &want, NULL) != 0;
+		probes += 3;
+	}
+	is_int(wrong, 0, "%s: %zu lookups at many snapshots match the reference", label, probes);
+
+	/* Absent keys: between, before and after the present ones. */
+	wrong = 0;
+	for (uint32_t i = 0; i < 20000 && i < 4 * d.nkeys + 100; i++)
+	{
+		bool		skipped;
+		uint32_t	key2 = 2 * (uint32_t) (rnd() % (d.nkeys + 10)) + 1;
+
+		wrong += check_get(t, &d, key2, LSM_MAX_SEQ, &val, &want, &skipped) != 0;
+		absent++;
+		bloom_skips += skipped;
+	}
+	{
+		bool		skipped = true;
+		uint64_t	seq;
+		lsm_kind	kind;
+
+		is_int(lsm_sst_get(t, lsm_slice_make("", 0), LSM_MAX_SEQ, &seq, &kind, &val, &skipped),
+			   LSM_NOT_FOUND, "%s: empty user key is absent", label);
+		wrong += check_get(t, &d, 2 * d.nkeys + 1000, LSM_MAX_SEQ, &val, &want, NULL) != 0;
+	}
+	is_int(wrong, 0, "%s: %zu absent keys are NOT_FOUND", label, absent);
+	if (bloom_bits)
+		ok(bloom_skips * 100 >= absent * 97,
+		   "%s: bloom filter answers %zu of %zu absent-key lookups", label, bloom_skips, absent);
+	else
+		is_int(bloom_skips, 0, "%s: without a filter nothing is skipped", label);
+
+	/* Iteration equals the input. */
+	nseen = check_iter(t, &d, &wrong, &ist);
+	ok(nseen == d.n && wrong == 0 && ist == LSM_OK, "%s: iteration yields all %zu entries in order",
+	   label, nseen);
+
+	/* Seeks: to each entry, and to keys between. */
+	{
+		lsm_iter   *it = lsm_sst_iter_new(t);
+		size_t		bad = 0,
+					nseek = 0;
+
+		for (size_t i = 0; i < d.n; i += 1 + d.n / 3000)
+		{
+			make_ikey(&k, d.e[i].k, d.e[i].seq, d.e[i].kind);
+			lsm_iter_seek(it, lsm_buf_slice(&k));
+			if (!lsm_iter_valid(it) || !slice_eq(lsm_iter_key(it), lsm_buf_slice(&k)))
+				bad++;
+			/* just below this version: lands on it too */
+			make_ikey(&k, d.e[i].k, d.e[i].seq + (i == d.first[d.e[i].k] ? 1 : 0), LSM_KIND_MAX);
+			lsm_iter_seek(it, lsm_buf_slice(&k));
+			if (!lsm_iter_valid(it) || lsm_ikey_trailer(lsm_iter_key(it)) !=
+				lsm_pack_trailer(d.e[i].seq, (lsm_kind) d.e[i].kind))
+				bad++;
+			/* an absent key just after user key k: lands on key k+1 */
+			{
+				char		u[32];
+				size_t		ul = (size_t) sprintf(u, "user:%010u", 2 * d.e[i].k + 1);
+
+				k.len = 0;
+				lsm_ikey_append(&k, lsm_slice_make(u, ul), LSM_MAX_SEQ, LSM_KIND_MAX);
+				lsm_iter_seek(it, lsm_buf_slice(&k));
+				if (d.e[i].k + 1 == d.nkeys)
+					bad += lsm_iter_valid(it) || lsm_iter_status(it) != LSM_OK;
+				else
+				{
+					const ent  *nx = &d.e[d.first[d.e[i].k + 1]];
+
+					make_ikey(&want, nx->k, nx->seq, nx->kind);
+					bad += !lsm_iter_valid(it) ||
+						!slice_eq(lsm_iter_key(it), lsm_buf_slice(&want));
+				}
+			}
+			nseek += 3;
+		}
+		make_ikey(&k, d.nkeys + 5, 1, LSM_KIND_VALUE);
+		lsm_iter_seek(it, lsm_buf_slice(&k));
+		bad += lsm_iter_valid(it);
+		lsm_iter_destroy(it);
+		is_int(bad, 0, "%s: %zu seeks land where they should", label, nseek);
+	}
+
+	lsm_sst_close(t);
+	lsm_buf_free(&val);
+	lsm_buf_free(&want);
+	lsm_buf_free(&k);
+	free_run(&r);
+	free_dataset(&d);
+}
+
+static void
+test_compression_saves(void)
+{
+	dataset		d = make_dataset(small_scale ? 3000 : 20000);
+	lsm_sst_options o;
+	run			plain,
+				packed;
+
+	lsm_sst_options_default(&o);
+	o.compress = false;
+	build_run(&d, &o, &plain);
+	o.compress = true;
+	build_run(&d, &o, &packed);
+	ok(packed.len < plain.len * 3 / 4, "lz4 shrinks a compressible run: %zu -> %zu bytes",
+	   plain.len, packed.len);
+	ok(plain.meta.nbytes == plain.len && packed.meta.nbytes == packed.len, "meta nbytes is the stream length");
+	free_run(&plain);
+	free_run(&packed);
+	free_dataset(&d);
+}
+
+static size_t
+prefix5(lsm_slice user_key)
+{
+	/* "user:00000000NN": hash only the first 14 bytes, so 5 keys share a hash */
+	(void) user_key;
+	return 14;
+}
+
+static void
+test_options_and_edges(void)
+{
+	lsm_sst_options o;
+	lsm_sst_builder *b;
+	lsm_buf		k = {0},
+				v = {0};
+	lsm_slice	s;
+	lsm_run_meta m = {0};
+	run			r;
+	lsm_sst    *t;
+	dataset		d;
+	char		msg[200];
+
+	/* Builder argument checks. */
+	lsm_sst_options_default(&o);
+	is_int(o.block_size, 4096, "default block size");
+	is_int(o.bloom_bits_per_key, 10, "default bloom bits per key");
+	lsm_sst_builder_new(&o, &b);
+	make_ikey(&k, 5, 10, LSM_KIND_VALUE);
+	is_int(lsm_sst_builder_add(b, lsm_buf_slice(&k), lsm_slice_make("x", 1)), LSM_OK, "add");
+	is_int(lsm_sst_builder_add(b, lsm_buf_slice(&k), lsm_slice_make("x", 1)), LSM_INVALID, "duplicate key refused");
+	make_ikey(&k, 4, 10, LSM_KIND_VALUE);
+	is_int(lsm_sst_builder_add(b, lsm_buf_slice(&k), lsm_slice_make("x", 1)), LSM_INVALID, "smaller key refused");
+	is_int(lsm_sst_builder_add(b, lsm_slice_make("short", 5), lsm_slice_make("x", 1)), LSM_INVALID,
+		   "key shorter than a trailer refused");
+	make_ikey(&k, 5, 9, LSM_KIND_TOMBSTONE);
+	is_int(lsm_sst_builder_add(b, lsm_buf_slice(&k), lsm_slice_make(NULL, 0)), LSM_OK, "older version of the same key");
+	is_int(lsm_sst_builder_count(b), 2, "count 2");
+	ok(lsm_sst_builder_size(b) > 0, "size grows before finish");
+	is_int(lsm_sst_builder_finish(b, &s, &m), LSM_OK, "finish");
+	is_int(lsm_sst_builder_finish(b, &s, &m), LSM_INVALID, "second finish refused");
+	ok(m.min_seq == 9 && m.max_seq == 10, "meta seq range [9, 10]");
+	lsm_sst_builder_free(b);
+	lsm_run_meta_free(&m);
+
+	/* An empty run is a valid run. */
+	d = make_dataset(0);
+	is_int(build_run(&d, &o, &r), LSM_OK, "empty run builds");
+	is_int(lsm_sst_open(pager, &r.meta, &o, &t), LSM_OK, "empty run opens");
+	{
+		lsm_iter   *it = lsm_sst_iter_new(t);
+		uint64_t	seq;
+		lsm_kind	kind;
+
+		lsm_iter_seek_first(it);
+		ok(!lsm_iter_valid(it) && lsm_iter_status(it) == LSM_OK, "empty run iterates nothing");
+		lsm_iter_destroy(it);
+		is_int(lsm_sst_get(t, lsm_slice_make("user:", 5), LSM_MAX_SEQ, &seq, &kind, &v, NULL),
+			   LSM_NOT_FOUND, "empty run finds nothing");
+		is_int(lsm_sst_verify(t, msg, sizeof(msg)), LSM_OK, "empty run verifies");
+	}
+	lsm_sst_close(t);
+	free_run(&r);
+	free_dataset(&d);
+
+	/* Big user keys (heap seek key) and big values (heap block buffers). */
+	lsm_sst_builder_new(&o, &b);
+	{
+		uint8_t		big[1000];
+		lsm_sst_options o2 = o;
+		uint64_t	seq;
+		lsm_kind	kind;
+		bool		good = true;
+
+		memset(big, 'k', sizeof(big));
+		for (int i = 0; i < 50; i++)
+		{
+			big[999] = (uint8_t) i;
+			k.len = 0;
+			lsm_ikey_append(&k, lsm_slice_make(big, 1000), 7, LSM_KIND_VALUE);
+			v.len = 0;
+			for (int j = 0; j < 3000 * (i % 7); j++)
+			{
+				uint8_t		c = (uint8_t) (rnd() >> 3);
+
+				lsm_buf_append(&v, &c, 1);
+			}
+			lsm_buf_append(&v, &i, sizeof(i));
+			lsm_sst_builder_add(b, lsm_buf_slice(&k), lsm_buf_slice(&v));
+		}
+		memset(&m, 0, sizeof(m));
+		lsm_sst_builder_finish(b, &s, &m);
+		m.first_page = pager->ops->npages(pager);
+		m.npages = lsm_stream_pages(pager, s.len);
+		lsm_pager_write_stream(pager, m.first_page, s);
+		is_int(lsm_sst_open(pager, &m, &o2, &t), LSM_OK, "run of 1000-byte keys and 18 KB values opens");
+		for (int i = 0; i < 50; i++)
+		{
+			big[999] = (uint8_t) i;
+			if (lsm_sst_get(t, lsm_slice_make(big, 1000), 7, &seq, &kind, &v, NULL) != LSM_OK ||
+				v.len != 3000 * (size_t) (i % 7) + sizeof(i) ||
+				memcmp(v.data + v.len - sizeof(i), &i, sizeof(i)) != 0)
+				good = false;
+		}
+		ok(good, "all 50 big entries found with the right values");
+		big[999] = 200;
+		is_int(lsm_sst_get(t, lsm_slice_make(big, 1000), 7, &seq, &kind, &v, NULL), LSM_NOT_FOUND,
+			   "absent big key");
+		is_int(lsm_sst_verify(t, msg, sizeof(msg)), LSM_OK, "big run verifies");
+		lsm_sst_close(t);
+		lsm_run_meta_free(&m);
+	}
+	lsm_sst_builder_free(b);
+
+	/* A bloom key prefix: keys sharing it are all "maybe". */
+	d = make_dataset(small_scale ? 2000 : 10000);
+	o.bloom_key_len = prefix5;
+	build_run(&d, &o, &r);
+	is_int(lsm_sst_open(pager, &r.meta, &o, &t), LSM_OK, "run with a bloom key prefix opens");
+	{
+		char		u[32];
+		size_t		ul;
+		size_t		yes = 0,
+					far_no = 0;
+
+		for (uint32_t i = 0; i < 100; i++)
+		{
+			ul = (size_t) sprintf(u, "user:%010u", 2 * i + 1);
+			yes += lsm_sst_may_contain(t, lsm_slice_make(u, ul));
+			ul = (size_t) sprintf(u, "user:%010u", 2 * (d.nkeys + 1000) + 200 * i);
+			far_no += !lsm_sst_may_contain(t, lsm_slice_make(u, ul));
+		}
+		is_int(yes, 100, "absent keys sharing a present prefix pass the filter");
+		ok(far_no >= 95, "keys with absent prefixes are rejected (%zu of 100)", far_no);
+		is_int(lsm_sst_verify(t, msg, sizeof(msg)), LSM_OK, "prefix-bloom run verifies");
+	}
+	lsm_sst_close(t);
+	free_run(&r);
+	free_dataset(&d);
+
+	/* run_meta_copy */
+	memset(&m, 0, sizeof(m));
+	m.id = 42;
+	m.level = 3;
+	lsm_buf_set(&m.smallest, "aaaaaaaaa", 9);
+	lsm_buf_set(&m.largest, "zzzzzzzzz", 9);
+	{
+		lsm_run_meta c;
+
+		is_int(lsm_run_meta_copy(&c, &m), LSM_OK, "meta copy");
+		ok(c.id == 42 && c.level == 3 && c.smallest.data != m.smallest.data &&
+		   slice_eq(lsm_buf_slice(&c.largest), lsm_buf_slice(&m.largest)), "copy is deep and equal");
+		lsm_run_meta_free(&c);
+		ok(c.smallest.data == NULL && c.largest.len == 0, "free clears the keys");
+	}
+	lsm_run_meta_free(&m);
+	lsm_buf_free(&k);
+	lsm_buf_free(&v);
+}
+
+/*
+ * Reads an opened run every way and classifies the outcome.  Returns true if
+ * some read reported LSM_CORRUPT; *wrong counts answers that were neither
+ * right nor CORRUPT.
+ */
+static bool
+read_everything(lsm_sst *t, const dataset *d, size_t *wrong)
+{
+	lsm_buf		val = {0},
+				want = {0};
+	bool		corrupt = false;
+	size_t		iwrong;
+	lsm_status	ist;
+	char		msg[200];
+	size_t		nseen;
+
+	for (uint32_t key = 0; key < d->nkeys; key++)
+	{
+		int			r = check_get(t, d, 2 * key, LSM_MAX_SEQ, &val, &want, NULL);
+
+		corrupt |= r == 2;
+		*wrong += r == 1;
+		r = check_get(t, d, 2 * key + 1, LSM_MAX_SEQ, &val, &want, NULL);
+		corrupt |= r == 2;
+		*wrong += r == 1;
+	}
+	nseen = check_iter(t, d, &iwrong, &ist);
+	*wrong += iwrong;
+	if (ist == LSM_CORRUPT)
+		corrupt = true;
+	else if (ist != LSM_OK || nseen != d->n)
+		(*wrong)++;
+	if (lsm_sst_verify(t, msg, sizeof(msg)) == LSM_CORRUPT)
+		corrupt = true;
+	lsm_buf_free(&val);
+	lsm_buf_free(&want);
+	return corrupt;
+}
+
+/*
+ * Flips random bytes of the stream, one flip per fresh copy, written through
+ * the pager (so the page checksums are good and only the run's own checks
+ * can notice).  Every flip is inside some checksummed region, so every one
+ * must be reported, and no read may ever return a wrong answer.
+ */
+static void
+test_flips(bool compress)
+{
+	dataset		d = make_dataset(small_scale ? 300 : 1500);
+	lsm_sst_options o;
+	run			r;
+	uint8_t    *copy;
+	int			nflips = small_scale ? 60 : 500;
+	const char *names[] = {"data", "bloom", "index", "footer"};
+	size_t		detected[4] = {0},
+				tried[4] = {0},
+				wrong = 0;
+
+	lsm_sst_options_default(&o);
+	o.compress = compress;
+	build_run(&d, &o, &r);
+	copy = malloc(r.len);
+	for (int f = 0; f < nflips; f++)
+	{
+		int			region = f % 4;
+		uint64_t	lo[4] = {0, r.bloom_off, r.index_off, r.len - LSM_SST_FOOTER_SIZE};
+		uint64_t	hi[4] = {r.bloom_off, r.index_off, r.len - LSM_SST_FOOTER_SIZE, r.len};
+		size_t		pos = (size_t) (lo[region] + rnd() % (hi[region] - lo[region]));
+		lsm_sst    *t;
+		lsm_status	st;
+
+		memcpy(copy, r.stream, r.len);
+		copy[pos] ^= (uint8_t) (1 + rnd() % 255);
+		rewrite(&r, copy);
+		tried[region]++;
+		st = lsm_sst_open(pager, &r.meta, &o, &t);
+		if (st == LSM_CORRUPT)
+			detected[region]++;
+		else if (st != LSM_OK)
+			wrong++;
+		else
+		{
+			if (read_everything(t, &d, &wrong))
+				detected[region]++;
+			lsm_sst_close(t);
+		}
+	}
+	for (int i = 0; i < 4; i++)
+		is_int(detected[i], tried[i], "%s: all %zu byte flips in the %s region are reported CORRUPT",
+			   compress ? "lz4" : "raw", tried[i], names[i]);
+	is_int(wrong, 0, "%s: no read returned a wrong answer", compress ? "lz4" : "raw");
+	rewrite(&r, r.stream);
+	free(copy);
+	free_run(&r);
+	free_dataset(&d);
+}
+
+/*
+ * Flips with the block checksum recomputed, so the structural checks of the
+ * block decoder, lz4 and the index are all that stand between a reader and
+ * garbage.  Values can change undetectably here, so only survival and clean
+ * statuses are checked (ASan does the rest).
+ */
+static void
+test_forged_flips(bool compress)
+{
+	dataset		d = make_dataset(small_scale ? 300 : 1500);
+	lsm_sst_options o;
+	run			r;
+	uint8_t    *copy;
+	int			nflips = small_scale ? 60 : 500;
+	size_t		corrupt = 0;
+
+	lsm_sst_options_default(&o);
+	o.compress = compress;
+	build_run(&d, &o, &r);
+	copy = malloc(r.len);
+	for (int f = 0; f < nflips; f++)
+	{
+		/* pick the first data block or the index block, and forge its checksum */
+		bool		index = f % 3 == 2;
+		uint64_t	off = index ? r.index_off : 0;
+		uint64_t	size;
+		lsm_sst    *t;
+		lsm_status	st;
+
+		memcpy(copy, r.stream, r.len);
+		size = index ? r.len - LSM_SST_FOOTER_SIZE - 9 - r.index_off : 0;
+		if (!index)
+		{
+			/* the first data block ends where the second begins; find its size
+			 * from the first index entry's handle */
+			const uint8_t *p = copy + r.index_off;
+			uint64_t	shared = 0,
+						unshared = 0,
+						vlen = 0,
+						hoff = 0;
+			const uint8_t *end = copy + r.len;
+
+			p = lsm_get_varint(p, end, &shared);
+			p = lsm_get_varint(p, end, &unshared);
+			p = lsm_get_varint(p, end, &vlen);
+			p += unshared;
+			p = lsm_get_varint(p, end, &hoff);
+			lsm_get_varint(p, end, &size);
+		}
+		copy[off + rnd() % (size + 1)] ^= (uint8_t) (1 + rnd() % 255);
+		lsm_put_u64(copy + off + size + 1, XXH3_64bits(copy + off, size + 1));
+		rewrite(&r, copy);
+		st = lsm_sst_open(pager, &r.meta, &o, &t);
+		if (st == LSM_OK)
+		{
+			size_t		wrong = 0;
+
+			corrupt += read_everything(t, &d, &wrong);
+			lsm_sst_close(t);
+		}
+		else
+			corrupt += st == LSM_CORRUPT;
+	}
+	ok(1, "%s: %d forged-checksum flips in data and index blocks read without a crash (%zu reported CORRUPT)",
+	   compress ? "lz4" : "raw", nflips, corrupt);
+	rewrite(&r, r.stream);
+	free(copy);
+	free_run(&r);
+	free_dataset(&d);
+}
+
+static void
+test_bad_meta_and_pages(void)
+{
+	dataset		d = make_dataset(small_scale ? 1000 : 5000);
+	lsm_sst_options o;
+	run			r;
+	lsm_sst    *t;
+	lsm_run_meta m;
+	uint8_t    *copy;
+	char		msg[200];
+	uint8_t    *f;
+
+	lsm_sst_options_default(&o);
+	build_run(&d, &o, &r);
+	copy = malloc(r.len);
+	f = copy + r.len - LSM_SST_FOOTER_SIZE;
+
+	lsm_run_meta_copy(&m, &r.meta);
+	m.nbytes = r.len - 100;
+	is_int(lsm_sst_open(pager, &m, &o, &t), LSM_CORRUPT, "truncated run (nbytes too small): CORRUPT");
+	m.nbytes = 10;
+	is_int(lsm_sst_open(pager, &m, &o, &t), LSM_CORRUPT, "run shorter than a footer: CORRUPT");
+	m.nbytes = (uint64_t) m.npages * pager->payload_size + 1;
+	is_int(lsm_sst_open(pager, &m, &o, &t), LSM_CORRUPT, "nbytes beyond the extent: CORRUPT");
+	m.nbytes = r.len;
+	m.nentries++;
+	is_int(lsm_sst_open(pager, &m, &o, &t), LSM_CORRUPT, "entry count differs from the footer: CORRUPT");
+	m.nentries--;
+	m.first_page++;
+	is_int(lsm_sst_open(pager, &m, &o, &t), LSM_CORRUPT, "wrong first page: CORRUPT");
+	m.first_page--;
+	lsm_buf_set(&m.largest, "zz", 2);
+	lsm_ikey_append(&m.largest, lsm_slice_make("zz", 2), 1, LSM_KIND_VALUE);
+	is_int(lsm_sst_open(pager, &m, &o, &t), LSM_OK, "meta with a wrong largest key opens");
+	is_int(lsm_sst_verify(t, msg, sizeof(msg)), LSM_CORRUPT, "and verify reports it: %s", msg);
+	lsm_sst_close(t);
+	lsm_run_meta_free(&m);
+
+	/* Magic and version checked even when the footer checksum is right. */
+	memcpy(copy, r.stream, r.len);
+	f[0] ^= 1;
+	lsm_put_u64(f + 56, XXH3_64bits(f, 56));
+	rewrite(&r, copy);
+	is_int(lsm_sst_open(pager, &r.meta, &o, &t), LSM_CORRUPT, "wrong magic: CORRUPT");
+	memcpy(copy, r.stream, r.len);
+	lsm_put_u32(f + 8, 2);
+	lsm_put_u64(f + 56, XXH3_64bits(f, 56));
+	rewrite(&r, copy);
+	is_int(lsm_sst_open(pager, &r.meta, &o, &t), LSM_CORRUPT, "unknown version: CORRUPT");
+	/* handles pointing outside their place */
+	memcpy(copy, r.stream, r.len);
+	lsm_put_u64(f + 16, lsm_get_u64(f + 16) + 1);
+	lsm_put_u64(f + 56, XXH3_64bits(f, 56));
+	rewrite(&r, copy);
+	is_int(lsm_sst_open(pager, &r.meta, &o, &t), LSM_CORRUPT, "index handle off by one: CORRUPT");
+	memcpy(copy, r.stream, r.len);
+	lsm_put_u64(f + 40, UINT64_MAX - 3);
+	lsm_put_u64(f + 56, XXH3_64bits(f, 56));
+	rewrite(&r, copy);
+	is_int(lsm_sst_open(pager, &r.meta, &o, &t), LSM_CORRUPT, "huge bloom size: CORRUPT");
+	memcpy(copy, r.stream, r.len);
+	lsm_put_u32(f + 12, lsm_get_u32(f + 12) + 1);
+	lsm_put_u64(f + 56, XXH3_64bits(f, 56));
+	rewrite(&r, copy);
+	is_int(lsm_sst_open(pager, &r.meta, &o, &t), LSM_OK, "wrong block count passes open");
+	is_int(lsm_sst_verify(t, msg, sizeof(msg)), LSM_CORRUPT, "verify catches it: %s", msg);
+	lsm_sst_close(t);
+	rewrite(&r, r.stream);
+	free(copy);
+
+	/* File page checksum mismatches, found by the pager on a fresh open. */
+	{
+		lsm_pageno	first = r.meta.first_page;
+		lsm_pageno	last = first + r.meta.npages - 1;
+		int			fd;
+		uint8_t		b;
+
+		lsm_file_pager_close(fp);
+		fd = open(path, O_RDWR);
+		/* a byte in the first page's payload (a data block) */
+		if (pread(fd, &b, 1, (off_t) first * LSM_PAGE_SIZE + 100) == 1)
+		{
+			b ^= 0x20;
+			if (pwrite(fd, &b, 1, (off_t) first * LSM_PAGE_SIZE + 100) != 1)
+				diag("pwrite failed");
+		}
+		close(fd);
+		lsm_file_pager_open(path, &fp);
+		pager = lsm_file_pager_base(fp);
+		is_int(lsm_sst_open(pager, &r.meta, &o, &t), LSM_OK, "run with a bad data page opens");
+		is_int(lsm_sst_verify(t, msg, sizeof(msg)), LSM_CORRUPT, "verify reports the bad page: %s", msg);
+		{
+			lsm_iter   *it = lsm_sst_iter_new(t);
+
+			lsm_iter_seek_first(it);
+			ok(!lsm_iter_valid(it) && lsm_iter_status(it) == LSM_CORRUPT, "iterator over it: CORRUPT");
+			lsm_iter_destroy(it);
+		}
+		{
+			lsm_buf		v = {0},
+						w = {0};
+
+			is_int(check_get(t, &d, 0, LSM_MAX_SEQ, &v, &w, NULL), 2, "get in that page: CORRUPT");
+			lsm_buf_free(&v);
+			lsm_buf_free(&w);
+		}
+		lsm_sst_close(t);
+
+		lsm_file_pager_close(fp);
+		fd = open(path, O_RDWR);
+		if (pread(fd, &b, 1, (off_t) last * LSM_PAGE_SIZE + 20) == 1)
+		{
+			b ^= 0x01;
+			if (pwrite(fd, &b, 1, (off_t) last * LSM_PAGE_SIZE + 20) != 1)
+				diag("pwrite failed");
+		}
+		close(fd);
+		lsm_file_pager_open(path, &fp);
+		pager = lsm_file_pager_base(fp);
+		is_int(lsm_sst_open(pager, &r.meta, &o, &t), LSM_CORRUPT, "bad page under the footer: open CORRUPT");
+	}
+	rewrite(&r, r.stream);
+	is_int(lsm_sst_open(pager, &r.meta, &o, &t), LSM_OK, "rewritten run opens again");
+	is_int(lsm_sst_verify(t, msg, sizeof(msg)), LSM_OK, "and verifies");
+	lsm_sst_close(t);
+	free_run(&r);
+	free_dataset(&d);
+}
+
+int
+main(void)
+{
+	int			tmp = mkstemp(path);
+	size_t		sizes[] = {1, 2, 50, 3000, 200000};
+
+	small_scale = getenv("LSM_TEST_SCALE") != NULL;
+	if (small_scale)
+		sizes[4] = 20000;
+	close(tmp);
+	if (lsm_file_pager_open(path, &fp) != LSM_OK)
+	{
+		ok(0, "open file pager at %s", path);
+		return done_testing();
+	}
+	pager = lsm_file_pager_base(fp);
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+	{
+		test_run(sizes[i], false, 10);
+		test_run(sizes[i], true, 10);
+	}
+	test_run(3000, true, 0);
+	test_compression_saves();
+	test_options_and_edges();
+	test_flips(false);
+	test_flips(true);
+	test_forged_flips(false);
+	test_forged_flips(true);
+	test_bad_meta_and_pages();
+
+	lsm_file_pager_close(fp);
+	unlink(path);
+	return done_testing();
+}
