@@ -1,0 +1,620 @@
+/*
+ * compaction.c - leveled compaction: the picker, writing runs, the merge
+ * with its garbage-collection rules, and installing the result.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "compaction.h"
+#include "merge.h"
+
+void
+lsm_compaction_options_default(lsm_compaction_options *o)
+{
+	o->l0_trigger = 4;
+	o->level1_bytes = UINT64_C(10) * 1024 * 1024;
+	o->ratio = 10;
+	o->target_run_bytes = UINT64_C(2) * 1024 * 1024;
+	o->nlevels = LSM_MAX_LEVELS;
+}
+
+static int
+clamp_nlevels(const lsm_compaction_options *o)
+{
+	if (o->nlevels < 2)
+		return 2;
+	if (o->nlevels > LSM_MAX_LEVELS)
+		return LSM_MAX_LEVELS;
+	return o->nlevels;
+}
+
+/* ---------------------------------------------------------------------
+ * Picking
+ * ---------------------------------------------------------------------
+ */
+
+/* A user-key range [lo, hi], borrowed from run metas. */
+typedef struct ukrange
+{
+	lsm_slice	lo;
+	lsm_slice	hi;
+	bool		empty;
+} ukrange;
+
+static void
+range_add(ukrange *r, const lsm_run_meta *run)
+{
+	lsm_slice	lo = lsm_ikey_user_key(lsm_buf_slice(&run->smallest));
+	lsm_slice	hi = lsm_ikey_user_key(lsm_buf_slice(&run->largest));
+
+	if (r->empty || lsm_slice_compare(lo, r->lo) < 0)
+		r->lo = lo;
+	if (r->empty || lsm_slice_compare(hi, r->hi) > 0)
+		r->hi = hi;
+	r->empty = false;
+}
+
+static bool
+run_overlaps(const lsm_run_meta *run, const ukrange *r)
+{
+	if (r->empty)
+		return false;
+	return lsm_slice_compare(lsm_ikey_user_key(lsm_buf_slice(&run->smallest)), r->hi) <= 0 &&
+		lsm_slice_compare(lsm_ikey_user_key(lsm_buf_slice(&run->largest)), r->lo) >= 0;
+}
+
+void
+lsm_compaction_free(lsm_compaction *c)
+{
+	for (int s = 0; s < 2; s++)
+	{
+		for (int i = 0; i < c->ninputs[s]; i++)
+			lsm_run_meta_free(&c->inputs[s][i]);
+		free(c->inputs[s]);
+		c->inputs[s] = NULL;
+		c->ninputs[s] = 0;
+	}
+}
+
+/* Appends a copy of run to input slot s (room was reserved). */
+static bool
+add_input(lsm_compaction *c, int s, const lsm_run_meta *run)
+{
+	lsm_run_meta *dst = &c->inputs[s][c->ninputs[s]];
+
+	memset(dst, 0, sizeof(*dst));
+	if (lsm_run_meta_copy(dst, run) != LSM_OK)
+	{
+		lsm_run_meta_free(dst);
+		return false;
+	}
+	c->ninputs[s]++;
+	return true;
+}
+
+static bool
+reserve_inputs(lsm_compaction *c, int s, int n)
+{
+	c->inputs[s] = calloc((size_t) n + 1, sizeof(lsm_run_meta));
+	return c->inputs[s] != NULL;
+}
+
+/* The user keys all of c's inputs cover. */
+static ukrange
+inputs_range(const lsm_compaction *c)
+{
+	ukrange		r = {.empty = true};
+
+	for (int s = 0; s < 2; s++)
+		for (int i = 0; i < c->ninputs[s]; i++)
+			range_add(&r, &c->inputs[s][i]);
+	return r;
+}
+
+/* Tombstones may go only if no deeper level could hold an older version. */
+static void
+set_bottommost(const lsm_manifest *m, lsm_compaction *c)
+{
+	ukrange		r = inputs_range(c);
+
+	c->bottommost = true;
+	for (int l = c->out_level + 1; l < LSM_MAX_LEVELS; l++)
+		for (int i = 0; i < m->levels[l].nruns; i++)
+			if (run_overlaps(&m->levels[l].runs[i], &r))
+				c->bottommost = false;
+}
+
+/*
+ * Completes c once inputs[0] is chosen: adds the runs of out_level that
+ * overlap the inputs' user keys (all of them if whole_out), then decides
+ * whether anything deeper could still hold one of those keys.
+ */
+static bool
+finish_pick(const lsm_manifest *m, lsm_compaction *c, bool whole_out)
+{
+	const lsm_level *out = &m->levels[c->out_level];
+	ukrange		r = inputs_range(c);
+
+	if (!reserve_inputs(c, 1, out->nruns))
+		return false;
+	for (int i = 0; i < out->nruns; i++)
+		if ((whole_out || run_overlaps(&out->runs[i], &r)) &&
+			!add_input(c, 1, &out->runs[i]))
+			return false;
+	set_bottommost(m, c);
+	return true;
+}
+
+static bool
+pick_whole_level(const lsm_manifest *m, lsm_compaction *c, int level,
+				 int out_level, bool whole_out)
+{
+	const lsm_level *lv = &m->levels[level];
+
+	c->level = level;
+	c->out_level = out_level;
+	if (!reserve_inputs(c, 0, lv->nruns))
+		return false;
+	for (int i = 0; i < lv->nruns; i++)
+		if (!add_input(c, 0, &lv->runs[i]))
+			return false;
+	return finish_pick(m, c, whole_out);
+}
+
+/*
+ * One run of a level >= 1.  Rotation through the key space without extra
+ * state: the run with the smallest id has waited longest at this level
+ * (newer arrivals get larger ids), so taking it works through the level
+ * like a queue.
+ */
+static bool
+pick_one_run(const lsm_manifest *m, lsm_compaction *c, int level)
+{
+	const lsm_level *lv = &m->levels[level];
+	int			best = 0;
+
+	for (int i = 1; i < lv->nruns; i++)
+		if (lv->runs[i].id < lv->runs[best].id)
+			best = i;
+	c->level = level;
+	c->out_level = level + 1;
+	if (!reserve_inputs(c, 0, 1) || !add_input(c, 0, &lv->runs[best]))
+		return false;
+	return finish_pick(m, c, false);
+}
+
+static double
+level_score(const lsm_manifest *m, const lsm_compaction_options *o, int level)
+{
+	double		target;
+
+	if (level == 0)
+		return (double) m->levels[0].nruns / (o->l0_trigger > 0 ? o->l0_trigger : 1);
+	target = (double) (o->level1_bytes ? o->level1_bytes : 1);
+	for (int i = 1; i < level; i++)
+		target *= o->ratio > 1 ? o->ratio : 1;
+	return (double) lsm_manifest_level_bytes(m, level) / target;
+}
+
+bool
+lsm_compaction_pick(const lsm_manifest *m, const lsm_compaction_options *o,
+					lsm_compaction *c)
+{
+	int			nlevels = clamp_nlevels(o);
+	int			best = -1;
+	double		best_score = 0;
+	bool		done;
+
+	memset(c, 0, sizeof(*c));
+	/* The last level has nowhere to go, so it is never scored. */
+	for (int l = 0; l < nlevels - 1; l++)
+	{
+		double		s = level_score(m, o, l);
+
+		if (m->levels[l].nruns > 0 && s >= 1.0 && s > best_score)
+		{
+			best = l;
+			best_score = s;
+		}
+	}
+	if (best < 0)
+		return false;
+	done = best == 0 ? pick_whole_level(m, c, 0, 1, false) : pick_one_run(m, c, best);
+	if (!done)
+	{
+		lsm_compaction_free(c);
+		return false;
+	}
+	c->score = best_score;
+	c->target_run_bytes = o->target_run_bytes;
+	return true;
+}
+
+/*
+ * Each call merges the shallowest non-empty level with the next non-empty
+ * level below it (whole levels), so repeated calls end with everything in
+ * the last non-empty level; it returns false once one level >= 1 holds all.
+ * Merging past a non-empty level would put newer versions beneath older
+ * ones, so the levels are folded one at a time.
+ */
+bool
+lsm_compaction_pick_all(const lsm_manifest *m, const lsm_compaction_options *o,
+						lsm_compaction *c)
+{
+	int			top = -1;
+	int			below = -1;
+
+	memset(c, 0, sizeof(*c));
+	for (int l = 0; l < LSM_MAX_LEVELS && below < 0; l++)
+	{
+		if (m->levels[l].nruns == 0)
+			continue;
+		if (top < 0)
+			top = l;
+		else
+			below = l;
+	}
+	if (top < 0 || (top > 0 && below < 0))
+		return false;
+	if (below < 0)
+		below = 1;				/* only L0 holds runs: merge them into L1 */
+	/* Whole levels: a full compaction rewrites every run it reaches. */
+	if (!pick_whole_level(m, c, top, below, true))
+	{
+		lsm_compaction_free(c);
+		return false;
+	}
+	c->score = 1.0;
+	c->target_run_bytes = o->target_run_bytes;
+	return true;
+}
+
+/* ---------------------------------------------------------------------
+ * Writing runs
+ * ---------------------------------------------------------------------
+ */
+
+lsm_status
+lsm_run_write(const lsm_run_writer *w, lsm_sst_builder *b, lsm_run_meta *meta)
+{
+	lsm_slice	stream;
+	lsm_pageno	first;
+	uint32_t	npages;
+	lsm_status	st;
+
+	if ((st = lsm_sst_builder_finish(b, &stream, meta)) != LSM_OK)
+		return st;
+	npages = lsm_stream_pages(w->pager, stream.len);
+	if ((st = w->alloc(w->alloc_arg, npages, &first)) != LSM_OK)
+		return st;
+	if ((st = lsm_pager_write_stream(w->pager, first, stream)) != LSM_OK)
+		return st;
+	meta->first_page = first;
+	meta->npages = npages;
+	return LSM_OK;
+}
+
+lsm_status
+lsm_flush_iter(const lsm_run_writer *w, lsm_iter *it, lsm_run_meta *meta)
+{
+	lsm_sst_builder *b;
+	lsm_status	st;
+
+	if ((st = lsm_sst_builder_new(w->sst_opts, &b)) != LSM_OK)
+		return st;
+	for (lsm_iter_seek_first(it); lsm_iter_valid(it); lsm_iter_next(it))
+		if ((st = lsm_sst_builder_add(b, lsm_iter_key(it), lsm_iter_value(it))) != LSM_OK)
+			goto done;
+	if ((st = lsm_iter_status(it)) != LSM_OK)
+		goto done;
+	/* An empty run has no key range; there is nothing to flush. */
+	if (lsm_sst_builder_count(b) == 0)
+	{
+		st = LSM_NOT_FOUND;
+		goto done;
+	}
+	st = lsm_run_write(w, b, meta);
+	if (st == LSM_OK)
+		meta->level = 0;
+done:
+	lsm_sst_builder_free(b);
+	return st;
+}
+
+/* ---------------------------------------------------------------------
+ * Merging
+ * ---------------------------------------------------------------------
+ */
+
+typedef struct merge_state
+{
+	const lsm_run_writer *w;
+	const lsm_compaction *c;
+	lsm_sst_builder *builder;
+	uint64_t	target;			/* cut outputs at about this many bytes */
+	lsm_buf		last_added;		/* user key of the builder's last entry */
+	lsm_run_meta *outs;
+	int			nouts;
+	int			cap;
+	lsm_compaction_stats stats;
+} merge_state;
+
+/* Finishes the current output run, if it has entries. */
+static lsm_status
+finish_output(merge_state *ms)
+{
+	lsm_run_meta *meta;
+	lsm_status	st;
+
+	if (ms->builder == NULL)
+		return LSM_OK;
+	if (lsm_sst_builder_count(ms->builder) == 0)
+		goto done;
+	if (ms->nouts == ms->cap)
+	{
+		int			cap = ms->cap ? ms->cap * 2 : 4;
+		lsm_run_meta *p = realloc(ms->outs, (size_t) cap * sizeof(lsm_run_meta));
+
+		if (p == NULL)
+			return LSM_NO_MEMORY;
+		ms->outs = p;
+		ms->cap = cap;
+	}
+	meta = &ms->outs[ms->nouts];
+	memset(meta, 0, sizeof(*meta));
+	st = lsm_run_write(ms->w, ms->builder, meta);
+	if (st != LSM_OK)
+	{
+		lsm_run_meta_free(meta);
+		return st;
+	}
+	meta->id = 0;
+	meta->level = (uint32_t) ms->c->out_level;
+	meta->aux = 0;
+	ms->stats.bytes_written += meta->nbytes;
+	ms->nouts++;
+done:
+	lsm_sst_builder_free(ms->builder);
+	ms->builder = NULL;
+	return LSM_OK;
+}
+
+/*
+ * Adds a surviving entry, first cutting the output if it is big enough and
+ * the entry starts a new user key (runs of a level never share a user key).
+ */
+static lsm_status
+emit(merge_state *ms, const lsm_ikey *ik, lsm_slice ikey, lsm_slice value)
+{
+	lsm_status	st;
+
+	if (ms->builder &&
+		lsm_sst_builder_count(ms->builder) > 0 &&
+		lsm_sst_builder_size(ms->builder) >= ms->target &&
+		lsm_slice_compare(ik->user_key, lsm_buf_slice(&ms->last_added)) != 0)
+	{
+		if ((st = finish_output(ms)) != LSM_OK)
+			return st;
+	}
+	if (ms->builder == NULL &&
+		(st = lsm_sst_builder_new(ms->w->sst_opts, &ms->builder)) != LSM_OK)
+		return st;
+	if ((st = lsm_sst_builder_add(ms->builder, ikey, value)) != LSM_OK)
+		return st;
+	ms->stats.entries_out++;
+	return lsm_buf_set(&ms->last_added, ik->user_key.data, ik->user_key.len);
+}
+
+/*
+ * Applies the drop rules to the merged stream.  Within one user key the
+ * versions arrive newest first: everything newer than oldest_snapshot is
+ * kept, as is every delta down to and including the newest VALUE or
+ * TOMBSTONE at or below it, which shadows all that follows.  A delta does
+ * not shadow: it annotates the value beneath it.
+ */
+static lsm_status
+merge_loop(merge_state *ms, lsm_iter *it, uint64_t oldest_snapshot,
+		   lsm_drop_fn drop, void *drop_arg)
+{
+	lsm_buf		cur = {0};
+	bool		have_cur = false;
+	bool		shadowed = false;
+	lsm_status	st = LSM_OK;
+
+	for (lsm_iter_seek_first(it); lsm_iter_valid(it); lsm_iter_next(it))
+	{
+		lsm_slice	key = lsm_iter_key(it);
+		lsm_slice	value = lsm_iter_value(it);
+		lsm_ikey	ik;
+
+		if (!lsm_ikey_parse(key, &ik))
+		{
+			st = LSM_CORRUPT;
+			break;
+		}
+		ms->stats.entries_in++;
+		if (!have_cur || lsm_slice_compare(ik.user_key, lsm_buf_slice(&cur)) != 0)
+		{
+			if ((st = lsm_buf_set(&cur, ik.user_key.data, ik.user_key.len)) != LSM_OK)
+				break;
+			have_cur = true;
+			shadowed = false;
+		}
+		else if (shadowed)
+		{
+			ms->stats.dropped++;
+			continue;
+		}
+		if (ik.seq <= oldest_snapshot && ik.kind < LSM_KIND_DELTA_FIRST)
+		{
+			shadowed = true;
+			if (ik.kind == LSM_KIND_TOMBSTONE && ms->c->bottommost)
+			{
+				ms->stats.dropped++;
+				continue;
+			}
+		}
+		if (drop && drop(drop_arg, &ik, value))
+		{
+			ms->stats.dropped++;
+			continue;
+		}
+		if ((st = emit(ms, &ik, key, value)) != LSM_OK)
+			break;
+	}
+	if (st == LSM_OK)
+		st = lsm_iter_status(it);
+	lsm_buf_free(&cur);
+	return st;
+}
+
+/* Opens every input run and merges their iterators (inputs[0] first). */
+static lsm_status
+open_inputs(const lsm_run_writer *w, const lsm_compaction *c, lsm_sst **ssts,
+			lsm_iter **merged, uint64_t *bytes_read)
+{
+	int			n = c->ninputs[0] + c->ninputs[1];
+	lsm_iter  **kids = calloc((size_t) n + 1, sizeof(lsm_iter *));
+	lsm_status	st = LSM_OK;
+	int			k = 0;
+
+	if (kids == NULL)
+		return LSM_NO_MEMORY;
+	for (int s = 0; s < 2 && st == LSM_OK; s++)
+		for (int i = 0; i < c->ninputs[s] && st == LSM_OK; i++, k++)
+		{
+			st = lsm_sst_open(w->pager, &c->inputs[s][i], w->sst_opts, &ssts[k]);
+			if (st != LSM_OK)
+			{
+				ssts[k] = NULL;
+				break;
+			}
+			kids[k] = lsm_sst_iter_new(ssts[k]);
+			if (kids[k] == NULL)
+				st = LSM_NO_MEMORY;
+			*bytes_read += c->inputs[s][i].nbytes;
+		}
+	if (st != LSM_OK)
+	{
+		for (int i = 0; i < n; i++)
+			lsm_iter_destroy(kids[i]);
+		free(kids);
+		return st;
+	}
+	*merged = lsm_merge_iter_new(kids, n);
+	free(kids);
+	return *merged ? LSM_OK : LSM_NO_MEMORY;
+}
+
+lsm_status
+lsm_compaction_merge(const lsm_run_writer *w, const lsm_compaction *c,
+					 uint64_t oldest_snapshot, lsm_drop_fn drop,
+					 void *drop_arg, lsm_run_meta **outs, int *nouts,
+					 lsm_compaction_stats *stats)
+{
+	int			n = c->ninputs[0] + c->ninputs[1];
+	lsm_sst   **ssts = calloc((size_t) n + 1, sizeof(lsm_sst *));
+	lsm_iter   *merged = NULL;
+	merge_state ms;
+	lsm_status	st;
+
+	*outs = NULL;
+	*nouts = 0;
+	if (ssts == NULL)
+		return LSM_NO_MEMORY;
+	memset(&ms, 0, sizeof(ms));
+	ms.w = w;
+	ms.c = c;
+	ms.target = c->target_run_bytes ? c->target_run_bytes : UINT64_C(2) * 1024 * 1024;
+
+	st = open_inputs(w, c, ssts, &merged, &ms.stats.bytes_read);
+	if (st == LSM_OK)
+		st = merge_loop(&ms, merged, oldest_snapshot, drop, drop_arg);
+	if (st == LSM_OK)
+		st = finish_output(&ms);
+
+	/* Iterators read their runs: destroy them before closing the runs. */
+	lsm_iter_destroy(merged);
+	for (int i = 0; i < n; i++)
+		if (ssts[i])
+			lsm_sst_close(ssts[i]);
+	free(ssts);
+	lsm_sst_builder_free(ms.builder);
+	lsm_buf_free(&ms.last_added);
+
+	if (stats)
+		*stats = ms.stats;
+	if (st != LSM_OK)
+	{
+		for (int i = 0; i < ms.nouts; i++)
+			lsm_run_meta_free(&ms.outs[i]);
+		free(ms.outs);
+		return st;
+	}
+	*outs = ms.outs;
+	*nouts = ms.nouts;
+	return LSM_OK;
+}
+
+/* ---------------------------------------------------------------------
+ * Installing the result
+ * ---------------------------------------------------------------------
+ */
+
+static lsm_status
+remove_inputs(lsm_manifest *m, int level, const lsm_run_meta *runs, int n,
+			  uint64_t horizon)
+{
+	lsm_status	st;
+
+	for (int i = 0; i < n; i++)
+	{
+		if ((st = lsm_manifest_remove_run(m, level, runs[i].id)) != LSM_OK)
+			return st;
+		st = lsm_manifest_free_extent(m, runs[i].first_page, runs[i].npages,
+									  horizon);
+		if (st != LSM_OK)
+			return st;
+	}
+	return LSM_OK;
+}
+
+lsm_status
+lsm_manifest_apply_compaction(lsm_manifest *m, const lsm_compaction *c,
+							  lsm_run_meta *outs, int nouts, uint64_t horizon)
+{
+	lsm_manifest next;
+	uint64_t	first_id;
+	lsm_status	st;
+
+	if ((st = lsm_manifest_copy(&next, m)) != LSM_OK)
+		return st;
+	st = remove_inputs(&next, c->level, c->inputs[0], c->ninputs[0], horizon);
+	if (st == LSM_OK)
+		st = remove_inputs(&next, c->out_level, c->inputs[1], c->ninputs[1],
+						   horizon);
+	first_id = next.next_run_id;
+	for (int i = 0; i < nouts && st == LSM_OK; i++)
+	{
+		lsm_run_meta run = outs[i];	/* shallow: add_run copies the keys */
+
+		run.id = next.next_run_id++;
+		run.level = (uint32_t) c->out_level;
+		st = lsm_manifest_add_run(&next, &run);
+	}
+	if (st == LSM_OK)
+		st = lsm_manifest_check(&next, NULL, 0);
+	if (st != LSM_OK)
+	{
+		lsm_manifest_free(&next);
+		return st == LSM_NOT_FOUND || st == LSM_CORRUPT ? LSM_INVALID : st;
+	}
+	for (int i = 0; i < nouts; i++)
+	{
+		outs[i].id = first_id + (uint64_t) i;
+		outs[i].level = (uint32_t) c->out_level;
+	}
+	lsm_manifest_free(m);
+	*m = next;
+	return LSM_OK;
+}

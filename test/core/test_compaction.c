@@ -1,0 +1,963 @@
+/*
+ * test_compaction.c - the picker on synthetic manifests, and the merge on
+ * real runs (memtable -> lsm_flush_iter -> file pager) against a reference
+ * model of the drop rules, plus installing the result in a manifest.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "compaction.h"
+#include "file_pager.h"
+#include "memtable.h"
+#include "merge.h"
+#include "tap.h"
+
+static int	scale_small;
+
+static uint64_t rng_state = 0x853c49e6748fea9bULL;
+
+static uint64_t
+rnd(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 0x2545f4914f6cdd1dULL;
+}
+
+static int
+rnd_int(int n)
+{
+	return (int) (rnd() % (uint64_t) n);
+}
+
+/* ---------------------------------------------------------------------
+ * Picker
+ * ---------------------------------------------------------------------
+ */
+
+static void
+synth_run(lsm_manifest *m, uint64_t id, uint32_t level, const char *lo,
+		  const char *hi, uint64_t nbytes, uint64_t max_seq)
+{
+	lsm_run_meta r;
+
+	memset(&r, 0, sizeof(r));
+	r.id = id;
+	r.level = level;
+	r.first_page = (lsm_pageno) (id * 100);
+	r.npages = 10;
+	r.nbytes = nbytes;
+	r.min_seq = 1;
+	r.max_seq = max_seq;
+	lsm_ikey_append(&r.smallest, lsm_slice_make(lo, strlen(lo)), max_seq, LSM_KIND_VALUE);
+	lsm_ikey_append(&r.largest, lsm_slice_make(hi, strlen(hi)), 1, LSM_KIND_VALUE);
+	if (lsm_manifest_add_run(m, &r) != LSM_OK)
+		diag("synth_run %llu failed", (unsigned long long) id);
+	lsm_run_meta_free(&r);
+	if (id >= m->next_run_id)
+		m->next_run_id = id + 1;
+}
+
+static bool
+has_input(const lsm_compaction *c, int s, uint64_t id)
+{
+	for (int i = 0; i < c->ninputs[s]; i++)
+		if (c->inputs[s][i].id == id)
+			return true;
+	return false;
+}
+
+static void
+test_picker(void)
+{
+	lsm_compaction_options o;
+	lsm_manifest m;
+	lsm_compaction c;
+	const uint64_t MiB = 1024 * 1024;
+
+	lsm_compaction_options_default(&o);
+	ok(o.l0_trigger == 4 && o.level1_bytes == 10 * MiB && o.ratio == 10 &&
+	   o.target_run_bytes == 2 * MiB && o.nlevels == LSM_MAX_LEVELS,
+	   "default options");
+
+	lsm_manifest_init(&m);
+	ok(!lsm_compaction_pick(&m, &o, &c), "empty manifest: nothing to do");
+
+	synth_run(&m, 1, 0, "c", "f", MiB, 10);
+	synth_run(&m, 2, 0, "e", "h", MiB, 20);
+	synth_run(&m, 3, 0, "d", "e", MiB, 30);
+	synth_run(&m, 10, 1, "a", "b", MiB, 5);
+	synth_run(&m, 11, 1, "c", "d", MiB, 5);
+	synth_run(&m, 12, 1, "g", "j", MiB, 5);
+	synth_run(&m, 13, 1, "k", "m", MiB, 5);
+	ok(!lsm_compaction_pick(&m, &o, &c), "3 L0 runs, trigger 4, L1 at 4 of 10 MiB: nothing");
+
+	synth_run(&m, 4, 0, "f", "g", MiB, 40);
+	ok(lsm_compaction_pick(&m, &o, &c), "4th L0 run triggers");
+	ok(c.level == 0 && c.out_level == 1, "L0 -> L1");
+	is_int(c.ninputs[0], 4, "every L0 run is an input");
+	ok(c.ninputs[1] == 2 && has_input(&c, 1, 11) && has_input(&c, 1, 12),
+	   "L1 inputs are exactly the runs overlapping [c, h]");
+	ok(c.score >= 1.0 && c.score < 1.01, "score 4/4 = 1");
+	ok(c.bottommost, "nothing deeper: bottommost");
+	is_int(c.target_run_bytes, 2 * MiB, "target run size comes from the options");
+	lsm_compaction_free(&c);
+
+	synth_run(&m, 30, 3, "h", "i", MiB, 1);
+	ok(lsm_compaction_pick(&m, &o, &c) && !c.bottommost,
+	   "a run at L3 overlapping the key range: not bottommost");
+	lsm_compaction_free(&c);
+	lsm_manifest_remove_run(&m, 3, 30);
+	synth_run(&m, 31, 3, "x", "z", MiB, 1);
+	ok(lsm_compaction_pick(&m, &o, &c) && c.bottommost,
+	   "a deeper run elsewhere in the key space does not matter");
+	lsm_compaction_free(&c);
+
+	/* L1 over its target with a higher score than L0. */
+	synth_run(&m, 14, 1, "n", "o", 8 * MiB, 5);
+	synth_run(&m, 20, 2, "a", "b", MiB, 2);
+	synth_run(&m, 21, 2, "c", "e", MiB, 2);
+	synth_run(&m, 22, 2, "f", "g", MiB, 2);
+	ok(lsm_compaction_pick(&m, &o, &c), "L1 at 12 MiB of 10 MiB");
+	ok(c.level == 1, "L1's score 1.2 beats L0's 1.0");
+	lsm_compaction_free(&c);
+	lsm_manifest_remove_run(&m, 0, 1);
+	lsm_manifest_remove_run(&m, 0, 2);
+	ok(lsm_compaction_pick(&m, &o, &c), "with L0 below its trigger, L1 is picked");
+	ok(c.level == 1 && c.out_level == 2, "L1 -> L2");
+	ok(c.ninputs[0] == 1 && c.inputs[0][0].id == 10,
+	   "one run: the oldest (smallest id) of L1");
+	ok(c.ninputs[1] == 1 && c.inputs[1][0].id == 20, "plus the overlapping L2 run");
+	ok(c.score > 1.19 && c.score < 1.21, "score 12/10");
+	lsm_compaction_free(&c);
+
+	/* The last level is never picked, however big. */
+	{
+		lsm_manifest big;
+
+		lsm_manifest_init(&big);
+		synth_run(&big, 1, 2, "a", "z", 1000 * MiB, 1);
+		o.nlevels = 3;
+		ok(!lsm_compaction_pick(&big, &o, &c), "the last level (nlevels 3: L2) is not scored");
+		o.nlevels = LSM_MAX_LEVELS;
+		ok(lsm_compaction_pick(&big, &o, &c) && c.level == 2 && c.out_level == 3,
+		   "with more levels it moves down");
+		lsm_compaction_free(&c);
+		lsm_manifest_free(&big);
+	}
+	lsm_manifest_free(&m);
+}
+
+static void
+test_pick_all(void)
+{
+	lsm_compaction_options o;
+	lsm_manifest m;
+	lsm_compaction c;
+
+	lsm_compaction_options_default(&o);
+	lsm_manifest_init(&m);
+	ok(!lsm_compaction_pick_all(&m, &o, &c), "pick_all on nothing: false");
+	synth_run(&m, 1, 0, "a", "c", 100, 10);
+	ok(lsm_compaction_pick_all(&m, &o, &c) && c.level == 0 && c.out_level == 1 &&
+	   c.ninputs[0] == 1 && c.ninputs[1] == 0 && c.bottommost,
+	   "only L0: into L1");
+	lsm_compaction_free(&c);
+
+	synth_run(&m, 2, 2, "x", "z", 100, 2);
+	synth_run(&m, 3, 2, "d", "e", 100, 2);
+	synth_run(&m, 4, 4, "a", "z", 100, 1);
+	ok(lsm_compaction_pick_all(&m, &o, &c) && c.level == 0 && c.out_level == 2,
+	   "L0 folds into the next non-empty level (L2), skipping empty L1");
+	ok(c.ninputs[1] == 2, "taking all of L2, overlapping or not");
+	ok(!c.bottommost, "L4 below still holds the keys");
+	lsm_compaction_free(&c);
+
+	lsm_manifest_remove_run(&m, 0, 1);
+	ok(lsm_compaction_pick_all(&m, &o, &c) && c.level == 2 && c.out_level == 4 &&
+	   c.ninputs[0] == 2 && c.ninputs[1] == 1 && c.bottommost,
+	   "then L2 folds into L4, bottommost");
+	lsm_compaction_free(&c);
+
+	lsm_manifest_remove_run(&m, 2, 2);
+	lsm_manifest_remove_run(&m, 2, 3);
+	ok(!lsm_compaction_pick_all(&m, &o, &c), "one level >= 1 holds everything: done");
+	lsm_manifest_free(&m);
+}
+
+/* ---------------------------------------------------------------------
+ * Runs on a file pager
+ * ---------------------------------------------------------------------
+ */
+
+typedef struct env
+{
+	char		path[64];
+	lsm_file_pager *fp;
+	lsm_sst_options so;
+	lsm_run_writer w;
+	lsm_pageno	next_page;
+	void	   *region;
+	size_t		region_size;
+} env;
+
+static lsm_status
+bump_alloc(void *arg, uint32_t npages, lsm_pageno *first)
+{
+	env		   *e = arg;
+
+	*first = e->next_page;
+	e->next_page += npages;
+	return LSM_OK;
+}
+
+static void
+env_open(env *e)
+{
+	memset(e, 0, sizeof(*e));
+	snprintf(e->path, sizeof(e->path), "/tmp/test_compaction_%d.lsm", (int) getpid());
+	unlink(e->path);
+	if (lsm_file_pager_open(e->path, &e->fp) != LSM_OK)
+		diag("cannot open %s", e->path);
+	lsm_sst_options_default(&e->so);
+	e->so.block_size = 1024;	/* several blocks per run */
+	e->w.pager = lsm_file_pager_base(e->fp);
+	e->w.sst_opts = &e->so;
+	e->w.alloc = bump_alloc;
+	e->w.alloc_arg = e;
+	e->next_page = 1;			/* page 0 is the metapage */
+	e->region_size = 8 * 1024 * 1024;
+	e->region = malloc(e->region_size);
+}
+
+static void
+env_close(env *e)
+{
+	lsm_file_pager_close(e->fp);
+	unlink(e->path);
+	free(e->region);
+}
+
+/* One version in the reference model. */
+typedef struct ver
+{
+	int			key;
+	uint64_t	seq;
+	lsm_kind	kind;
+	int			vlen;
+} ver;
+
+static void
+key_of(char *buf, size_t n, int k)
+{
+	snprintf(buf, n, "key%06d", k);
+}
+
+static size_t
+value_of(char *buf, size_t n, const ver *v)
+{
+	int			len = snprintf(buf, n, "v%llu:", (unsigned long long) v->seq);
+
+	while (len < v->vlen && (size_t) len < n - 1)
+	{
+		buf[len] = (char) ('a' + (v->seq + (uint64_t) len) % 26);
+		len++;
+	}
+	buf[len] = '\0';
+	return (size_t) len;
+}
+
+/* Internal order: key ascending, seq descending (seqs are unique). */
+static int
+ver_cmp(const void *pa, const void *pb)
+{
+	const ver  *a = pa;
+	const ver  *b = pb;
+
+	if (a->key != b->key)
+		return (a->key > b->key) - (a->key < b->key);
+	return (a->seq < b->seq) - (a->seq > b->seq);
+}
+
+/* Builds one run at level from versions via the memtable and flush_iter. */
+static bool
+build_run(env *e, ver *v, int n, uint64_t id, uint32_t level, lsm_run_meta *meta)
+{
+	lsm_memtable *mt;
+	lsm_iter   *it;
+	lsm_status	st;
+
+	if (lsm_memtable_init(e->region, e->region_size) != LSM_OK)
+		return false;
+	mt = lsm_memtable_at(e->region);
+	for (int i = 0; i < n; i++)
+	{
+		char		k[32],
+					val[256];
+		size_t		vl = value_of(val, sizeof(val), &v[i]);
+
+		key_of(k, sizeof(k), v[i].key);
+		if (lsm_memtable_add(mt, lsm_slice_make(k, strlen(k)), v[i].seq, v[i].kind,
+							 lsm_slice_make(val, vl)) != LSM_OK)
+			return false;
+	}
+	it = lsm_memtable_iter_new(mt);
+	memset(meta, 0, sizeof(*meta));
+	st = lsm_flush_iter(&e->w, it, meta);
+	lsm_iter_destroy(it);
+	if (st != LSM_OK)
+	{
+		diag("flush_iter: %s", lsm_status_str(st));
+		return false;
+	}
+	meta->id = id;
+	meta->level = level;
+	return true;
+}
+
+/*
+ * The reference: for each key, versions newest first; find the newest
+ * VALUE/TOMBSTONE with seq <= S; keep everything before it, keep it unless
+ * it is a tombstone at the bottommost level, drop everything after it.
+ */
+static int
+reference(const ver *sorted, int n, uint64_t S, bool bottommost, ver *out)
+{
+	int			nout = 0;
+
+	for (int i = 0; i < n;)
+	{
+		int			j = i;
+		int			decider = -1;
+
+		while (j < n && sorted[j].key == sorted[i].key)
+			j++;
+		for (int x = i; x < j; x++)
+			if (sorted[x].seq <= S && sorted[x].kind <= LSM_KIND_VALUE)
+			{
+				decider = x;
+				break;
+			}
+		for (int x = i; x < j; x++)
+		{
+			if (decider >= 0 && x > decider)
+				break;
+			if (x == decider && bottommost && sorted[x].kind == LSM_KIND_TOMBSTONE)
+				continue;
+			out[nout++] = sorted[x];
+		}
+		i = j;
+	}
+	return nout;
+}
+
+/* Reads every entry of the outputs, in order, checking run boundaries. */
+static int
+read_outputs(env *e, lsm_run_meta *outs, int nouts, ver *got, int max,
+			 bool *split_ok, bool *meta_ok)
+{
+	int			n = 0;
+	lsm_buf		prev_largest_uk = {0};
+
+	*split_ok = true;
+	*meta_ok = true;
+	for (int r = 0; r < nouts; r++)
+	{
+		lsm_sst    *t;
+		lsm_iter   *it;
+		uint64_t	count = 0;
+
+		if (lsm_sst_open(lsm_file_pager_base(e->fp), &outs[r], &e->so, &t) != LSM_OK)
+		{
+			*meta_ok = false;
+			continue;
+		}
+		if (r > 0 &&
+			lsm_slice_compare(lsm_buf_slice(&prev_largest_uk),
+							  lsm_ikey_user_key(lsm_buf_slice(&outs[r].smallest))) >= 0)
+			*split_ok = false;
+		lsm_buf_set(&prev_largest_uk, outs[r].largest.data, outs[r].largest.len - 8);
+		it = lsm_sst_iter_new(t);
+		for (lsm_iter_seek_first(it); lsm_iter_valid(it); lsm_iter_next(it))
+		{
+			lsm_ikey	ik;
+			char		val[256];
+			size_t		vl;
+
+			if (!lsm_ikey_parse(lsm_iter_key(it), &ik) || n >= max)
+			{
+				*meta_ok = false;
+				break;
+			}
+			got[n].key = 0;
+			for (size_t d = 3; d < ik.user_key.len; d++)
+				got[n].key = got[n].key * 10 + (ik.user_key.data[d] - '0');
+			got[n].seq = ik.seq;
+			got[n].kind = ik.kind;
+			got[n].vlen = (int) lsm_iter_value(it).len;
+			vl = value_of(val, sizeof(val), &got[n]);
+			if (vl != lsm_iter_value(it).len ||
+				memcmp(val, lsm_iter_value(it).data, vl) != 0)
+				*meta_ok = false;
+			n++;
+			count++;
+		}
+		if (lsm_iter_status(it) != LSM_OK || count != outs[r].nentries ||
+			outs[r].level != 1 || outs[r].id != 0)
+			*meta_ok = false;
+		lsm_iter_destroy(it);
+		lsm_sst_close(t);
+	}
+	lsm_buf_free(&prev_largest_uk);
+	return n;
+}
+
+static bool
+same_versions(const ver *a, int na, const ver *b, int nb)
+{
+	if (na != nb)
+		return false;
+	for (int i = 0; i < na; i++)
+		if (a[i].key != b[i].key || a[i].seq != b[i].seq || a[i].kind != b[i].kind)
+			return false;
+	return true;
+}
+
+/* What a reader at snap sees through lsm_dbiter over a set of runs. */
+static char *
+snapshot_view(env *e, lsm_run_meta *runs, int nruns, uint64_t snap)
+{
+	lsm_iter  **kids = calloc((size_t) nruns + 1, sizeof(lsm_iter *));
+	lsm_sst   **ssts = calloc((size_t) nruns + 1, sizeof(lsm_sst *));
+	lsm_buf		out = {0};
+	lsm_dbiter *it;
+
+	for (int i = 0; i < nruns; i++)
+	{
+		lsm_sst_open(lsm_file_pager_base(e->fp), &runs[i], &e->so, &ssts[i]);
+		kids[i] = lsm_sst_iter_new(ssts[i]);
+	}
+	it = lsm_dbiter_new(lsm_merge_iter_new(kids, nruns), snap, NULL);
+	for (lsm_dbiter_seek(it, NULL); lsm_dbiter_valid(it); lsm_dbiter_next(it))
+	{
+		lsm_buf_append(&out, lsm_dbiter_key(it).data, lsm_dbiter_key(it).len);
+		lsm_buf_append(&out, "=", 1);
+		lsm_buf_append(&out, lsm_dbiter_value(it).data, lsm_dbiter_value(it).len);
+		lsm_buf_append(&out, ";", 1);
+	}
+	if (lsm_dbiter_status(it) != LSM_OK)
+		lsm_buf_append(&out, "ERROR", 5);
+	lsm_buf_append(&out, "", 1);
+	lsm_dbiter_destroy(it);
+	for (int i = 0; i < nruns; i++)
+		lsm_sst_close(ssts[i]);
+	free(kids);
+	free(ssts);
+	return (char *) out.data;
+}
+
+typedef struct drop_ctx
+{
+	int			calls;
+	int			modulus;		/* drop entries whose seq is a multiple */
+} drop_ctx;
+
+static bool
+drop_multiples(void *arg, const lsm_ikey *key, lsm_slice value)
+{
+	drop_ctx   *d = arg;
+
+	d->calls++;
+	return d->modulus > 0 && key->seq % (uint64_t) d->modulus == 0;
+}
+
+/* A workload: older versions in three non-overlapping L1 runs, newer ones in two overlapping L0 runs. */
+typedef struct workload
+{
+	ver		   *all;
+	int			n;
+	lsm_run_meta runs[5];
+	lsm_compaction c;
+} workload;
+
+static bool
+workload_build(env *e, workload *wl, int nkeys, int n)
+{
+	ver		   *l1[3];
+	int			nl1[3] = {0};
+	ver		   *l0[2];
+	int			nl0[2] = {0};
+	bool		good = true;
+
+	wl->all = calloc((size_t) n, sizeof(ver));
+	wl->n = n;
+	for (int i = 0; i < 3; i++)
+		l1[i] = calloc((size_t) n, sizeof(ver));
+	for (int i = 0; i < 2; i++)
+		l0[i] = calloc((size_t) n, sizeof(ver));
+	for (int i = 0; i < n; i++)
+	{
+		ver		   *v = &wl->all[i];
+		int			r = rnd_int(10);
+
+		/* key 7 gets a long chain that no output may split */
+		v->key = i % 6 == 0 ? 7 : rnd_int(nkeys);
+		v->seq = (uint64_t) i + 1;
+		v->kind = r < 6 ? LSM_KIND_VALUE : r < 8 ? LSM_KIND_TOMBSTONE :
+			r < 9 ? LSM_KIND_XMAX : LSM_KIND_LOCK;
+		v->vlen = 10 + rnd_int(60);
+		if (i < n / 2)
+		{
+			int			part = v->key * 3 / nkeys;
+
+			l1[part][nl1[part]++] = *v;
+		}
+		else
+		{
+			int			part = rnd_int(2);
+
+			l0[part][nl0[part]++] = *v;
+		}
+	}
+	for (int i = 0; i < 3 && good; i++)
+		good = build_run(e, l1[i], nl1[i], (uint64_t) (10 + i), 1, &wl->runs[i]);
+	for (int i = 0; i < 2 && good; i++)
+		good = build_run(e, l0[i], nl0[i], (uint64_t) (20 + i), 0, &wl->runs[3 + i]);
+	for (int i = 0; i < 3; i++)
+		free(l1[i]);
+	for (int i = 0; i < 2; i++)
+		free(l0[i]);
+	qsort(wl->all, (size_t) n, sizeof(ver), ver_cmp);
+
+	memset(&wl->c, 0, sizeof(wl->c));
+	wl->c.level = 0;
+	wl->c.out_level = 1;
+	wl->c.inputs[0] = &wl->runs[3];
+	wl->c.ninputs[0] = 2;
+	wl->c.inputs[1] = &wl->runs[0];
+	wl->c.ninputs[1] = 3;
+	wl->c.target_run_bytes = 8 * 1024;
+	return good;
+}
+
+static void
+workload_free(workload *wl)
+{
+	for (int i = 0; i < 5; i++)
+		lsm_run_meta_free(&wl->runs[i]);
+	free(wl->all);
+}
+
+static void
+free_outs(lsm_run_meta *outs, int nouts)
+{
+	for (int i = 0; i < nouts; i++)
+		lsm_run_meta_free(&outs[i]);
+	free(outs);
+}
+
+static void
+test_merge_rules(env *e)
+{
+	workload	wl;
+	int			n = scale_small ? 1500 : 6000;
+	uint64_t	snaps[5];
+	ver		   *want = calloc((size_t) n, sizeof(ver));
+	ver		   *got = calloc((size_t) n, sizeof(ver));
+	int			cases = 0,
+				model_bad = 0,
+				split_bad = 0,
+				meta_bad = 0,
+				view_bad = 0,
+				stats_bad = 0,
+				multi_out = 0;
+
+	ok(workload_build(e, &wl, 150, n), "5 input runs built through memtable + flush_iter");
+	snaps[0] = 0;
+	snaps[1] = (uint64_t) n / 3;
+	snaps[2] = (uint64_t) n / 2;
+	snaps[3] = (uint64_t) n * 9 / 10;
+	snaps[4] = (uint64_t) n + 100;
+
+	for (int s = 0; s < 5; s++)
+		for (int bottom = 0; bottom < 2; bottom++)
+		{
+			lsm_run_meta *outs = NULL;
+			int			nouts = 0;
+			lsm_compaction_stats stats;
+			int			nwant,
+						ngot;
+			bool		split_ok,
+						meta_ok;
+			lsm_status	st;
+
+			cases++;
+			wl.c.bottommost = bottom;
+			st = lsm_compaction_merge(&e->w, &wl.c, snaps[s], NULL, NULL,
+									  &outs, &nouts, &stats);
+			if (st != LSM_OK)
+			{
+				diag("merge: %s", lsm_status_str(st));
+				model_bad++;
+				continue;
+			}
+			nwant = reference(wl.all, n, snaps[s], bottom, want);
+			ngot = read_outputs(e, outs, nouts, got, n, &split_ok, &meta_ok);
+			if (!same_versions(want, nwant, got, ngot))
+			{
+				model_bad++;
+				diag("snapshot %llu bottommost %d: %d entries, model %d",
+					 (unsigned long long) snaps[s], bottom, ngot, nwant);
+			}
+			if (!split_ok)
+				split_bad++;
+			if (!meta_ok)
+				meta_bad++;
+			if (nouts > 1)
+				multi_out++;
+			if (stats.entries_in != (uint64_t) n ||
+				stats.entries_out != (uint64_t) nwant ||
+				stats.dropped != (uint64_t) (n - nwant) ||
+				stats.bytes_read != wl.runs[0].nbytes + wl.runs[1].nbytes +
+				wl.runs[2].nbytes + wl.runs[3].nbytes + wl.runs[4].nbytes)
+				stats_bad++;
+			{
+				uint64_t	written = 0;
+
+				for (int i = 0; i < nouts; i++)
+					written += outs[i].nbytes;
+				if (written != stats.bytes_written)
+					stats_bad++;
+			}
+
+			/* Every reader at or after the horizon sees the same rows. */
+			for (int k = 0; k < 3; k++)
+			{
+				uint64_t	snap = k == 0 ? snaps[s] : k == 1 ? snaps[s] + 37 : (uint64_t) n + 1;
+				char	   *before = snapshot_view(e, wl.runs, 5, snap);
+				char	   *after = snapshot_view(e, outs, nouts, snap);
+
+				if (strcmp(before, after) != 0 || strstr(before, "ERROR"))
+				{
+					view_bad++;
+					diag("view at %llu differs (horizon %llu, bottommost %d)",
+						 (unsigned long long) snap, (unsigned long long) snaps[s], bottom);
+				}
+				free(before);
+				free(after);
+			}
+			free_outs(outs, nouts);
+		}
+	is_int(model_bad, 0, "%d merges (5 horizons x bottommost or not) match the model", cases);
+	is_int(split_bad, 0, "outputs are ordered and never share a user key "
+		   "(a key with %d versions included)", n / 6);
+	ok(multi_out >= cases / 2, "small target size gives several outputs (%d of %d merges)",
+	   multi_out, cases);
+	is_int(meta_bad, 0, "output metas: level, id 0, entry counts, values intact");
+	is_int(stats_bad, 0, "stats: entries in/out/dropped and bytes read/written add up");
+	is_int(view_bad, 0, "readers at and after the horizon see identical rows before and after");
+
+	/* Tombstones: bottommost drops those visible to all, otherwise kept. */
+	{
+		lsm_run_meta *outs;
+		int			nouts,
+					tomb[2] = {0, 0};
+		bool		s1,
+					s2;
+
+		for (int bottom = 0; bottom < 2; bottom++)
+		{
+			int			ng;
+
+			wl.c.bottommost = bottom;
+			lsm_compaction_merge(&e->w, &wl.c, (uint64_t) n + 100, NULL, NULL,
+								 &outs, &nouts, NULL);
+			ng = read_outputs(e, outs, nouts, got, n, &s1, &s2);
+			for (int i = 0; i < ng; i++)
+				if (got[i].kind == LSM_KIND_TOMBSTONE)
+					tomb[bottom]++;
+			free_outs(outs, nouts);
+		}
+		ok(tomb[0] > 0, "not bottommost: newest tombstones survive (%d)", tomb[0]);
+		is_int(tomb[1], 0, "bottommost with every version visible: no tombstone survives");
+	}
+
+	/* The drop callback sees exactly the entries the rules keep. */
+	{
+		drop_ctx	d = {0, 0};
+		lsm_run_meta *outs;
+		int			nouts,
+					nwant,
+					ngot,
+					nfilt = 0;
+		bool		s1,
+					s2;
+		uint64_t	S = (uint64_t) n / 2;
+
+		wl.c.bottommost = false;
+		lsm_compaction_merge(&e->w, &wl.c, S, drop_multiples, &d, &outs, &nouts, NULL);
+		nwant = reference(wl.all, n, S, false, want);
+		is_int(d.calls, nwant, "callback called once per entry that survives the rules");
+		free_outs(outs, nouts);
+
+		d.calls = 0;
+		d.modulus = 5;
+		lsm_compaction_merge(&e->w, &wl.c, S, drop_multiples, &d, &outs, &nouts, NULL);
+		for (int i = 0; i < nwant; i++)
+			if (want[i].seq % 5 != 0)
+				want[nfilt++] = want[i];
+		ngot = read_outputs(e, outs, nouts, got, n, &s1, &s2);
+		ok(same_versions(want, nfilt, got, ngot) && nfilt < nwant,
+		   "entries the callback drops are gone, the rest kept (%d of %d)", ngot, nwant);
+		free_outs(outs, nouts);
+	}
+
+	free(want);
+	free(got);
+	workload_free(&wl);
+}
+
+static void
+test_apply(env *e)
+{
+	workload	wl;
+	lsm_manifest m;
+	lsm_run_meta *outs;
+	int			nouts;
+	lsm_buf		before = {0},
+				after = {0};
+	char		msg[256];
+	bool		ok_ids = true;
+
+	workload_build(e, &wl, 80, scale_small ? 800 : 3000);
+	lsm_manifest_init(&m);
+	for (int i = 0; i < 5; i++)
+		lsm_manifest_add_run(&m, &wl.runs[i]);
+	m.next_run_id = 30;
+	ok(lsm_manifest_check(&m, msg, sizeof(msg)) == LSM_OK, "input manifest is valid %s", msg);
+
+	wl.c.bottommost = true;
+	is_int(lsm_compaction_merge(&e->w, &wl.c, 0, NULL, NULL, &outs, &nouts, NULL),
+		   LSM_OK, "merge for apply");
+
+	/* A compaction naming a run the manifest lacks changes nothing. */
+	{
+		lsm_manifest other;
+		uint64_t	saved = wl.runs[1].id;
+
+		lsm_manifest_copy(&other, &m);
+		lsm_manifest_serialize(&other, &before);
+		wl.runs[1].id = 99;
+		is_int(lsm_manifest_apply_compaction(&other, &wl.c, outs, nouts, 5),
+			   LSM_INVALID, "apply with an unknown input run fails");
+		lsm_manifest_serialize(&other, &after);
+		ok(before.len == after.len && memcmp(before.data, after.data, before.len) == 0,
+		   "and leaves the manifest unchanged");
+		wl.runs[1].id = saved;
+		lsm_manifest_free(&other);
+	}
+
+	is_int(lsm_manifest_apply_compaction(&m, &wl.c, outs, nouts, 5), LSM_OK, "apply");
+	is_int(m.levels[0].nruns, 0, "L0 emptied");
+	is_int(m.levels[1].nruns, nouts, "L1 holds exactly the outputs");
+	for (int i = 0; i < nouts; i++)
+		if (outs[i].id != 30 + (uint64_t) i || m.levels[1].runs[i].id != 30 + (uint64_t) i)
+			ok_ids = false;
+	ok(ok_ids, "outputs got ids from next_run_id, in key order");
+	is_int(m.next_run_id, 30 + nouts, "next_run_id advanced");
+	{
+		uint64_t	freed = 0;
+		bool		horizons = true;
+
+		for (int i = 0; i < m.nfree; i++)
+		{
+			freed += m.free[i].npages;
+			if (m.free[i].horizon != 5)
+				horizons = false;
+		}
+		is_int(freed, wl.runs[0].npages + wl.runs[1].npages + wl.runs[2].npages +
+			   wl.runs[3].npages + wl.runs[4].npages, "every input page is freed");
+		ok(horizons, "with the given horizon");
+	}
+	ok(lsm_manifest_check(&m, msg, sizeof(msg)) == LSM_OK, "result passes check %s", msg);
+
+	free_outs(outs, nouts);
+	lsm_buf_free(&before);
+	lsm_buf_free(&after);
+	lsm_manifest_free(&m);
+	workload_free(&wl);
+}
+
+/* A pick -> merge -> apply loop keeps the manifest valid and the data intact. */
+static void
+test_loop(env *e)
+{
+	lsm_compaction_options o;
+	lsm_manifest m;
+	int			nflush = scale_small ? 10 : 24;
+	int			per = 400;
+	int			compactions = 0;
+	bool		valid = true;
+	ver		   *all = calloc((size_t) (nflush * per), sizeof(ver));
+	int			nall = 0;
+	char	   *expect;
+	char	   *got;
+	lsm_compaction c;
+
+	lsm_compaction_options_default(&o);
+	o.l0_trigger = 3;
+	o.level1_bytes = 40 * 1024;
+	o.ratio = 3;
+	o.target_run_bytes = 16 * 1024;
+	o.nlevels = 4;
+	lsm_manifest_init(&m);
+
+	for (int f = 0; f < nflush; f++)
+	{
+		lsm_run_meta meta;
+		ver		   *batch = &all[nall];
+
+		for (int i = 0; i < per; i++)
+		{
+			ver		   *v = &all[nall++];
+
+			v->key = rnd_int(20000);
+			v->seq = (uint64_t) nall;
+			v->kind = rnd_int(5) == 0 ? LSM_KIND_TOMBSTONE : LSM_KIND_VALUE;
+			v->vlen = 20 + rnd_int(40);
+		}
+		build_run(e, batch, per, m.next_run_id++, 0, &meta);
+		lsm_manifest_add_run(&m, &meta);
+		lsm_run_meta_free(&meta);
+		while (lsm_compaction_pick(&m, &o, &c))
+		{
+			lsm_run_meta *outs;
+			int			nouts;
+
+			if (lsm_compaction_merge(&e->w, &c, (uint64_t) nall, NULL, NULL,
+									 &outs, &nouts, NULL) != LSM_OK ||
+				lsm_manifest_apply_compaction(&m, &c, outs, nouts, 0) != LSM_OK ||
+				lsm_manifest_check(&m, NULL, 0) != LSM_OK)
+				valid = false;
+			free_outs(outs, nouts);
+			lsm_compaction_free(&c);
+			compactions++;
+			if (!valid || compactions > 1000)
+				break;
+		}
+	}
+	ok(valid && compactions > 0, "%d picked compactions kept the manifest valid", compactions);
+	ok(m.levels[2].nruns > 0, "data reached L2");
+
+	/* Everything the levels hold now reads like the model. */
+	{
+		int			nr = lsm_manifest_nruns(&m),
+					k = 0;
+		lsm_run_meta *runs = calloc((size_t) nr + 1, sizeof(lsm_run_meta));
+		lsm_buf		b = {0};
+
+		for (int l = 0; l < LSM_MAX_LEVELS; l++)
+			for (int i = 0; i < m.levels[l].nruns; i++)
+				runs[k++] = m.levels[l].runs[i];
+		got = snapshot_view(e, runs, nr, (uint64_t) nall);
+		free(runs);
+
+		qsort(all, (size_t) nall, sizeof(ver), ver_cmp);
+		for (int i = 0; i < nall; i++)
+		{
+			char		key[32],
+						val[256];
+
+			if (i > 0 && all[i].key == all[i - 1].key)
+				continue;
+			if (all[i].kind != LSM_KIND_VALUE)
+				continue;
+			key_of(key, sizeof(key), all[i].key);
+			value_of(val, sizeof(val), &all[i]);
+			lsm_buf_append(&b, key, strlen(key));
+			lsm_buf_append(&b, "=", 1);
+			lsm_buf_append(&b, val, strlen(val));
+			lsm_buf_append(&b, ";", 1);
+		}
+		lsm_buf_append(&b, "", 1);
+		expect = (char *) b.data;
+		ok(strcmp(expect, got) == 0, "after %d flushes the levels read like the model", nflush);
+		free(expect);
+		free(got);
+	}
+	while (lsm_compaction_pick_all(&m, &o, &c))
+	{
+		lsm_run_meta *outs;
+		int			nouts;
+
+		lsm_compaction_merge(&e->w, &c, (uint64_t) nall, NULL, NULL, &outs, &nouts, NULL);
+		lsm_manifest_apply_compaction(&m, &c, outs, nouts, 0);
+		free_outs(outs, nouts);
+		lsm_compaction_free(&c);
+	}
+	{
+		int			nonempty = 0;
+		uint64_t	entries = 0;
+		int			last = 0;
+
+		for (int l = 0; l < LSM_MAX_LEVELS; l++)
+			if (m.levels[l].nruns)
+			{
+				nonempty++;
+				last = l;
+			}
+		for (int i = 0; i < m.levels[last].nruns; i++)
+			entries += m.levels[last].runs[i].nentries;
+		ok(nonempty == 1 && last > 0, "pick_all loop leaves one level (L%d)", last);
+		ok(lsm_manifest_check(&m, NULL, 0) == LSM_OK, "which passes check");
+		{
+			int			live = 0;
+
+			for (int i = 0; i < nall; i++)
+				if ((i == 0 || all[i].key != all[i - 1].key) &&
+					all[i].kind == LSM_KIND_VALUE)
+					live++;
+			is_int(entries, live, "holding exactly one entry per live key, no tombstones");
+		}
+	}
+	lsm_manifest_free(&m);
+	free(all);
+}
+
+static void
+test_flush_empty(env *e)
+{
+	lsm_memtable *mt;
+	lsm_iter   *it;
+	lsm_run_meta meta;
+
+	lsm_memtable_init(e->region, e->region_size);
+	mt = lsm_memtable_at(e->region);
+	it = lsm_memtable_iter_new(mt);
+	memset(&meta, 0, sizeof(meta));
+	is_int(lsm_flush_iter(&e->w, it, &meta), LSM_NOT_FOUND,
+		   "flushing an empty iterator writes nothing: NOT_FOUND");
+	lsm_iter_destroy(it);
+	lsm_run_meta_free(&meta);
+}
+
+int
+main(void)
+{
+	const char *scale = getenv("LSM_TEST_SCALE");
+	env			e;
+
+	scale_small = scale && strcmp(scale, "small") == 0;
+	test_picker();
+	test_pick_all();
+	env_open(&e);
+	test_flush_empty(&e);
+	test_merge_rules(&e);
+	test_apply(&e);
+	test_loop(&e);
+	env_close(&e);
+	return done_testing();
+}
