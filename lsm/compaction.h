@@ -49,7 +49,13 @@ bool		lsm_compaction_pick(const lsm_manifest *m,
 								const lsm_compaction_options *o,
 								lsm_compaction *c);
 
-/* A full compaction of everything into the last non-empty level. */
+/*
+ * A full compaction of everything into the last non-empty level, one level
+ * at a time: each call folds the shallowest non-empty level (whole) into the
+ * next non-empty one below it (whole; L1 if only L0 holds runs).  Call it
+ * until it returns false, which it does once a single level >= 1 holds
+ * every run.
+ */
 bool		lsm_compaction_pick_all(const lsm_manifest *m,
 									const lsm_compaction_options *o,
 									lsm_compaction *c);
