@@ -276,6 +276,31 @@ lsm_block_cursor_next(lsm_block_cursor *c)
 	decode_at(c, c->next_off);
 }
 
+/*
+ * The key at restart point i, in place: a restart entry shares nothing, so
+ * the binary search can compare it without copying it out.
+ */
+static bool
+restart_key(const lsm_block *blk, uint32_t i, lsm_slice *key)
+{
+	const uint8_t *end = blk->data + blk->len;
+	const uint8_t *p = blk->data + restart_at(blk, i);
+	uint64_t	shared,
+				unshared,
+				vlen;
+
+	if ((p = lsm_get_varint(p, end, &shared)) == NULL ||
+		(p = lsm_get_varint(p, end, &unshared)) == NULL ||
+		(p = lsm_get_varint(p, end, &vlen)) == NULL ||
+		shared != 0 ||
+		unshared < LSM_IKEY_TRAILER ||
+		unshared > (uint64_t) (end - p) ||
+		vlen > (uint64_t) (end - p) - unshared)
+		return false;
+	*key = lsm_slice_make(p, (size_t) unshared);
+	return true;
+}
+
 void
 lsm_block_cursor_seek(lsm_block_cursor *c, lsm_slice target)
 {
@@ -292,10 +317,14 @@ lsm_block_cursor_seek(lsm_block_cursor *c, lsm_slice target)
 	while (lo < hi)
 	{
 		uint32_t	mid = lo + (hi - lo + 1) / 2;
+		lsm_slice	key;
 
-		if (!decode_restart(c, mid))
+		if (!restart_key(c->blk, mid, &key))
+		{
+			cursor_corrupt(c);
 			return;
-		if (lsm_ikey_compare(lsm_buf_slice(&c->key), target) < 0)
+		}
+		if (lsm_ikey_compare(key, target) < 0)
 			lo = mid;
 		else
 			hi = mid - 1;
