@@ -59,7 +59,8 @@ lsm_block_builder_add(lsm_block_builder *b, lsm_slice key, lsm_slice value)
 	lsm_status	st;
 
 	/* Offsets in the restart array are u32; refuse to build past that. */
-	if (b->buf.len > UINT32_MAX - key.len - value.len - sizeof(hdr))
+	if (key.len > UINT32_MAX || value.len > UINT32_MAX ||
+		b->buf.len + key.len + value.len + sizeof(hdr) > UINT32_MAX)
 		return LSM_INVALID;
 
 	if (b->nentries == 0 || b->counter >= b->restart_interval)

@@ -175,7 +175,8 @@ try_compress(lsm_sst_builder *b, lsm_slice raw)
 	int			n;
 	size_t		hdr;
 
-	if (raw.len > LZ4_MAX_INPUT_SIZE)
+	/* The reader refuses stored sizes past MAX_PLAIN_BLOCK. */
+	if (raw.len > LZ4_MAX_INPUT_SIZE || raw.len > MAX_PLAIN_BLOCK)
 		return false;
 	bound = LZ4_compressBound((int) raw.len);
 	b->scratch.len = 0;
