@@ -8,10 +8,13 @@
  * blocks, 2 MiB tables, L0 trigger 4).
  *
  * finish_writes: LevelDB has no "wait for compaction" call, so we poll
- * leveldb.stats until no level is over its compaction threshold (level 0
- * under 4 files, level n under 10^n MB) or the stats stop changing for two
- * seconds.  compact_range would reshape the tree, so it is not used.
+ * until no memtable flush is pending (a single *.log file) and leveldb.stats
+ * shows no level over its compaction threshold (level 0 under 4 files,
+ * level n under 10^n MB), or until the stats stop changing for ten seconds.
+ * compact_range would flush the memtable and reshape the tree, so it is not
+ * used.
  */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +32,7 @@ typedef struct ldb
 	leveldb_cache_t *cache;
 	leveldb_readoptions_t *ropts;
 	leveldb_writeoptions_t *wopts;
+	char	   *dir;
 } ldb;
 
 typedef struct ldb_iter
@@ -64,6 +68,7 @@ ldb_open(const char *dir)
 	d->ropts = leveldb_readoptions_create();
 	d->wopts = leveldb_writeoptions_create();
 	leveldb_writeoptions_set_sync(d->wopts, 0);
+	d->dir = strdup(dir);
 	d->db = leveldb_open(d->opts, dir, &err);
 	if (check(err, "open") != 0)
 		return NULL;
@@ -97,11 +102,42 @@ ldb_get(void *h, const char *k, size_t kl, bool *found, size_t *vlen)
 	return 0;
 }
 
-/* True when no level is over LevelDB's compaction thresholds. */
-static bool
-ldb_settled(const char *stats)
+/*
+ * LevelDB keeps the log of an immutable memtable until that memtable is
+ * flushed, so more than one *.log file means a flush is pending.
+ */
+static int
+ldb_log_files(const char *dir)
 {
-	const char *p = strstr(stats, "--------------------------------------------------\n");
+	DIR		   *dp = opendir(dir);
+	struct dirent *de;
+	int			n = 0;
+
+	if (dp == NULL)
+		return -1;
+	while ((de = readdir(dp)) != NULL)
+	{
+		size_t		len = strlen(de->d_name);
+
+		if (len > 4 && strcmp(de->d_name + len - 4, ".log") == 0)
+			n++;
+	}
+	closedir(dp);
+	return n;
+}
+
+/*
+ * True when no memtable flush is pending and no level is over LevelDB's
+ * compaction thresholds.
+ */
+static bool
+ldb_settled(const char *dir, const char *stats)
+{
+	const char *p;
+
+	if (ldb_log_files(dir) > 1)
+		return false;
+	p = strstr(stats, "--------------------------------------------------\n");
 
 	if (p == NULL)
 		return false;
@@ -147,7 +183,7 @@ ldb_finish(void *h)
 
 		if (stats == NULL)
 			return -1;
-		if (ldb_settled(stats))
+		if (ldb_settled(d->dir, stats))
 		{
 			leveldb_free(stats);
 			break;
@@ -159,7 +195,7 @@ ldb_finish(void *h)
 		if (last)
 			leveldb_free(last);
 		last = stats;
-		if (same >= 20)
+		if (same >= 100)
 			break;
 		usleep(100 * 1000);
 	}
@@ -179,6 +215,7 @@ ldb_close(void *h)
 	leveldb_cache_destroy(d->cache);
 	leveldb_readoptions_destroy(d->ropts);
 	leveldb_writeoptions_destroy(d->wopts);
+	free(d->dir);
 	free(d);
 	return 0;
 }
@@ -240,7 +277,7 @@ const bench_engine bench_engine_impl = {
 	.name = "leveldb",
 	.settings = "LevelDB 1.23 (Debian): write_buffer 64 MiB, bloom 10 bits/key, "
 	"snappy (no lz4 in LevelDB), block cache 8 MiB, max_open_files 10000, "
-	"WAL on, no sync; settle = poll leveldb.stats until no level is over its trigger",
+	"WAL on, no sync; settle = poll until no memtable flush is pending and no level is over its trigger",
 	.open = ldb_open,
 	.put = ldb_put,
 	.get = ldb_get,
