@@ -1,0 +1,163 @@
+/*
+ * lsm_tree.h - one lsm table's LSM tree inside PostgreSQL: the storage layer
+ * under the table access method.
+ *
+ * Storage (all in the relation's main fork, through the buffer manager):
+ *   block 0      metapage: magic, format version, row-id high-water mark, the
+ *                core's serialised lsm_manifest (runs per level, free extents,
+ *                log head, flushed_seq, last_seq) and overflow pointers when
+ *                the manifest outgrows the metapage.  Changed only under a
+ *                generic WAL record.
+ *   log pages    a chain holding every entry still only in the memtable, in
+ *                the core's log-record format (lsm/logrec.h); appended under
+ *                generic WAL before the write is acknowledged.
+ *   run extents  immutable runs (lsm/sstable.h), written once as new pages
+ *                and WAL-logged with log_newpage; a run's byte stream is laid
+ *                over the payloads of its pages (page header excluded).
+ * Every page is a standard PostgreSQL page (PageInit, checksums), so crash
+ * recovery, replication, base backups and data checksums just work.
+ *
+ * Shared memory (allocated at server start): a fixed pool of memtable
+ * regions (lsm.memtable_pool_size / lsm.memtable_size) and a directory of
+ * tables keyed by relfilenode, each with its active memtable, frozen
+ * memtables waiting for flush, next sequence number and row id, log tail,
+ * and a writer LWLock.  After a restart the directory is empty: the first
+ * backend to open a table replays its log into a fresh memtable.
+ *
+ * Keys in the tree (all memcmp-ordered, see lsm_keys.h):
+ *   LSM_FAMILY_DATA   | encoded first column | row id (6 bytes, big-endian)
+ *                     -> VALUE: the row (lsm_tuple.h); XMAX/LOCK deltas
+ *   LSM_FAMILY_ROWMAP | row id (6 bytes, big-endian)
+ *                     -> VALUE: the data key of that row (for TID lookups)
+ * The bloom filter of a run hashes a data key without its row id, so point
+ * lookups by column value can use it.
+ */
+#ifndef LSM_TREE_H
+#define LSM_TREE_H
+
+#include "postgres.h"
+
+#include "storage/itemptr.h"
+#include "utils/rel.h"
+
+#include "lsm/iter.h"
+#include "lsm/ikey.h"
+
+#define LSM_FAMILY_ROWMAP 0x01
+#define LSM_FAMILY_DATA 0x02
+#define LSM_ROWID_BYTES 6
+#define LSM_MAX_ROWID ((UINT64CONST(1) << 48) - 1)
+
+/* TIDs: block = rowid / 291, offset = rowid % 291 + 1 (DESIGN.md). */
+#define LSM_TIDS_PER_BLOCK 291
+
+typedef uint64 LsmRowId;
+
+static inline void
+lsm_rowid_to_tid(LsmRowId id, ItemPointer tid)
+{
+	ItemPointerSet(tid, (BlockNumber) (id / LSM_TIDS_PER_BLOCK),
+				   (OffsetNumber) (id % LSM_TIDS_PER_BLOCK + 1));
+}
+
+static inline LsmRowId
+lsm_tid_to_rowid(ItemPointer tid)
+{
+	return (LsmRowId) ItemPointerGetBlockNumberNoCheck(tid) * LSM_TIDS_PER_BLOCK +
+		ItemPointerGetOffsetNumberNoCheck(tid) - 1;
+}
+
+static inline bool
+lsm_tid_valid(ItemPointer tid)
+{
+	OffsetNumber off = ItemPointerGetOffsetNumberNoCheck(tid);
+
+	return off >= 1 && off <= LSM_TIDS_PER_BLOCK;
+}
+
+/* Big-endian row id, so row-id order is memcmp order. */
+static inline void
+lsm_rowid_put(uint8 *dst, LsmRowId id)
+{
+	for (int i = LSM_ROWID_BYTES - 1; i >= 0; i--)
+	{
+		dst[i] = (uint8) id;
+		id >>= 8;
+	}
+}
+
+static inline LsmRowId
+lsm_rowid_get(const uint8 *src)
+{
+	LsmRowId	id = 0;
+
+	for (int i = 0; i < LSM_ROWID_BYTES; i++)
+		id = (id << 8) | src[i];
+	return id;
+}
+
+/* Backend-local handle on one table's tree; cached per relfilenode. */
+typedef struct LsmTree LsmTree;
+
+/*
+ * Returns the tree of rel, attaching to (or creating) its shared state and
+ * replaying its log into a memtable on first use since server start.
+ */
+extern LsmTree *lsm_tree_open(Relation rel);
+
+/* Formats the metapage of a new, empty relfilenode (CREATE, TRUNCATE, rewrite). */
+extern void lsm_tree_init_storage(Relation rel, SMgrRelation srel, char persistence);
+
+/* Forgets rel's shared state and memtables (its storage is being dropped or replaced). */
+extern void lsm_tree_forget(RelFileNode rnode);
+
+/* A new row id, unique for the table forever (reserved in batches via the metapage). */
+extern LsmRowId lsm_tree_new_rowid(LsmTree *t);
+
+/* One entry to write. */
+typedef struct LsmWrite
+{
+	lsm_kind	kind;
+	const uint8 *key;
+	Size		keylen;
+	const uint8 *value;
+	Size		vallen;
+} LsmWrite;
+
+/*
+ * Appends the entries to the log under generic WAL (as few records as fit),
+ * then adds them to the memtable, in order, holding the table's writer lock.
+ * Freezes a full memtable and flushes it (or waits for a free memtable, with
+ * a wait event) as needed.  Errors on entries larger than lsm_tree_max_entry().
+ */
+extern void lsm_tree_write(LsmTree *t, const LsmWrite *w, int n);
+extern Size lsm_tree_max_entry(void);
+
+/*
+ * Calls cb for every entry of user key key, newest first (any kind), across
+ * memtables and runs, until cb returns false.  Returns whether any entry
+ * was found.
+ */
+typedef bool (*LsmVersionCallback) (void *arg, uint64 seq, lsm_kind kind,
+									const uint8 *value, Size vallen);
+extern bool lsm_tree_versions(LsmTree *t, const uint8 *key, Size keylen,
+							  LsmVersionCallback cb, void *arg);
+
+/*
+ * An ordered scan over internal entries (all versions, newest first within a
+ * user key) of memtables and runs as they are now.  The sources stay valid
+ * until lsm_tree_scan_end (also released at transaction abort).
+ */
+typedef struct LsmTreeScan LsmTreeScan;
+
+extern LsmTreeScan *lsm_tree_scan_begin(LsmTree *t);
+extern lsm_iter *lsm_tree_scan_iter(LsmTreeScan *s);
+extern void lsm_tree_scan_end(LsmTreeScan *s);
+
+/* Freezes the active memtable and writes it to a level-0 run. */
+extern void lsm_tree_flush(LsmTree *t);
+
+/* Rows (VALUE entries of the data family) and pages, for the planner. */
+extern void lsm_tree_estimate(Relation rel, BlockNumber *pages, double *tuples);
+
+#endif							/* LSM_TREE_H */
