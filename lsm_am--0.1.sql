@@ -10,3 +10,11 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 COMMENT ON FUNCTION lsm_am_version() IS
 'version of the lsm_am extension library and of the LSM core compiled into it';
+
+CREATE FUNCTION lsm_encode_key(anyelement)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'lsm_encode_key'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION lsm_encode_key(anyelement) IS
+'the key bytes an lsm table stores for this value as its first column (under the collation of the call); their byte order is the value order';
