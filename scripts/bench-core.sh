@@ -100,7 +100,9 @@ done
 {
 	echo "# Core benchmark: lsm vs LevelDB vs RocksDB"
 	echo
-	echo "Command: \`$cmdline\` ($(date -u +%Y-%m-%d))"
+	lsm_rev=$(git -C "$root" log -1 --format=%h -- lsm 2>/dev/null || echo unknown)
+	git -C "$root" diff --quiet HEAD -- lsm 2>/dev/null || lsm_rev="$lsm_rev + uncommitted changes"
+	echo "Command: \`$cmdline\` ($(date -u +%Y-%m-%d), lsm/ at $lsm_rev)"
 	echo
 	echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM, $(. /etc/os-release; echo "$PRETTY_NAME"); databases on $(df -P "$dir" | awk 'NR==2 {print $1}'), hot in the page cache."
 	echo
@@ -175,13 +177,21 @@ done
 				print ""
 			}'
 	done
-	echo "Settle: LevelDB has no wait-for-compaction call, so the bench polls leveldb.stats until"
-	echo "no level is over its compaction trigger; RocksDB waits until no flush or compaction is"
-	echo "running or pending (no compact_range, which would reshape the tree); the lsm core"
-	echo "compacts inline during puts, so its fill numbers include all of its compaction work."
-	echo "Size is the database directory's apparent size right after settling (memtables not flushed,"
-	echo "so it includes the write-ahead log)."
-	echo "LevelDB uses snappy: Debian's LevelDB has no lz4."
+	echo "Settle: LevelDB has no wait-for-compaction call, so the bench polls until no memtable"
+	echo "flush is pending (one *.log file) and leveldb.stats shows no level over its compaction"
+	echo "trigger; RocksDB waits until no flush or compaction is running or pending. Neither"
+	echo "flushes the memtable nor calls compact_range, which would reshape the tree. The lsm core"
+	echo "is single-threaded and flushes and compacts inline during puts, so its fill numbers"
+	echo "include all of its flush and compaction work; LevelDB and RocksDB do theirs on the"
+	echo "second core."
+	echo "Size is the database's apparent size right after settling, memtables not flushed, so it"
+	echo "includes the write-ahead log (for lsm: log pages, and free pages inside its one file,"
+	echo "which never shrinks)."
+	echo "LevelDB uses snappy: Debian's LevelDB has no lz4. LevelDB and RocksDB have an 8 MiB cache"
+	echo "of uncompressed blocks; the lsm core reads pages through mmap and has no block cache, so"
+	echo "it decompresses a block on every access (this dominates its seekrandom profile)."
+	echo "Numbers are from one run on a shared 2-core machine; repeated runs differed by up to"
+	echo "about 15% on the fills."
 	echo
 	echo "Raw output: $logdir/"
 } > "$out.tmp"
