@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# test/pending/gen-expected.sh - produces the expected output of pg_regress
+# tests from heap: runs each test with LSM_TEST_AM=heap (its "lsm" tables
+# become heap tables) against the server PGHOST/PGPORT name, and writes the
+# result to test/pending/expected/NAME.out.
+#
+#   test/pending/gen-expected.sh NAME...      (NAME: test/pending/sql/NAME.sql)
+#
+# A heap table has no scan order, so a query marked
+#     SELECT ... FROM t_x; -- in key order
+# runs as `SELECT ... FROM t_x ORDER BY k NULLS LAST, seq; -- in key order`
+# (the order an lsm table's sequential scan gives) and is written back
+# unchanged in the expected output.  Nothing else is rewritten.  Review the
+# result before using it: sections that only an lsm table has (errors of the
+# lsm access method) cannot come from heap.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+tmp=$(mktemp -d /tmp/lsm_gen_expected.XXXXXX)
+chmod 755 "$tmp"
+mkdir -p "$tmp/sql" "$tmp/expected" "$tmp/out"
+order='s/^\(SELECT .* FROM t_[a-z0-9_]*\); -- in key order$/\1 ORDER BY k NULLS LAST, seq; -- in key order/'
+unorder='s/^\(SELECT .* FROM t_[a-z0-9_]*\) ORDER BY k NULLS LAST, seq; -- in key order$/\1; -- in key order/'
+for t in "$@"; do
+	sed "$order" "$here/sql/$t.sql" >"$tmp/sql/$t.sql"
+	touch "$tmp/expected/$t.out"
+done
+[ "$(id -u)" -eq 0 ] && chown -R "${LSM_PG_USER:-lsmci}" "$tmp"
+as_pg=()
+[ "$(id -u)" -eq 0 ] && as_pg=(runuser -u "${LSM_PG_USER:-lsmci}" --)
+"${as_pg[@]}" env OUT="$tmp/out" PGHOST="$PGHOST" PGPORT="$PGPORT" PG_CONFIG="${PG_CONFIG:-}" \
+	"$here/regress.sh" --heap --inputdir "$tmp" "$@" >/dev/null || true
+for t in "$@"; do
+	sed "$unorder" "$tmp/out/results/$t.out" >"$here/expected/$t.out"
+	echo "wrote test/pending/expected/$t.out"
+done
+rm -rf "$tmp"
