@@ -1,0 +1,187 @@
+/*
+ * lsm_tuple.c - the stored form of an lsm row: the VALUE entry written once
+ * at insert, and the row resolved from it and its newest XMAX delta.
+ *
+ * A VALUE is a heap tuple as heap_form_tuple makes it, with the inserting
+ * transaction's xmin and cmin and no xmax.  It is never rewritten: deletes,
+ * updates and row locks add deltas under the same data key, and a reader
+ * rebuilds the header heap's visibility rules expect from the VALUE and the
+ * newest delta (see lsm_tuple.h).  Visibility itself is in lsm_visibility.c.
+ */
+#include "postgres.h"
+
+#include "access/detoast.h"
+#include "access/htup_details.h"
+#include "executor/tuptable.h"
+
+#include "lsm_tuple.h"
+
+/*
+ * Builds the VALUE of a new row: the slot's values, every varlena inlined
+ * and decompressed (an lsm table has no toast table, and a row must be
+ * readable on its own), then the insert-time header fields as
+ * heap_prepare_insert sets them.
+ */
+HeapTuple
+lsm_tuple_form_value(TupleTableSlot *slot, TransactionId xmin,
+					 CommandId cmin, LsmRowId rowid)
+{
+	TupleDesc	desc = slot->tts_tupleDescriptor;
+	int			natts = desc->natts;
+	Datum	   *values;
+	bool	   *detoasted;
+	HeapTuple	tuple;
+	HeapTupleHeader hdr;
+
+	slot_getallattrs(slot);
+
+	values = palloc(natts * sizeof(Datum));
+	detoasted = palloc0(natts * sizeof(bool));
+	memcpy(values, slot->tts_values, natts * sizeof(Datum));
+
+	for (int i = 0; i < natts; i++)
+	{
+		struct varlena *v;
+
+		if (slot->tts_isnull[i] || TupleDescAttr(desc, i)->attlen != -1)
+			continue;
+		v = (struct varlena *) DatumGetPointer(values[i]);
+		if (VARATT_IS_EXTERNAL(v) || VARATT_IS_COMPRESSED(v))
+		{
+			values[i] = PointerGetDatum(detoast_attr(v));
+			detoasted[i] = true;
+		}
+	}
+
+	tuple = heap_form_tuple(desc, values, slot->tts_isnull);
+
+	for (int i = 0; i < natts; i++)
+	{
+		if (detoasted[i])
+			pfree(DatumGetPointer(values[i]));
+	}
+	pfree(detoasted);
+	pfree(values);
+
+	hdr = tuple->t_data;
+	hdr->t_infomask &= ~HEAP_XACT_MASK;
+	hdr->t_infomask2 &= ~HEAP2_XACT_MASK;
+	hdr->t_infomask |= HEAP_XMAX_INVALID;
+	HeapTupleHeaderSetXmin(hdr, xmin);
+	HeapTupleHeaderSetCmin(hdr, cmin);
+	HeapTupleHeaderSetXmax(hdr, InvalidTransactionId);
+
+	lsm_rowid_to_tid(rowid, &tuple->t_self);
+	hdr->t_ctid = tuple->t_self;
+	tuple->t_tableOid = slot->tts_tableOid;
+
+	return tuple;
+}
+
+void
+lsm_row_builder_init(LsmRowBuilder *b, LsmRow *row, LsmRowId rowid)
+{
+	memset(b, 0, sizeof(*b));
+	memset(row, 0, sizeof(*row));
+	b->row = row;
+	row->rowid = rowid;
+	row->cmin = InvalidCommandId;
+	row->cmax = InvalidCommandId;
+	lsm_rowid_to_tid(rowid, &row->tuple.t_self);
+}
+
+/*
+ * Takes the versions of one data key, newest first.  Only the newest delta
+ * counts (a newer xmax always supersedes an older one, see lsm_tuple.h);
+ * the walk ends at the VALUE, which is the oldest entry of a row, or at a
+ * tombstone, which means the row was removed.
+ */
+bool
+lsm_row_builder_add(void *arg, uint64 seq, lsm_kind kind,
+					const uint8 *value, Size vallen)
+{
+	LsmRowBuilder *b = (LsmRowBuilder *) arg;
+
+	switch (kind)
+	{
+		case LSM_KIND_XMAX:
+		case LSM_KIND_LOCK:
+			if (b->have_delta)
+				return true;
+			if (vallen != sizeof(LsmXmaxDelta))
+				ereport(ERROR,
+						errcode(ERRCODE_DATA_CORRUPTED),
+						errmsg("lsm row " UINT64_FORMAT " has an xmax entry of %zu bytes, expected %zu",
+							   b->row->rowid, vallen, sizeof(LsmXmaxDelta)));
+			memcpy(&b->delta, value, sizeof(LsmXmaxDelta));
+			b->have_delta = true;
+			return true;
+
+		case LSM_KIND_VALUE:
+			{
+				HeapTupleHeader copy;
+
+				if (vallen < SizeofHeapTupleHeader)
+					ereport(ERROR,
+							errcode(ERRCODE_DATA_CORRUPTED),
+							errmsg("lsm row " UINT64_FORMAT " has a value of %zu bytes, shorter than a tuple header",
+								   b->row->rowid, vallen));
+				/* palloc'd, hence MAXALIGNed as tuple access requires */
+				copy = (HeapTupleHeader) palloc(vallen);
+				memcpy(copy, value, vallen);
+				b->row->tuple.t_data = copy;
+				b->row->tuple.t_len = (uint32) vallen;
+				b->found = true;
+				return false;
+			}
+
+		case LSM_KIND_TOMBSTONE:
+			return false;
+	}
+
+	ereport(ERROR,
+			errcode(ERRCODE_DATA_CORRUPTED),
+			errmsg("lsm row " UINT64_FORMAT " has an entry of unknown kind %d",
+				   b->row->rowid, (int) kind));
+	return false;				/* keep compiler quiet */
+}
+
+/*
+ * Completes the row: the header gets the newest delta's xmax, xmax infomask
+ * bits and ctid, as heap's header would after the same operations.  The
+ * header's t_cid keeps cmin; cmax is kept in the LsmRow (no combo ids).
+ * The caller sets tuple.t_tableOid.
+ */
+bool
+lsm_row_builder_finish(LsmRowBuilder *b)
+{
+	LsmRow	   *row = b->row;
+	HeapTupleHeader hdr;
+
+	if (!b->found)
+		return false;
+
+	hdr = row->tuple.t_data;
+	row->cmin = HeapTupleHeaderGetRawCommandId(hdr);
+
+	hdr->t_infomask &= ~HEAP_XMAX_BITS;
+	hdr->t_infomask2 &= ~HEAP_KEYS_UPDATED;
+	if (b->have_delta)
+	{
+		hdr->t_infomask |= b->delta.infomask & HEAP_XMAX_BITS;
+		hdr->t_infomask2 |= b->delta.infomask2 & HEAP_KEYS_UPDATED;
+		HeapTupleHeaderSetXmax(hdr, b->delta.xmax);
+		hdr->t_ctid = b->delta.ctid;
+		row->cmax = b->delta.cmax;
+		row->has_xmax = true;
+	}
+	else
+	{
+		hdr->t_infomask |= HEAP_XMAX_INVALID;
+		HeapTupleHeaderSetXmax(hdr, InvalidTransactionId);
+		hdr->t_ctid = row->tuple.t_self;
+		row->cmax = InvalidCommandId;
+		row->has_xmax = false;
+	}
+	return true;
+}
