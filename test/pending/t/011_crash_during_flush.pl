@@ -1,0 +1,224 @@
+# Crash while a large memtable is being flushed to a run.
+#
+# The lsm table's memtable is filled with a few hundred thousand rows, then
+# one session calls lsm_flush() on it while two others keep inserting (each
+# transaction acknowledged on stdout after its COMMIT returns, and mirrored
+# into a heap table).  Once the flush is running, every server process is
+# killed with SIGKILL.  After recovery every committed row is there, no
+# uncommitted one is, the lsm table holds exactly the heap table's rows, and
+# the table keeps working: another flush, more rows, a clean restart.
+# Three rounds, killing at different moments of the flush.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use IPC::Run;
+use Time::HiRes qw(usleep time);
+
+# LSM_TEST_AM=heap runs the same test on heap tables (to test the test); a
+# CHECKPOINT then stands in for the flush.
+my $am = $ENV{LSM_TEST_AM} || 'lsm';
+my $is_lsm = $am eq 'lsm';
+my $flush_sql = $is_lsm ? "SELECT lsm_flush('t')" : "CHECKPOINT";
+
+my $node = PostgreSQL::Test::Cluster->new('crash_flush');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'lsm_am'
+max_connections = 30
+});
+$node->start;
+$node->safe_psql('postgres', qq{
+	CREATE EXTENSION lsm_am;
+	CREATE TABLE t (k bigint, round int, session int, txn int, pad text) USING $am;
+	CREATE TABLE h (k bigint, round int, session int, txn int, pad text) USING heap;
+});
+
+# Kills the postmaster and all its children with SIGKILL at once, and waits
+# until they are gone.
+sub kill9_all
+{
+	my ($node) = @_;
+	my $pm = $node->{_pid};
+	my @pids = ($pm);
+	opendir(my $dh, '/proc') or die "cannot read /proc: $!";
+	for my $p (grep { /^\d+$/ } readdir($dh))
+	{
+		open(my $fh, '<', "/proc/$p/stat") or next;
+		my $stat = <$fh>;
+		close($fh);
+		next unless defined $stat;
+		push @pids, $p if $stat =~ /\)\s+\S+\s+(\d+)/ && $1 == $pm;
+	}
+	closedir($dh);
+	note 'SIGKILL to ' . scalar(@pids) . ' server processes';
+	kill 'KILL', @pids;
+	$node->{_pid} = undef;
+	for my $p (@pids)
+	{
+		while (open(my $fh, '<', "/proc/$p/stat"))
+		{
+			my $stat = <$fh>;
+			close($fh);
+			last if !defined $stat || $stat =~ /\)\s+Z\s/;
+			usleep(10_000);
+		}
+	}
+	# A zombie postmaster would make the next one refuse to start on its
+	# lock files; after a real crash they are stale anyway.
+	unlink($node->data_dir . '/postmaster.pid',
+		$node->host . '/.s.PGSQL.' . $node->port . '.lock');
+	return;
+}
+
+sub same_as_heap
+{
+	return $node->safe_psql('postgres', qq{
+		SELECT (SELECT count(*) FROM t) = (SELECT count(*) FROM h)
+		   AND NOT EXISTS (TABLE t EXCEPT ALL TABLE h)
+		   AND NOT EXISTS (TABLE h EXCEPT ALL TABLE t)});
+}
+
+sub rows_of
+{
+	my ($round, $s, $j) = @_;
+	return 1 + ($j * 3 + $s) % 4;
+}
+
+# Transactions of 1 to 4 rows, every 5th rolled back, acknowledged after
+# COMMIT.
+sub start_session
+{
+	my ($round, $s) = @_;
+	my $file = $node->basedir . "/load_${round}_$s.sql";
+	open(my $fh, '>', $file) or die "cannot write $file: $!";
+	for my $j (1 .. 50000)
+	{
+		my @vals;
+		for my $r (1 .. rows_of($round, $s, $j))
+		{
+			my $id = (($round * 16 + $s) * 1_000_000 + $j) * 8 + $r;
+			my $k = (($id * 2654435761) % 4294967291) * 1_000_000_000 + $id % 1_000_000_000;
+			push @vals, "($k, $round, $s, $j, md5('$id'))";
+		}
+		my $values = join(', ', @vals);
+		my $end = ($j % 5 == 0) ? 'ROLLBACK' : 'COMMIT';
+		print $fh "BEGIN;\nINSERT INTO t VALUES $values;\nINSERT INTO h VALUES $values;\n"
+		  . "$end;\n\\echo $end $s $j\n";
+	}
+	close($fh);
+	my ($out, $err) = ('', '');
+	my $h = IPC::Run::start(
+		[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'), '-f', $file ],
+		'>', \$out, '2>', \$err);
+	return { h => $h, out => \$out, err => \$err, s => $s };
+}
+
+my @delays = (0, 0.05, 0.3);
+for my $round (1 .. 3)
+{
+	# Fill the memtable: rows that are only in the memtable (and the log)
+	# when the flush starts.
+	$node->safe_psql('postgres', qq{
+		INSERT INTO t SELECT (hashint8(g)::bigint << 23) + g, $round, 0, g, md5(g::text)
+			FROM generate_series($round * 1000000, $round * 1000000 + 299999) g;
+		INSERT INTO h SELECT * FROM t WHERE round = $round AND session = 0;
+	});
+
+	my @load = map { start_session($round, $_) } (1, 2);
+	usleep(200_000);
+
+	my ($fout, $ferr) = ('', '');
+	my $t0 = time;
+	my $flush = IPC::Run::start(
+		[ 'psql', '-X', '-At', '-d', $node->connstr('postgres'), '-c', $flush_sql, '-c', "SELECT 'flush done'" ],
+		'>', \$fout, '2>', \$ferr);
+	# Wait until the flush is running, then a little more.
+	my $running = 0;
+	for (1 .. 2000)
+	{
+		$running = $node->safe_psql('postgres', qq{
+			SELECT count(*) FROM pg_stat_activity
+			WHERE state = 'active' AND query = '$flush_sql'});
+		last if $running;
+		$flush->pump_nb;
+		last if $fout =~ /flush done/;
+		usleep(5_000);
+	}
+	usleep($delays[ $round - 1 ] * 1_000_000);
+	kill9_all($node);
+	$flush->finish;
+	if ($fout =~ /flush done/)
+	{
+		note sprintf('round %d: the flush finished before the crash (%.2fs)', $round, time - $t0);
+	}
+	else
+	{
+		note sprintf('round %d: crashed %.2fs into the flush', $round, time - $t0);
+	}
+
+	my (%committed, %ended, %last);
+	for my $l (@load)
+	{
+		$l->{h}->finish;
+		$last{ $l->{s} } = 0;
+		for my $line (split /\n/, ${ $l->{out} })
+		{
+			next unless $line =~ /^(COMMIT|ROLLBACK) (\d+) (\d+)$/;
+			$committed{"$2 $3"} = 1 if $1 eq 'COMMIT';
+			$last{$2} = $3;
+		}
+	}
+	cmp_ok(scalar(keys %committed), '>', 0,
+		"round $round: " . scalar(keys %committed) . " transactions committed during the flush");
+
+	$node->start;
+
+	my %found;
+	for my $line (split /\n/, $node->safe_psql('postgres',
+		"SELECT session, txn, count(*) FROM t WHERE round = $round AND session > 0 GROUP BY 1, 2"))
+	{
+		my ($s, $j, $c) = split /\|/, $line;
+		$found{"$s $j"} = $c;
+	}
+	my @bad;
+	for my $tx (keys %committed)
+	{
+		my ($s, $j) = split / /, $tx;
+		push @bad, "$tx missing or partial"
+		  unless ($found{$tx} // 0) == rows_of($round, $s, $j);
+	}
+	for my $tx (keys %found)
+	{
+		my ($s, $j) = split / /, $tx;
+		next if $committed{$tx};
+		# only the transaction whose COMMIT was in flight may be there, whole
+		push @bad, "$tx should not be there"
+		  unless $j == $last{$s} + 1 && $j % 5 != 0 && $found{$tx} == rows_of($round, $s, $j);
+	}
+	is(scalar(@bad), 0, "round $round: every committed transaction is there, and nothing else")
+	  or diag(join(', ', @bad[0 .. ($#bad < 9 ? $#bad : 9)]));
+	is($node->safe_psql('postgres', "SELECT count(*) FROM t WHERE round = $round AND session = 0"),
+		'300000', "round $round: the rows of the memtable being flushed are there");
+	is(same_as_heap(), 't', "round $round: the lsm table holds exactly the heap table's rows");
+
+	# It keeps working: flush again (what the crashed flush wrote must not
+	# get in the way), more rows, a clean restart.
+	$node->safe_psql('postgres', $flush_sql);
+	is(same_as_heap(), 't', "round $round: same rows after another flush");
+	$node->safe_psql('postgres', qq{
+		INSERT INTO t SELECT -g - $round * 1000, $round, -1, g, 'after' FROM generate_series(1, 1000) g;
+		INSERT INTO h SELECT -g - $round * 1000, $round, -1, g, 'after' FROM generate_series(1, 1000) g;
+		DELETE FROM t WHERE round = $round AND session = 0 AND txn % 10 = 0;
+		DELETE FROM h WHERE round = $round AND session = 0 AND txn % 10 = 0;
+	});
+	$node->restart;
+	is(same_as_heap(), 't', "round $round: same rows after more changes and a clean restart");
+	is($node->safe_psql('postgres', "SELECT count(*) FROM t WHERE round = $round AND session = 0 AND txn BETWEEN $round * 1000000 AND $round * 1000000 + 99"),
+		'90', "round $round: lookups after the restart");
+}
+
+$node->stop;
+done_testing();
