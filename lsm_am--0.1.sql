@@ -18,3 +18,13 @@ LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
 COMMENT ON FUNCTION lsm_encode_key(anyelement) IS
 'the key bytes an lsm table stores for this value as its first column (under the collation of the call); their byte order is the value order';
+
+CREATE FUNCTION lsm_tableam_handler(internal)
+RETURNS table_am_handler
+AS 'MODULE_PATHNAME', 'lsm_tableam_handler'
+LANGUAGE C STRICT;
+
+CREATE ACCESS METHOD lsm TYPE TABLE HANDLER lsm_tableam_handler;
+
+COMMENT ON ACCESS METHOD lsm IS
+'LSM-tree table access method: rows kept in the order of their first column in a log-structured merge tree';

@@ -14,6 +14,7 @@
 #include "utils/guc.h"
 
 #include "lsm/version.h"
+#include "lsm_tableam.h"
 
 PG_MODULE_MAGIC;
 
@@ -41,6 +42,9 @@ _PG_init(void)
 	 * error instead of a silently ignored placeholder.
 	 */
 	MarkGUCPrefixReserved("lsm");
+
+	/* Keep the planner from splitting scans of lsm tables across workers. */
+	lsm_tableam_init();
 }
 
 /*

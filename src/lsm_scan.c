@@ -1,0 +1,453 @@
+/*
+ * lsm_scan.c - sequential scans of lsm tables, and ANALYZE's sampling.
+ *
+ * A sequential scan merges the table's memtables and runs (lsm_tree_scan_*)
+ * and walks the data family in key order.  The merged iterator yields
+ * internal entries, all versions of a user key together and newest first; the
+ * entries of one data key are fed to an LsmRowBuilder, and the resulting row
+ * is returned if the scan's snapshot sees it.  Rows inserted by the scanning
+ * command itself may show up in the memtable during the scan; their command
+ * id makes them invisible, as on heap.
+ *
+ * Only forward scans: the merged iterator cannot step back.  Parallel scans
+ * are never planned (lsm_tableam.c).
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/relscan.h"
+#include "access/valid.h"
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/bufmgr.h"
+#include "storage/predicate.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+#include "lsm_keys.h"
+#include "lsm_tableam.h"
+
+typedef struct LsmScanDescData
+{
+	TableScanDescData base;
+	LsmTree    *tree;
+	LsmTreeScan *tscan;			/* NULL until the first row is asked for */
+	lsm_iter   *iter;
+	MemoryContext rowcxt;		/* the current row; reset per row */
+	StringInfoData ukey;		/* user key of the entries being consumed */
+	LsmRow		row;
+
+	/*
+	 * ANALYZE samples blocks, but our rows are not stored in blocks.  The
+	 * scan order is cut into as many virtual blocks as the relation has
+	 * pages: row number i (counting every data key) belongs to block
+	 * i * nblocks / total, with total the storage layer's row estimate.  So
+	 * analyze.c's "live rows per sampled block times blocks" estimates the
+	 * live rows, and its sampled blocks give a uniform sample of rows.
+	 */
+	BlockNumber an_nblocks;
+	double		an_total;
+	double		an_ordinal;
+	BlockNumber an_block;
+} LsmScanDescData;
+
+typedef LsmScanDescData *LsmScanDesc;
+
+static void
+scan_release_sources(LsmScanDesc scan)
+{
+	if (scan->tscan != NULL)
+		lsm_tree_scan_end(scan->tscan);
+	scan->tscan = NULL;
+	scan->iter = NULL;
+}
+
+/* Opens the merged iterator on the first data key, if not done yet. */
+static void
+scan_start(LsmScanDesc scan)
+{
+	uint8		family = LSM_FAMILY_DATA;
+	uint8		target[1 + LSM_IKEY_TRAILER];
+
+	if (scan->iter != NULL)
+		return;
+
+	scan->tscan = lsm_tree_scan_begin(scan->tree);
+	scan->iter = lsm_tree_scan_iter(scan->tscan);
+
+	/* The family byte alone sorts before every data key. */
+	lsm_ikey_write(target, lsm_slice_make(&family, 1), LSM_MAX_SEQ,
+				   LSM_KIND_MAX);
+	lsm_iter_seek(scan->iter, lsm_slice_make(target, sizeof(target)));
+}
+
+/*
+ * Parses the entry the iterator is at into *pk.  Returns false at the end of
+ * the data family (the end of the table).
+ */
+static bool
+scan_current(LsmScanDesc scan, lsm_ikey *pk)
+{
+	lsm_iter   *it = scan->iter;
+	Relation	rel = scan->base.rs_rd;
+
+	if (!lsm_iter_valid(it))
+	{
+		lsm_status st = lsm_iter_status(it);
+
+		if (st != LSM_OK)
+			ereport(ERROR,
+					errcode(ERRCODE_DATA_CORRUPTED),
+					errmsg("could not scan lsm table \"%s\": %s",
+						   RelationGetRelationName(rel), lsm_status_str(st)));
+		return false;
+	}
+
+	if (!lsm_ikey_parse(lsm_iter_key(it), pk))
+		ereport(ERROR,
+				errcode(ERRCODE_DATA_CORRUPTED),
+				errmsg("invalid internal key in lsm table \"%s\"",
+					   RelationGetRelationName(rel)));
+	if (pk->user_key.len == 0 || pk->user_key.data[0] != LSM_FAMILY_DATA)
+		return false;
+	if (pk->user_key.len < 1 + LSM_ROWID_BYTES)
+		ereport(ERROR,
+				errcode(ERRCODE_DATA_CORRUPTED),
+				errmsg("data key of %zu bytes in lsm table \"%s\" is too short",
+					   pk->user_key.len, RelationGetRelationName(rel)));
+	return true;
+}
+
+/*
+ * Moves past every entry of the user key the iterator is at (described by
+ * *pk), feeding them to b unless b is NULL.  On return *pk describes the next
+ * entry, if scan_current says there is one.
+ */
+static void
+scan_consume_key(LsmScanDesc scan, lsm_ikey *pk, LsmRowBuilder *b)
+{
+	lsm_iter   *it = scan->iter;
+	bool		feed = (b != NULL);
+
+	resetStringInfo(&scan->ukey);
+	appendBinaryStringInfo(&scan->ukey, (const char *) pk->user_key.data,
+						   (int) pk->user_key.len);
+
+	for (;;)
+	{
+		if (feed)
+		{
+			lsm_slice	v = lsm_iter_value(it);
+
+			feed = lsm_row_builder_add(b, pk->seq, pk->kind, v.data, v.len);
+		}
+		lsm_iter_next(it);
+		if (!scan_current(scan, pk) ||
+			pk->user_key.len != (size_t) scan->ukey.len ||
+			memcmp(pk->user_key.data, scan->ukey.data, scan->ukey.len) != 0)
+			break;
+	}
+}
+
+/*
+ * Builds the row of the user key the iterator is at into scan->row (in
+ * rowcxt).  Returns false if the key has no VALUE left (garbage collected).
+ */
+static bool
+scan_build_row(LsmScanDesc scan, lsm_ikey *pk)
+{
+	MemoryContext oldcxt;
+	LsmRowBuilder b;
+	bool		found;
+
+	MemoryContextReset(scan->rowcxt);
+	oldcxt = MemoryContextSwitchTo(scan->rowcxt);
+	lsm_row_builder_init(&b, &scan->row,
+						 lsm_key_rowid(pk->user_key.data, pk->user_key.len));
+	scan_consume_key(scan, pk, &b);
+	found = lsm_row_builder_finish(&b);
+	MemoryContextSwitchTo(oldcxt);
+
+	if (found)
+		scan->row.tuple.t_tableOid = RelationGetRelid(scan->base.rs_rd);
+	return found;
+}
+
+/* Does the scan return this row: visible to its snapshot, passing its keys? */
+static bool
+scan_row_qualifies(LsmScanDesc scan, LsmRow *row)
+{
+	Relation	rel = scan->base.rs_rd;
+	Snapshot	snapshot = scan->base.rs_snapshot;
+	bool		valid;
+
+	valid = lsm_row_satisfies(row, snapshot);
+	lsm_check_serializable_conflict_out(valid, rel, row, snapshot);
+
+	if (valid && scan->base.rs_nkeys > 0)
+		HeapKeyTest(&row->tuple, RelationGetDescr(rel),
+					scan->base.rs_nkeys, scan->base.rs_key, valid);
+	return valid;
+}
+
+/*
+ * The next row the scan returns, or NULL at the end.  The row stays valid
+ * until the next call.
+ */
+LsmRow *
+lsm_scan_next_row(TableScanDesc sscan)
+{
+	LsmScanDesc scan = (LsmScanDesc) sscan;
+	lsm_ikey	pk;
+
+	scan_start(scan);
+
+	while (scan_current(scan, &pk))
+	{
+		CHECK_FOR_INTERRUPTS();
+
+		if (scan_build_row(scan, &pk) && scan_row_qualifies(scan, &scan->row))
+			return &scan->row;
+	}
+	return NULL;
+}
+
+TableScanDesc
+lsm_scan_begin(Relation rel, Snapshot snapshot, int nkeys,
+			   struct ScanKeyData *key, ParallelTableScanDesc pscan,
+			   uint32 flags)
+{
+	LsmScanDesc scan;
+
+	if (pscan != NULL)
+		ereport(ERROR,
+				errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				errmsg("parallel scans of lsm table \"%s\" are not supported",
+					   RelationGetRelationName(rel)));
+
+	RelationIncrementReferenceCount(rel);
+
+	scan = palloc0(sizeof(LsmScanDescData));
+	scan->base.rs_rd = rel;
+	scan->base.rs_snapshot = snapshot;
+	scan->base.rs_nkeys = nkeys;
+	scan->base.rs_flags = flags;
+	scan->base.rs_parallel = NULL;
+	if (nkeys > 0)
+	{
+		scan->base.rs_key = palloc(sizeof(ScanKeyData) * nkeys);
+		memcpy(scan->base.rs_key, key, sizeof(ScanKeyData) * nkeys);
+	}
+
+	scan->tree = lsm_tree_open(rel);
+	scan->rowcxt = AllocSetContextCreate(CurrentMemoryContext, "lsm scan row",
+										 ALLOCSET_DEFAULT_SIZES);
+	initStringInfo(&scan->ukey);
+	scan->an_block = InvalidBlockNumber;
+
+	/*
+	 * A sequential scan under SERIALIZABLE reads the whole relation: lock it
+	 * all, which also conflicts with later inserts (see heap_beginscan).
+	 */
+	if (flags & (SO_TYPE_SEQSCAN | SO_TYPE_SAMPLESCAN))
+		PredicateLockRelation(rel, snapshot);
+	if (flags & SO_TYPE_SEQSCAN)
+		pgstat_count_heap_scan(rel);
+
+	return &scan->base;
+}
+
+void
+lsm_scan_rescan(TableScanDesc sscan, struct ScanKeyData *key, bool set_params,
+				bool allow_strat, bool allow_sync, bool allow_pagemode)
+{
+	LsmScanDesc scan = (LsmScanDesc) sscan;
+
+	if (set_params)
+	{
+		if (allow_strat)
+			scan->base.rs_flags |= SO_ALLOW_STRAT;
+		else
+			scan->base.rs_flags &= ~SO_ALLOW_STRAT;
+		if (allow_sync)
+			scan->base.rs_flags |= SO_ALLOW_SYNC;
+		else
+			scan->base.rs_flags &= ~SO_ALLOW_SYNC;
+		if (allow_pagemode)
+			scan->base.rs_flags |= SO_ALLOW_PAGEMODE;
+		else
+			scan->base.rs_flags &= ~SO_ALLOW_PAGEMODE;
+	}
+	if (key != NULL && scan->base.rs_nkeys > 0)
+		memcpy(scan->base.rs_key, key,
+			   sizeof(ScanKeyData) * scan->base.rs_nkeys);
+
+	/* Start over from fresh sources on the next row. */
+	scan_release_sources(scan);
+	MemoryContextReset(scan->rowcxt);
+	scan->an_ordinal = 0;
+	if (scan->base.rs_flags & SO_TYPE_SEQSCAN)
+		pgstat_count_heap_scan(scan->base.rs_rd);
+}
+
+void
+lsm_scan_end(TableScanDesc sscan)
+{
+	LsmScanDesc scan = (LsmScanDesc) sscan;
+
+	scan_release_sources(scan);
+	MemoryContextDelete(scan->rowcxt);
+	pfree(scan->ukey.data);
+
+	RelationDecrementReferenceCount(scan->base.rs_rd);
+	if (scan->base.rs_flags & SO_TEMP_SNAPSHOT)
+		UnregisterSnapshot(scan->base.rs_snapshot);
+	if (scan->base.rs_key)
+		pfree(scan->base.rs_key);
+	pfree(scan);
+}
+
+bool
+lsm_scan_getnextslot(TableScanDesc sscan, ScanDirection direction,
+					 TupleTableSlot *slot)
+{
+	LsmRow	   *row;
+
+	if (ScanDirectionIsBackward(direction))
+		ereport(ERROR,
+				errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				errmsg("backward scans of lsm table \"%s\" are not supported",
+					   RelationGetRelationName(sscan->rs_rd)),
+				errhint("Declare the cursor NO SCROLL, or fetch forward only."));
+
+	row = lsm_scan_next_row(sscan);
+	if (row == NULL)
+	{
+		ExecClearTuple(slot);
+		return false;
+	}
+
+	pgstat_count_heap_getnext(sscan->rs_rd);
+	lsm_store_row(slot, sscan->rs_rd, row);
+	return true;
+}
+
+/* ------------------------------------------------------------------------
+ * ANALYZE
+ * ------------------------------------------------------------------------
+ */
+
+bool
+lsm_scan_analyze_next_block(TableScanDesc sscan, BlockNumber blockno,
+							BufferAccessStrategy bstrategy)
+{
+	LsmScanDesc scan = (LsmScanDesc) sscan;
+
+	if (scan->iter == NULL)
+	{
+		BlockNumber pages;
+		double		tuples;
+
+		scan->an_nblocks = RelationGetNumberOfBlocks(sscan->rs_rd);
+		lsm_tree_estimate(sscan->rs_rd, &pages, &tuples);
+		scan->an_total = Max(tuples, 1.0);
+		scan->an_ordinal = 0;
+		scan_start(scan);
+	}
+	scan->an_block = blockno;
+	return true;
+}
+
+/* The virtual block of the next row in scan order (see LsmScanDescData). */
+static BlockNumber
+analyze_block_of_next(LsmScanDesc scan)
+{
+	double		b = floor(scan->an_ordinal * scan->an_nblocks / scan->an_total);
+
+	if (scan->an_nblocks == 0)
+		return 0;
+	if (b >= (double) (scan->an_nblocks - 1))
+		return scan->an_nblocks - 1;
+	return (BlockNumber) b;
+}
+
+/*
+ * heapam_scan_analyze_next_tuple's counting, over the rows of the current
+ * virtual block: live rows are sampled; dead and recently dead ones counted;
+ * rows our own transaction inserted count as live, those it deleted as dead,
+ * and rows other transactions are inserting are skipped.
+ */
+bool
+lsm_scan_analyze_next_tuple(TableScanDesc sscan, TransactionId OldestXmin,
+							double *liverows, double *deadrows,
+							TupleTableSlot *slot)
+{
+	LsmScanDesc scan = (LsmScanDesc) sscan;
+	lsm_ikey	pk;
+
+	while (scan_current(scan, &pk))
+	{
+		BlockNumber block = analyze_block_of_next(scan);
+		LsmRow	   *row = &scan->row;
+		bool		sample_it = false;
+
+		CHECK_FOR_INTERRUPTS();
+
+		if (block > scan->an_block)
+			break;				/* belongs to a later block */
+		scan->an_ordinal += 1;
+		if (block < scan->an_block)
+		{
+			/* a block the sampler skipped */
+			scan_consume_key(scan, &pk, NULL);
+			continue;
+		}
+
+		if (!scan_build_row(scan, &pk))
+			continue;
+
+		switch (lsm_row_satisfies_vacuum(row, OldestXmin))
+		{
+			case HEAPTUPLE_LIVE:
+				sample_it = true;
+				*liverows += 1;
+				break;
+			case HEAPTUPLE_DEAD:
+			case HEAPTUPLE_RECENTLY_DEAD:
+				*deadrows += 1;
+				break;
+			case HEAPTUPLE_INSERT_IN_PROGRESS:
+				if (TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(row->tuple.t_data)))
+				{
+					sample_it = true;
+					*liverows += 1;
+				}
+				break;
+			case HEAPTUPLE_DELETE_IN_PROGRESS:
+				if (TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetUpdateXid(row->tuple.t_data)))
+					*deadrows += 1;
+				else
+				{
+					sample_it = true;
+					*liverows += 1;
+				}
+				break;
+			default:
+				elog(ERROR, "unexpected lsm_row_satisfies_vacuum result");
+				break;
+		}
+
+		if (sample_it)
+		{
+			lsm_store_row(slot, sscan->rs_rd, row);
+			return true;
+		}
+	}
+
+	ExecClearTuple(slot);
+	return false;
+}

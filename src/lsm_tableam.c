@@ -1,0 +1,363 @@
+/*
+ * lsm_tableam.c - the lsm table access method: its TableAmRoutine, the DDL
+ * callbacks (storage creation, TRUNCATE, SET TABLESPACE, VACUUM, CLUSTER),
+ * sizes and planner estimates, and what lsm tables do not support yet.
+ *
+ * The callbacks themselves live by responsibility in lsm_scan.c (sequential
+ * scans, ANALYZE), lsm_fetch.c (reads by TID), lsm_modify.c (writes and row
+ * locks) and lsm_index_build.c (CREATE INDEX).
+ *
+ * Parallel scans: a block-range split of the relation means nothing for a
+ * tree whose rows are ordered by key across memtables and runs, so lsm tables
+ * never get a parallel (partial) scan.  A get_relation_info hook sets the
+ * table's parallel worker count to zero, exactly as the parallel_workers = 0
+ * storage parameter would: the planner then builds no partial path on the
+ * table (parallel seq, index or bitmap scans) and no parallel index build.
+ * Queries may still run in parallel elsewhere; a parallel worker can read an
+ * lsm table whole (e.g. the inner side of a join), which needs nothing
+ * special.
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/multixact.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/storage.h"
+#include "catalog/storage_xlog.h"
+#include "commands/vacuum.h"
+#include "fmgr.h"
+#include "optimizer/plancat.h"
+#include "pgstat.h"
+#include "storage/bufmgr.h"
+#include "storage/smgr.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/snapmgr.h"
+
+#include "lsm_tableam.h"
+
+PG_FUNCTION_INFO_V1(lsm_tableam_handler);
+
+static get_relation_info_hook_type prev_get_relation_info_hook = NULL;
+
+static const TupleTableSlotOps *
+lsm_slot_callbacks(Relation rel)
+{
+	/* A row's VALUE is a heap tuple (lsm_tuple.h). */
+	return &TTSOpsHeapTuple;
+}
+
+/* ------------------------------------------------------------------------
+ * Parallel scans (never planned; see the file comment)
+ * ------------------------------------------------------------------------
+ */
+
+static Size
+lsm_parallelscan_estimate(Relation rel)
+{
+	return table_block_parallelscan_estimate(rel);
+}
+
+static Size
+lsm_parallelscan_initialize(Relation rel, ParallelTableScanDesc pscan)
+{
+	return table_block_parallelscan_initialize(rel, pscan);
+}
+
+static void
+lsm_parallelscan_reinitialize(Relation rel, ParallelTableScanDesc pscan)
+{
+	table_block_parallelscan_reinitialize(rel, pscan);
+}
+
+static void
+lsm_get_relation_info(PlannerInfo *root, Oid relationObjectId, bool inhparent,
+					  RelOptInfo *rel)
+{
+	Relation	relation;
+
+	if (prev_get_relation_info_hook)
+		prev_get_relation_info_hook(root, relationObjectId, inhparent, rel);
+
+	/* The planner holds a lock on the relation already. */
+	relation = table_open(relationObjectId, NoLock);
+	if (lsm_is_lsm_relation(relation))
+		rel->rel_parallel_workers = 0;
+	table_close(relation, NoLock);
+}
+
+void
+lsm_tableam_init(void)
+{
+	prev_get_relation_info_hook = get_relation_info_hook;
+	get_relation_info_hook = lsm_get_relation_info;
+}
+
+/* ------------------------------------------------------------------------
+ * DDL
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * CREATE TABLE, TRUNCATE (transactional), table rewrites: create the new
+ * relfilenode and format its metapage.  rel may still describe the old
+ * relfilenode, so everything goes through srel.
+ */
+static void
+lsm_relation_set_new_filenode(Relation rel, const RelFileNode *newrnode,
+							  char persistence, TransactionId *freezeXid,
+							  MultiXactId *minmulti)
+{
+	SMgrRelation srel;
+
+	/*
+	 * No transaction older than RecentXmin is still running, so no row can
+	 * carry an older xid; and no multixact older than the oldest one anyone
+	 * can still use (heap's reasoning, see heapam_handler.c).
+	 */
+	*freezeXid = RecentXmin;
+	*minmulti = GetOldestMultiXactId();
+
+	srel = RelationCreateStorage(*newrnode, persistence, true);
+
+	/*
+	 * An unlogged table needs an init fork, copied over the main fork at
+	 * restart after a crash; lsm_tree_init_storage formats it too.  Logged
+	 * and synced as heap does, since it is written outside shared buffers.
+	 */
+	if (persistence == RELPERSISTENCE_UNLOGGED)
+	{
+		smgrcreate(srel, INIT_FORKNUM, false);
+		log_smgrcreate(newrnode, INIT_FORKNUM);
+	}
+
+	lsm_tree_init_storage(rel, srel, persistence);
+
+	if (persistence == RELPERSISTENCE_UNLOGGED)
+		smgrimmedsync(srel, INIT_FORKNUM);
+	smgrclose(srel);
+}
+
+/*
+ * TRUNCATE of a table created or truncated in the same transaction (and ON
+ * COMMIT DELETE ROWS): empty the relfilenode in place.  Its memtables go
+ * first: they hold entries of the log being thrown away.
+ */
+static void
+lsm_relation_nontransactional_truncate(Relation rel)
+{
+	lsm_tree_forget(rel->rd_node);
+	RelationTruncate(rel, 0);
+	lsm_tree_init_storage(rel, RelationGetSmgr(rel),
+						  rel->rd_rel->relpersistence);
+}
+
+/*
+ * ALTER TABLE SET TABLESPACE: copy every fork page by page, as heap does.
+ * All durable state is in the pages (the memtable is a cache of the log
+ * pages), so the copy is complete once shared buffers are flushed; the new
+ * relfilenode replays its log on first use.
+ */
+static void
+lsm_relation_copy_data(Relation rel, const RelFileNode *newrnode)
+{
+	SMgrRelation dstrel;
+
+	dstrel = smgropen(*newrnode, rel->rd_backend);
+
+	/* We hold AccessExclusiveLock: nothing changes the pages meanwhile. */
+	FlushRelationBuffers(rel);
+
+	RelationCreateStorage(*newrnode, rel->rd_rel->relpersistence, true);
+
+	RelationCopyStorage(RelationGetSmgr(rel), dstrel, MAIN_FORKNUM,
+						rel->rd_rel->relpersistence);
+
+	for (ForkNumber forkNum = MAIN_FORKNUM + 1; forkNum <= MAX_FORKNUM;
+		 forkNum++)
+	{
+		if (smgrexists(RelationGetSmgr(rel), forkNum))
+		{
+			smgrcreate(dstrel, forkNum, false);
+
+			/* WAL-log the creation if persistent, or the unlogged init fork */
+			if (RelationIsPermanent(rel) ||
+				(rel->rd_rel->relpersistence == RELPERSISTENCE_UNLOGGED &&
+				 forkNum == INIT_FORKNUM))
+				log_smgrcreate(newrnode, forkNum);
+			RelationCopyStorage(RelationGetSmgr(rel), dstrel, forkNum,
+								rel->rd_rel->relpersistence);
+		}
+	}
+
+	/* The old relfilenode goes at commit; its shared state goes now. */
+	lsm_tree_forget(rel->rd_node);
+	RelationDropStorage(rel);
+	smgrclose(dstrel);
+}
+
+static void
+lsm_relation_copy_for_cluster(Relation OldTable, Relation NewTable,
+							  Relation OldIndex, bool use_sort,
+							  TransactionId OldestXmin,
+							  TransactionId *xid_cutoff,
+							  MultiXactId *multi_cutoff,
+							  double *num_tuples, double *tups_vacuumed,
+							  double *tups_recently_dead)
+{
+	ereport(ERROR,
+			errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			errmsg("CLUSTER and VACUUM FULL are not supported on lsm table \"%s\" yet",
+				   RelationGetRelationName(OldTable)),
+			errhint("Rows of lsm tables are always kept in key order; compaction reclaims the space of dead rows."));
+}
+
+/*
+ * VACUUM: garbage collection (dead versions, aborted rows, freezing) is
+ * compaction's job, in the background, so there is nothing to prune here.
+ * Autovacuum calls this for tables with many deleted rows: report the table
+ * as vacuumed, with fresh size statistics, so that it does not come back at
+ * once.  relfrozenxid stays as it is: nothing was frozen.
+ */
+static void
+lsm_relation_vacuum(Relation rel, struct VacuumParams *params,
+					BufferAccessStrategy bstrategy)
+{
+	BlockNumber pages;
+	double		tuples;
+	List	   *indexes = RelationGetIndexList(rel);
+
+	lsm_tree_estimate(rel, &pages, &tuples);
+	vac_update_relstats(rel, pages, tuples, 0, indexes != NIL,
+						InvalidTransactionId, InvalidMultiXactId,
+						NULL, NULL, false);
+	pgstat_report_vacuum(RelationGetRelid(rel), rel->rd_rel->relisshared,
+						 (PgStat_Counter) tuples, 0);
+	list_free(indexes);
+}
+
+/* ------------------------------------------------------------------------
+ * Sizes
+ * ------------------------------------------------------------------------
+ */
+
+static uint64
+lsm_relation_size(Relation rel, ForkNumber forkNumber)
+{
+	return table_block_relation_size(rel, forkNumber);
+}
+
+/*
+ * Rows are stored inline, fully detoasted, up to lsm_tree_max_entry() bytes
+ * of key plus row (lsm_modify.c enforces it); no TOAST table.
+ */
+static bool
+lsm_relation_needs_toast_table(Relation rel)
+{
+	return false;
+}
+
+static void
+lsm_relation_estimate_size(Relation rel, int32 *attr_widths,
+						   BlockNumber *pages, double *tuples,
+						   double *allvisfrac)
+{
+	lsm_tree_estimate(rel, pages, tuples);
+
+	/* No visibility map: index-only scans always visit the table. */
+	*allvisfrac = 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Not supported yet
+ * ------------------------------------------------------------------------
+ */
+
+static bool
+lsm_scan_sample_next_block(TableScanDesc scan, struct SampleScanState *scanstate)
+{
+	ereport(ERROR,
+			errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			errmsg("TABLESAMPLE is not supported on lsm table \"%s\" yet",
+				   RelationGetRelationName(scan->rs_rd)));
+	return false;
+}
+
+static bool
+lsm_scan_sample_next_tuple(TableScanDesc scan, struct SampleScanState *scanstate,
+						   TupleTableSlot *slot)
+{
+	ereport(ERROR,
+			errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			errmsg("TABLESAMPLE is not supported on lsm table \"%s\" yet",
+				   RelationGetRelationName(scan->rs_rd)));
+	return false;
+}
+
+/*
+ * Bitmap heap scans are left out (both callbacks NULL, so the planner never
+ * builds one): nodeBitmapHeapscan.c prefetches the TID's block number as a
+ * block of the relation's file, which our TIDs are not.  Nor TID range
+ * scans: their callbacks are optional too.
+ */
+const TableAmRoutine lsm_tableam_methods = {
+	.type = T_TableAmRoutine,
+
+	.slot_callbacks = lsm_slot_callbacks,
+
+	.scan_begin = lsm_scan_begin,
+	.scan_end = lsm_scan_end,
+	.scan_rescan = lsm_scan_rescan,
+	.scan_getnextslot = lsm_scan_getnextslot,
+
+	.parallelscan_estimate = lsm_parallelscan_estimate,
+	.parallelscan_initialize = lsm_parallelscan_initialize,
+	.parallelscan_reinitialize = lsm_parallelscan_reinitialize,
+
+	.index_fetch_begin = lsm_index_fetch_begin,
+	.index_fetch_reset = lsm_index_fetch_reset,
+	.index_fetch_end = lsm_index_fetch_end,
+	.index_fetch_tuple = lsm_index_fetch_tuple,
+
+	.tuple_fetch_row_version = lsm_tuple_fetch_row_version,
+	.tuple_tid_valid = lsm_tuple_tid_valid,
+	.tuple_get_latest_tid = lsm_tuple_get_latest_tid,
+	.tuple_satisfies_snapshot = lsm_tuple_satisfies_snapshot,
+	.index_delete_tuples = lsm_index_delete_tuples,
+
+	.tuple_insert = lsm_tuple_insert,
+	.tuple_insert_speculative = lsm_tuple_insert_speculative,
+	.tuple_complete_speculative = lsm_tuple_complete_speculative,
+	.multi_insert = lsm_multi_insert,
+	.tuple_delete = lsm_tuple_delete,
+	.tuple_update = lsm_tuple_update,
+	.tuple_lock = lsm_tuple_lock,
+
+	.relation_set_new_filenode = lsm_relation_set_new_filenode,
+	.relation_nontransactional_truncate = lsm_relation_nontransactional_truncate,
+	.relation_copy_data = lsm_relation_copy_data,
+	.relation_copy_for_cluster = lsm_relation_copy_for_cluster,
+	.relation_vacuum = lsm_relation_vacuum,
+	.scan_analyze_next_block = lsm_scan_analyze_next_block,
+	.scan_analyze_next_tuple = lsm_scan_analyze_next_tuple,
+	.index_build_range_scan = lsm_index_build_range_scan,
+	.index_validate_scan = lsm_index_validate_scan,
+
+	.relation_size = lsm_relation_size,
+	.relation_needs_toast_table = lsm_relation_needs_toast_table,
+
+	.relation_estimate_size = lsm_relation_estimate_size,
+
+	.scan_sample_next_block = lsm_scan_sample_next_block,
+	.scan_sample_next_tuple = lsm_scan_sample_next_tuple,
+};
+
+/*
+ * lsm_tableam_handler(internal) returns table_am_handler
+ */
+Datum
+lsm_tableam_handler(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_POINTER(&lsm_tableam_methods);
+}
