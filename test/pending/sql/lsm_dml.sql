@@ -554,6 +554,21 @@ ROLLBACK;
 SELECT to_regclass('lcta5');
 
 --
+-- A btree index on another column (an lsm row's TID is its row id)
+--
+CREATE INDEX h_id ON h (id);
+CREATE INDEX l_id ON l (id);
+SET enable_seqscan = off;
+SELECT * FROM l WHERE id BETWEEN 290 AND 330 ORDER BY id;
+UPDATE h SET v = 'through the index' WHERE id IN (294, 296);
+UPDATE l SET v = 'through the index' WHERE id IN (294, 296);
+DELETE FROM h WHERE id = 298;
+DELETE FROM l WHERE id = 298;
+SELECT * FROM l WHERE id BETWEEN 290 AND 330 ORDER BY id;
+RESET enable_seqscan;
+SELECT same_rows('h', 'l');
+
+--
 -- ALTER TABLE ADD / DROP COLUMN
 --
 ALTER TABLE h ADD COLUMN extra int;
@@ -586,6 +601,9 @@ SELECT same_rows('h', 'l');
 SELECT a.amname = :'am' AS am_as_asked FROM pg_class c JOIN pg_am a ON a.oid = c.relam
 WHERE c.relname = 'l';
 SELECT * FROM l WHERE k = 90001;
+SET enable_seqscan = off;
+SELECT * FROM l WHERE id BETWEEN 290 AND 300 ORDER BY id;
+RESET enable_seqscan;
 ALTER TABLE h DROP COLUMN extra, DROP COLUMN r;
 ALTER TABLE l DROP COLUMN extra, DROP COLUMN r;
 SELECT same_rows('h', 'l');
