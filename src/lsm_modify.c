@@ -4,17 +4,21 @@
  * A row version is never rewritten.  INSERT writes the row's VALUE under its
  * data key plus a row-map entry (row id -> data key), in one lsm_tree_write
  * call; DELETE, the old half of UPDATE and row locks write an XMAX delta
- * (LsmXmaxDelta) under the row's data key; UPDATE inserts the new version
- * under a new row id, so every update gets a new TID as on heap without HOT.
+ * (LsmXmaxDelta) under the row's data key, holding the row's whole new xmax
+ * state; UPDATE inserts the new version under a new row id, so every update
+ * gets a new TID, as on heap without HOT.
  *
- * The checks before a delta follow heap_delete, heap_update and
- * heap_lock_tuple (heapam.c) step by step: lsm_row_satisfies_update decides
- * from the row's state, an in-progress xmax is waited for with
- * XactLockTableWait after queueing on the heavyweight tuple lock, the state
- * is re-read after the wait and the whole check restarts if someone else
- * changed the xmax meanwhile, and failures return heap's TM_Result and
- * TM_FailureData.  So the executor's EvalPlanQual (READ COMMITTED) and its
- * serialization failures (REPEATABLE READ, SERIALIZABLE) behave as on heap.
+ * The decisions follow heap_delete, heap_update, heap_lock_tuple and
+ * heap_lock_updated_tuple (heapam.c) step by step: lsm_row_satisfies_update
+ * judges the row's state, an in-progress xmax (a transaction or a
+ * MultiXactId) is waited for after queueing on the heavyweight tuple lock,
+ * the state is read again after the wait and the check starts over if the
+ * xmax changed meanwhile, the new xmax is computed by heap's rules
+ * (lsm_xmax.c: lockers that coexist share a MultiXactId), and failures return
+ * heap's TM_Result and TM_FailureData.  So the executor's EvalPlanQual (READ
+ * COMMITTED) and serialization failures (REPEATABLE READ, SERIALIZABLE)
+ * behave as on heap, and so do FOR KEY SHARE locks of foreign key checks
+ * against updates that change no key column.
  *
  * Heap makes "check the xmax, then set it" atomic with the exclusive content
  * lock of the tuple's buffer.  Our rows live in a shared memtable and in
@@ -24,43 +28,34 @@
  * the row's state to writing its delta, and never while waiting for another
  * transaction, so it cannot take part in a deadlock.
  *
- * MultiXactIds are not created yet.  Where heap would combine two lockers,
- * or a lock of an enclosing subtransaction level with a new one, in a
- * MultiXactId, we raise ERRCODE_FEATURE_NOT_SUPPORTED instead of losing a
- * lock.  UPDATE always takes the strongest row lock (LockTupleExclusive and
- * HEAP_KEYS_UPDATED), as heap does when a key column changes: that costs
- * concurrency with FOR KEY SHARE lockers (foreign key checks) but never
- * correctness, and it means an update or delete conflicts with every lock
- * mode, so no lock ever has to be carried along an update chain.
+ * Heap sets hint bits (HEAP_XMAX_INVALID) as it learns that an xmax aborted
+ * or that its lockers are gone, and its code then reads them.  Our rows have
+ * no hint bits; xmax_is_gone() asks the commit log where heap reads the hint.
  */
 #include "postgres.h"
 
 #include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/multixact.h"
-#include "access/subtrans.h"
+#include "access/sysattr.h"
 #include "access/tableam.h"
 #include "access/transam.h"
 #include "access/xact.h"
 #include "miscadmin.h"
+#include "nodes/bitmapset.h"
 #include "pgstat.h"
 #include "storage/lmgr.h"
 #include "storage/predicate.h"
 #include "storage/procarray.h"
+#include "utils/datum.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/relcache.h"
 #include "utils/snapmgr.h"
 
 #include "lsm_keys.h"
 #include "lsm_tableam.h"
-
-/* The heavyweight lock that queues waiters, per row lock strength (heap's). */
-static const LOCKMODE tuplock_lockmode[MaxLockTupleMode + 1] = {
-	AccessShareLock,			/* LockTupleKeyShare */
-	RowShareLock,				/* LockTupleShare */
-	ExclusiveLock,				/* LockTupleNoKeyExclusive */
-	AccessExclusiveLock			/* LockTupleExclusive */
-};
+#include "lsm_xmax.h"
 
 /* The xmax bits whose change means another transaction got in between. */
 #define XMAX_INTERESTING_BITS \
@@ -73,7 +68,8 @@ typedef struct LsmModify
 	LsmTree    *tree;
 	MemoryContext cxt;			/* everything below; deleted at the end */
 	MemoryContext oldcxt;
-	LsmFetch	fetch;
+	LsmFetch	fetch;			/* the row being modified */
+	LsmFetch	chain;			/* newer versions, when locking them too */
 	bool		have_row_mutex;
 	bool		have_tuple_lock;
 	LockTupleMode tuple_lock_mode;
@@ -88,6 +84,7 @@ modify_begin(LsmModify *m, Relation rel)
 								   ALLOCSET_SMALL_SIZES);
 	m->oldcxt = MemoryContextSwitchTo(m->cxt);
 	lsm_fetch_init(&m->fetch);
+	lsm_fetch_init(&m->chain);
 	m->have_row_mutex = false;
 	m->have_tuple_lock = false;
 }
@@ -112,35 +109,57 @@ row_mutex_unlock(LsmModify *m, ItemPointer tid)
 	m->have_row_mutex = false;
 }
 
+/* Releases the tuple lock we queued on, if any. */
+static void
+release_tuplock(LsmModify *m, ItemPointer tid)
+{
+	if (m->have_tuple_lock)
+		UnlockTuple(m->rel, tid, lsm_tuplock_lockmode(m->tuple_lock_mode));
+	m->have_tuple_lock = false;
+}
+
 /* Releases the locks and memory of one operation, as heap's exits do. */
 static void
 modify_end(LsmModify *m, ItemPointer tid)
 {
 	row_mutex_unlock(m, tid);
-	if (m->have_tuple_lock)
-		UnlockTuple(m->rel, tid, tuplock_lockmode[m->tuple_lock_mode]);
-	m->have_tuple_lock = false;
+	release_tuplock(m, tid);
 	MemoryContextSwitchTo(m->oldcxt);
 	MemoryContextDelete(m->cxt);
 }
 
 /*
- * Reads the current state of the row at tid.  The executor only passes TIDs
- * it got from this table, and row versions stay until compaction proves no
- * snapshot can need them, so a missing row is corruption.
+ * Reads the current state of the row at tid into f.  The executor only
+ * passes TIDs it got from this table, and row versions stay until
+ * compaction proves no snapshot can need them, so a missing row is
+ * corruption.
  */
 static LsmRow *
-read_row(LsmModify *m, ItemPointer tid)
+read_row_into(LsmModify *m, ItemPointer tid, LsmFetch *f)
 {
-	lsm_row_release(&m->fetch.row);
-	if (!lsm_fetch_row(m->rel, m->tree, tid, &m->fetch))
+	lsm_row_release(&f->row);
+	if (!lsm_fetch_row(m->rel, m->tree, tid, f))
 		ereport(ERROR,
 				errcode(ERRCODE_DATA_CORRUPTED),
 				errmsg("row (%u,%u) of lsm table \"%s\" not found",
 					   ItemPointerGetBlockNumber(tid),
 					   ItemPointerGetOffsetNumber(tid),
 					   RelationGetRelationName(m->rel)));
-	return &m->fetch.row;
+	return &f->row;
+}
+
+static LsmRow *
+read_row(LsmModify *m, ItemPointer tid)
+{
+	return read_row_into(m, tid, &m->fetch);
+}
+
+/* Takes the row mutex again after a sleep and reads the row's new state. */
+static LsmRow *
+relock_row(LsmModify *m, ItemPointer tid)
+{
+	row_mutex_lock(m, tid);
+	return read_row(m, tid);
 }
 
 /*
@@ -152,7 +171,7 @@ static bool
 acquire_tuplock(LsmModify *m, ItemPointer tid, LockTupleMode mode,
 				LockWaitPolicy wait_policy)
 {
-	LOCKMODE	lockmode = tuplock_lockmode[mode];
+	LOCKMODE	lockmode = lsm_tuplock_lockmode(mode);
 
 	if (m->have_tuple_lock)
 		return true;
@@ -185,43 +204,69 @@ row_raw_xmax(LsmRow *row)
 	return HeapTupleHeaderGetRawXmax(row->tuple.t_data);
 }
 
+static inline uint16
+row_infomask(LsmRow *row)
+{
+	return row->tuple.t_data->t_infomask;
+}
+
+static inline uint16
+row_infomask2(LsmRow *row)
+{
+	return row->tuple.t_data->t_infomask2;
+}
+
+/* Whether the row has never had an xmax (or it was reset). */
 static inline bool
 row_xmax_invalid(LsmRow *row)
 {
-	return !row->has_xmax ||
-		(row->tuple.t_data->t_infomask & HEAP_XMAX_INVALID) != 0 ||
+	return !row->has_xmax || (row_infomask(row) & HEAP_XMAX_INVALID) ||
 		!TransactionIdIsValid(row_raw_xmax(row));
+}
+
+/*
+ * Whether heap would have the HEAP_XMAX_INVALID hint on this row by now: no
+ * xmax, an updater that aborted or crashed, or lockers that are all gone.
+ */
+static bool
+xmax_is_gone(LsmRow *row)
+{
+	TransactionId xmax = row_raw_xmax(row);
+	uint16		infomask = row_infomask(row);
+
+	if (row_xmax_invalid(row))
+		return true;
+	if (infomask & HEAP_XMAX_IS_MULTI)
+	{
+		if (HEAP_LOCKED_UPGRADED(infomask))
+			return true;
+		return HEAP_XMAX_IS_LOCKED_ONLY(infomask) &&
+			!MultiXactIdIsRunning(xmax, true);
+	}
+	if (TransactionIdIsCurrentTransactionId(xmax) ||
+		TransactionIdIsInProgress(xmax))
+		return false;
+	return HEAP_XMAX_IS_LOCKED_ONLY(infomask) || !TransactionIdDidCommit(xmax);
+}
+
+/* The row's infomask with the HEAP_XMAX_INVALID hint heap would have. */
+static uint16
+row_hinted_infomask(LsmRow *row)
+{
+	uint16		infomask = row_infomask(row);
+
+	if (xmax_is_gone(row))
+		infomask |= HEAP_XMAX_INVALID;
+	return infomask;
 }
 
 /* Did the xmax change since we saw (xwait, infomask)?  Then start over. */
 static bool
 xmax_changed(LsmRow *row, TransactionId xwait, uint16 infomask)
 {
-	uint16		now = row->tuple.t_data->t_infomask;
-
-	return (now & XMAX_INTERESTING_BITS) != (infomask & XMAX_INTERESTING_BITS) ||
+	return (row_infomask(row) & XMAX_INTERESTING_BITS) !=
+		(infomask & XMAX_INTERESTING_BITS) ||
 		!TransactionIdEquals(row_raw_xmax(row), xwait);
-}
-
-/*
- * After the row's xmax transaction ended (or is our own lock): may we
- * overwrite the xmax, or was the row updated or deleted?  Heap sets the
- * HEAP_XMAX_INVALID hint when the xmax aborted; we have no hint bits and ask
- * the commit log instead.
- */
-static TM_Result
-result_after_wait(LsmRow *row)
-{
-	HeapTupleHeader htup = row->tuple.t_data;
-
-	if (row_xmax_invalid(row) ||
-		HEAP_XMAX_IS_LOCKED_ONLY(htup->t_infomask) ||
-		HeapTupleHeaderIsOnlyLocked(htup) ||
-		!TransactionIdDidCommit(row_raw_xmax(row)))
-		return TM_Ok;
-	if (ItemPointerEquals(&row->tuple.t_self, &htup->t_ctid))
-		return TM_Deleted;
-	return TM_Updated;
 }
 
 /* TM_FailureData of a failed delete, update or lock, as heap fills it. */
@@ -236,150 +281,11 @@ fill_failure(TM_FailureData *tmfd, LsmRow *row, TM_Result result)
 		tmfd->cmax = InvalidCommandId;
 }
 
-/* The row lock strength a lock-only single xmax holds, or -1 if none. */
-static int
-held_lock_mode(uint16 infomask, uint16 infomask2)
-{
-	if (HEAP_XMAX_IS_KEYSHR_LOCKED(infomask))
-		return LockTupleKeyShare;
-	if (HEAP_XMAX_IS_SHR_LOCKED(infomask))
-		return LockTupleShare;
-	if (HEAP_XMAX_IS_EXCL_LOCKED(infomask))
-		return (infomask2 & HEAP_KEYS_UPDATED) ?
-			LockTupleExclusive : LockTupleNoKeyExclusive;
-	return -1;
-}
-
-/*
- * Whether xid is ancestor or a (sub)transaction below it.  A subtransaction
- * gets its xid after its parent, so the walk up pg_subtrans can stop once it
- * passes ancestor.
- */
-static bool
-xid_is_within(TransactionId xid, TransactionId ancestor)
-{
-	while (TransactionIdIsValid(xid))
-	{
-		if (TransactionIdEquals(xid, ancestor))
-			return true;
-		if (TransactionIdPrecedes(xid, ancestor))
-			return false;
-		xid = SubTransGetParent(xid);
-	}
-	return false;
-}
-
+/* Fills w with the XMAX delta of f's row, held in *delta. */
 static void
-report_multixact_needed(Relation rel, ItemPointer tid, TransactionId xmax,
-						bool own)
-{
-	if (own)
-		ereport(ERROR,
-				errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				errmsg("cannot lock or modify row (%u,%u) of lsm table \"%s\" in a subtransaction while an enclosing transaction level holds a lock on it",
-					   ItemPointerGetBlockNumber(tid),
-					   ItemPointerGetOffsetNumber(tid),
-					   RelationGetRelationName(rel)),
-				errdetail("Keeping both would need a MultiXactId, which lsm tables do not support yet."),
-				errhint("Lock and modify the row at the same savepoint level."));
-	ereport(ERROR,
-			errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			errmsg("cannot lock row (%u,%u) of lsm table \"%s\": transaction %u holds a lock on it that does not conflict",
-				   ItemPointerGetBlockNumber(tid),
-				   ItemPointerGetOffsetNumber(tid),
-				   RelationGetRelationName(rel), xmax),
-			errdetail("Sharing a row lock between transactions needs a MultiXactId, which lsm tables do not support yet."),
-			errhint("Use SELECT ... FOR UPDATE, whose lockers wait for each other."));
-}
-
-/*
- * heap's compute_new_xmax_infomask for a single xid: the xmax, infomask and
- * infomask2 our lock (or update, if is_update) leaves on a row whose xmax is
- * (xmax, old_infomask, old_infomask2).  Heap keeps a still-running other
- * locker, a committed updater under a new locker, or an enclosing
- * subtransaction's lock by creating a MultiXactId; we refuse those.  A lock
- * held by ourselves at this level, or by a subtransaction below it (which
- * cannot outlive us), is replaced by the stronger of both.
- */
-static void
-compute_new_xmax(Relation rel, ItemPointer tid, TransactionId xmax,
-				 uint16 old_infomask, uint16 old_infomask2,
-				 LockTupleMode mode, bool is_update,
-				 TransactionId *result_xmax, uint16 *result_infomask,
-				 uint16 *result_infomask2)
-{
-	TransactionId add_to_xmax = GetCurrentTransactionId();
-	uint16		new_infomask = 0;
-	uint16		new_infomask2 = 0;
-
-	if ((old_infomask & HEAP_XMAX_INVALID) || !TransactionIdIsValid(xmax))
-	{
-		/* no previous locker or updater */
-	}
-	else if (old_infomask & HEAP_XMAX_IS_MULTI)
-		report_multixact_needed(rel, tid, xmax, false);
-	else if (TransactionIdIsInProgress(xmax))
-	{
-		int			old_mode = held_lock_mode(old_infomask, old_infomask2);
-
-		if (!HEAP_XMAX_IS_LOCKED_ONLY(old_infomask) ||
-			!TransactionIdIsCurrentTransactionId(xmax))
-			report_multixact_needed(rel, tid, xmax, false);
-		if (!xid_is_within(xmax, add_to_xmax))
-			report_multixact_needed(rel, tid, xmax, true);
-		if (!is_update && old_mode > (int) mode)
-			mode = (LockTupleMode) old_mode;
-	}
-	else if (!HEAP_XMAX_IS_LOCKED_ONLY(old_infomask) &&
-			 TransactionIdDidCommit(xmax))
-		report_multixact_needed(rel, tid, xmax, false);
-
-	/* else the previous locker ended, or the updater aborted: replace it */
-
-	if (is_update)
-	{
-		if (mode == LockTupleExclusive)
-			new_infomask2 |= HEAP_KEYS_UPDATED;
-	}
-	else
-	{
-		new_infomask |= HEAP_XMAX_LOCK_ONLY;
-		switch (mode)
-		{
-			case LockTupleKeyShare:
-				new_infomask |= HEAP_XMAX_KEYSHR_LOCK;
-				break;
-			case LockTupleShare:
-				new_infomask |= HEAP_XMAX_SHR_LOCK;
-				break;
-			case LockTupleNoKeyExclusive:
-				new_infomask |= HEAP_XMAX_EXCL_LOCK;
-				break;
-			case LockTupleExclusive:
-				new_infomask |= HEAP_XMAX_EXCL_LOCK;
-				new_infomask2 |= HEAP_KEYS_UPDATED;
-				break;
-		}
-	}
-	*result_xmax = add_to_xmax;
-	*result_infomask = new_infomask;
-	*result_infomask2 = new_infomask2;
-}
-
-/* Fills the XMAX delta entry of a row. */
-static void
-set_xmax_write(LsmWrite *w, LsmFetch *f, LsmXmaxDelta *delta)
-{
-	w->kind = LSM_KIND_XMAX;
-	w->key = (const uint8 *) f->datakey.data;
-	w->keylen = f->datakey.len;
-	w->value = (const uint8 *) delta;
-	w->vallen = sizeof(LsmXmaxDelta);
-}
-
-static void
-init_delta(LsmXmaxDelta *delta, TransactionId xmax, CommandId cmax,
-		   uint16 infomask, uint16 infomask2, ItemPointer ctid)
+fill_xmax_write(LsmWrite *w, LsmXmaxDelta *delta, LsmFetch *f,
+				TransactionId xmax, CommandId cmax, uint16 infomask,
+				uint16 infomask2, ItemPointer ctid)
 {
 	memset(delta, 0, sizeof(LsmXmaxDelta));
 	delta->xmax = xmax;
@@ -387,6 +293,48 @@ init_delta(LsmXmaxDelta *delta, TransactionId xmax, CommandId cmax,
 	delta->infomask = infomask;
 	delta->infomask2 = infomask2;
 	delta->ctid = *ctid;
+
+	w->kind = LSM_KIND_XMAX;
+	w->key = (const uint8 *) f->datakey.data;
+	w->keylen = f->datakey.len;
+	w->value = (const uint8 *) delta;
+	w->vallen = sizeof(LsmXmaxDelta);
+}
+
+/* Makes f's row in memory show the xmax of delta, as heap's header would. */
+static void
+apply_xmax(LsmFetch *f, const LsmXmaxDelta *delta)
+{
+	HeapTupleHeader htup = f->row.tuple.t_data;
+
+	htup->t_infomask &= ~HEAP_XMAX_BITS;
+	htup->t_infomask |= delta->infomask & HEAP_XMAX_BITS;
+	htup->t_infomask2 &= ~HEAP_KEYS_UPDATED;
+	htup->t_infomask2 |= delta->infomask2 & HEAP_KEYS_UPDATED;
+	HeapTupleHeaderSetXmax(htup, delta->xmax);
+	htup->t_ctid = delta->ctid;
+	f->row.cmax = delta->cmax;
+	f->row.has_xmax = true;
+}
+
+/* Writes a new xmax state of f's row. */
+static void
+write_xmax(LsmModify *m, LsmFetch *f, TransactionId xmax, CommandId cmax,
+		   uint16 infomask, uint16 infomask2, ItemPointer ctid)
+{
+	LsmXmaxDelta delta;
+	LsmWrite	w;
+
+	fill_xmax_write(&w, &delta, f, xmax, cmax, infomask, infomask2, ctid);
+	lsm_tree_write(m->tree, &w, 1);
+	apply_xmax(f, &delta);
+}
+
+/* A lock carries no command id; keep that of an earlier update or delete. */
+static CommandId
+lock_cmax(LsmRow *row)
+{
+	return row->has_xmax ? row->cmax : FirstCommandId;
 }
 
 /* ------------------------------------------------------------------------
@@ -562,70 +510,137 @@ lsm_tuple_complete_speculative(Relation rel, TupleTableSlot *slot,
  * ------------------------------------------------------------------------
  */
 
+/* What heap_delete and heap_update decide before they write. */
+typedef struct XmaxCheck
+{
+	/* in */
+	CommandId	cid;
+	Snapshot	crosscheck;
+	bool		wait;
+	XLTW_Oper	oper;
+	LockTupleMode lockmode;		/* LockTupleExclusive, or NoKeyExclusive */
+	MultiXactStatus mxact_status;
+	bool		key_intact;		/* an update that changes no key column */
+	/* out */
+	bool		checked_lockers;	/* we waited for all lockers to end */
+	bool		locker_remains; /* and some of them (ours) are still there */
+} XmaxCheck;
+
 /*
- * The part heap_delete and heap_update share: decide whether the current
- * command may replace the xmax of the row at tid, waiting for an xmax
- * transaction in progress if wait.  On return the row mutex is held and the
- * row's state is in m->fetch.row.  TM_Ok means go ahead.
+ * The part heap_delete and heap_update share: may the current command
+ * replace the xmax of the row at tid?  If c->wait, waits for an xmax that
+ * conflicts and is in progress.  On return the row mutex is held and the
+ * row's state is in m->fetch.row; TM_Ok means go ahead.
  */
 static TM_Result
-check_replace_xmax(LsmModify *m, ItemPointer tid, CommandId cid,
-				   Snapshot crosscheck, bool wait, XLTW_Oper oper)
+check_replace_xmax(LsmModify *m, ItemPointer tid, XmaxCheck *c)
 {
-	LsmRow	   *row;
+	LsmRow	   *row = relock_row(m, tid);
 	TM_Result	result;
-
-	row_mutex_lock(m, tid);
-	row = read_row(m, tid);
 
 	for (;;)
 	{
 		TransactionId xwait;
 		uint16		infomask;
+		bool		can_continue = false;
 
-		result = lsm_row_satisfies_update(row, cid);
+		c->checked_lockers = false;
+		c->locker_remains = false;
+		result = lsm_row_satisfies_update(row, c->cid);
 
 		if (result == TM_Invisible)
 			ereport(ERROR,
 					errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					oper == XLTW_Delete ?
+					c->oper == XLTW_Delete ?
 					errmsg("attempted to delete invisible tuple") :
 					errmsg("attempted to update invisible tuple"));
-		if (result != TM_BeingModified || !wait)
+		if (result != TM_BeingModified || !c->wait)
 			break;
 
 		xwait = row_raw_xmax(row);
-		infomask = row->tuple.t_data->t_infomask;
-
-		if (infomask & HEAP_XMAX_IS_MULTI)
-			report_multixact_needed(m->rel, tid, xwait, false);
+		infomask = row_infomask(row);
 
 		/*
-		 * Sleep until the xmax transaction ends, unless it is our own lock
-		 * (we need the strongest lock anyway, so the locker's mode does not
-		 * matter).  Queue on the tuple lock first, as heap does, and keep it
-		 * if we have to start over, to stay at the head of the line.
+		 * Queue on the tuple lock before sleeping, but only once we know we
+		 * sleep; keep it if we start over, to stay first in line.
 		 */
-		if (!TransactionIdIsCurrentTransactionId(xwait))
+		if (infomask & HEAP_XMAX_IS_MULTI)
+		{
+			TransactionId update_xact;
+			int			remain;
+			bool		current_is_member = false;
+
+			if (lsm_multixact_conflicts((MultiXactId) xwait, infomask,
+										c->lockmode, &current_is_member))
+			{
+				row_mutex_unlock(m, tid);
+				/* not if we hold a lock in it already: could deadlock */
+				if (!current_is_member)
+					acquire_tuplock(m, tid, c->lockmode, LockWaitBlock);
+				lsm_multixact_wait((MultiXactId) xwait, c->mxact_status,
+								   infomask, m->rel, tid, c->oper, &remain);
+				c->checked_lockers = true;
+				c->locker_remains = (remain != 0);
+				row = relock_row(m, tid);
+				if (xmax_changed(row, xwait, infomask))
+					continue;
+			}
+
+			/*
+			 * Members may survive (ours, or key-share lockers an update
+			 * keeping the key does not wait for); an updater among them
+			 * decides.
+			 */
+			if (!HEAP_XMAX_IS_LOCKED_ONLY(row_infomask(row)))
+				update_xact = HeapTupleGetUpdateXid(row->tuple.t_data);
+			else
+				update_xact = InvalidTransactionId;
+			if (!TransactionIdIsValid(update_xact) ||
+				TransactionIdDidAbort(update_xact))
+				can_continue = true;
+		}
+		else if (TransactionIdIsCurrentTransactionId(xwait))
+		{
+			/* We are the only locker: no sleep, but our lock stays. */
+			c->checked_lockers = true;
+			c->locker_remains = true;
+			can_continue = true;
+		}
+		else if (HEAP_XMAX_IS_KEYSHR_LOCKED(infomask) && c->key_intact)
+		{
+			/* A key-share locker does not mind; it stays a locker. */
+			c->checked_lockers = true;
+			c->locker_remains = true;
+			can_continue = true;
+		}
+		else
 		{
 			row_mutex_unlock(m, tid);
-			acquire_tuplock(m, tid, LockTupleExclusive, LockWaitBlock);
-			XactLockTableWait(xwait, m->rel, tid, oper);
-			row_mutex_lock(m, tid);
-			row = read_row(m, tid);
+			acquire_tuplock(m, tid, c->lockmode, LockWaitBlock);
+			XactLockTableWait(xwait, m->rel, tid, c->oper);
+			c->checked_lockers = true;
+			row = relock_row(m, tid);
 
 			/* Someone else may have locked or updated it in between. */
 			if (xmax_changed(row, xwait, infomask))
 				continue;
+			if (xmax_is_gone(row))
+				can_continue = true;
 		}
 
-		result = result_after_wait(row);
+		if (can_continue)
+			result = TM_Ok;
+		else if (!ItemPointerEquals(&row->tuple.t_self,
+									&row->tuple.t_data->t_ctid))
+			result = TM_Updated;
+		else
+			result = TM_Deleted;
 		break;
 	}
 
 	/* Transaction-snapshot mode RI checks (see heap_delete). */
-	if (crosscheck != InvalidSnapshot && result == TM_Ok &&
-		!lsm_row_satisfies(row, crosscheck))
+	if (c->crosscheck != InvalidSnapshot && result == TM_Ok &&
+		!lsm_row_satisfies(row, c->crosscheck))
 		result = TM_Updated;
 
 	return result;
@@ -636,15 +651,15 @@ lsm_tuple_delete(Relation rel, ItemPointer tid, CommandId cid,
 				 Snapshot snapshot, Snapshot crosscheck, bool wait,
 				 TM_FailureData *tmfd, bool changingPart)
 {
+	TransactionId xid;
 	LsmModify	m;
+	XmaxCheck	c;
 	LsmRow	   *row;
 	TM_Result	result;
 	TransactionId new_xmax;
 	uint16		new_infomask;
 	uint16		new_infomask2;
 	ItemPointerData ctid;
-	LsmXmaxDelta delta;
-	LsmWrite	w;
 
 	Assert(ItemPointerIsValid(tid));
 
@@ -653,11 +668,17 @@ lsm_tuple_delete(Relation rel, ItemPointer tid, CommandId cid,
 				errcode(ERRCODE_INVALID_TRANSACTION_STATE),
 				errmsg("cannot delete tuples during a parallel operation"));
 
-	/* Have an xid before anything is written (heap_delete does this first). */
-	(void) GetCurrentTransactionId();
-
+	xid = GetCurrentTransactionId();
 	modify_begin(&m, rel);
-	result = check_replace_xmax(&m, tid, cid, crosscheck, wait, XLTW_Delete);
+
+	c.cid = cid;
+	c.crosscheck = crosscheck;
+	c.wait = wait;
+	c.oper = XLTW_Delete;
+	c.lockmode = LockTupleExclusive;
+	c.mxact_status = MultiXactStatusUpdate;
+	c.key_intact = false;
+	result = check_replace_xmax(&m, tid, &c);
 	row = &m.fetch.row;
 
 	if (result != TM_Ok)
@@ -669,24 +690,63 @@ lsm_tuple_delete(Relation rel, ItemPointer tid, CommandId cid,
 
 	CheckForSerializableConflictIn(rel, tid, ItemPointerGetBlockNumber(tid));
 
-	compute_new_xmax(rel, tid, row_raw_xmax(row),
-					 row_xmax_invalid(row) ? HEAP_XMAX_INVALID :
-					 row->tuple.t_data->t_infomask,
-					 row->tuple.t_data->t_infomask2,
-					 LockTupleExclusive, true,
-					 &new_xmax, &new_infomask, &new_infomask2);
+	/* Surviving lockers of ours stay, together with our delete. */
+	lsm_compute_new_xmax(row_raw_xmax(row), row_hinted_infomask(row),
+						 row_infomask2(row), xid, LockTupleExclusive, true,
+						 &new_xmax, &new_infomask, &new_infomask2);
 
 	/* No forward link: a deleted row's ctid is itself (or "moved"). */
 	ctid = *tid;
 	if (changingPart)
 		ItemPointerSetMovedPartitions(&ctid);
-	init_delta(&delta, new_xmax, cid, new_infomask, new_infomask2, &ctid);
-	set_xmax_write(&w, &m.fetch, &delta);
-	lsm_tree_write(m.tree, &w, 1);
+	write_xmax(&m, &m.fetch, new_xmax, cid, new_infomask, new_infomask2,
+			   &ctid);
 
 	modify_end(&m, tid);
 	pgstat_count_heap_delete(rel);
 	return TM_Ok;
+}
+
+/*
+ * Whether the update changes a "key" column: one of a unique index that a
+ * foreign key could reference (heap's INDEX_ATTR_BITMAP_KEY).  Only then
+ * does it need a lock that conflicts with FOR KEY SHARE.  Binary comparison,
+ * as heap_attr_equals: a false "changed" only costs concurrency.
+ */
+static bool
+key_columns_changed(Relation rel, HeapTuple oldtup, HeapTuple newtup)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	Bitmapset  *key_attrs;
+	int			attidx = -1;
+	bool		changed = false;
+
+	key_attrs = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_KEY);
+	while (!changed && (attidx = bms_next_member(key_attrs, attidx)) >= 0)
+	{
+		AttrNumber	attnum = attidx + FirstLowInvalidHeapAttributeNumber;
+		Form_pg_attribute att;
+		Datum		v1;
+		Datum		v2;
+		bool		n1;
+		bool		n2;
+
+		if (attnum <= 0)
+		{
+			/* whole-row or system column: say changed */
+			changed = true;
+			break;
+		}
+		att = TupleDescAttr(desc, attnum - 1);
+		v1 = heap_getattr(oldtup, attnum, desc, &n1);
+		v2 = heap_getattr(newtup, attnum, desc, &n2);
+		if (n1 != n2)
+			changed = true;
+		else if (!n1 && !datumIsEqual(v1, v2, att->attbyval, att->attlen))
+			changed = true;
+	}
+	bms_free(key_attrs);
+	return changed;
 }
 
 TM_Result
@@ -697,15 +757,21 @@ lsm_tuple_update(Relation rel, ItemPointer otid, TupleTableSlot *slot,
 {
 	TransactionId xid;
 	LsmModify	m;
+	XmaxCheck	c;
 	LsmRow	   *row;
 	TM_Result	result;
 	LsmKeyInfo	ki;
 	LsmNewRow	nr;
-	TransactionId new_xmax;
-	uint16		new_infomask;
-	uint16		new_infomask2;
-	LsmXmaxDelta delta;
-	LsmWrite	w[3];
+	TransactionId xmax_old_tuple;
+	uint16		infomask_old_tuple;
+	uint16		infomask2_old_tuple;
+	TransactionId xmax_new_tuple;
+	uint16		infomask_new_tuple;
+	uint16		infomask2_new_tuple;
+	LsmXmaxDelta old_delta;
+	LsmXmaxDelta new_delta;
+	LsmWrite	w[4];
+	int			nw;
 
 	Assert(ItemPointerIsValid(otid));
 
@@ -714,11 +780,8 @@ lsm_tuple_update(Relation rel, ItemPointer otid, TupleTableSlot *slot,
 				errcode(ERRCODE_INVALID_TRANSACTION_STATE),
 				errmsg("cannot update tuples during a parallel operation"));
 
-	/* Always the strongest mode: see the file comment. */
-	*lockmode = LockTupleExclusive;
 	*update_indexes = false;
 	xid = GetCurrentTransactionId();
-
 	modify_begin(&m, rel);
 
 	/*
@@ -730,7 +793,36 @@ lsm_tuple_update(Relation rel, ItemPointer otid, TupleTableSlot *slot,
 	form_new_row(rel, m.tree, &ki, slot, xid, cid, &nr);
 	nr.value->t_data->t_infomask |= HEAP_UPDATED;
 
-	result = check_replace_xmax(&m, otid, cid, crosscheck, wait, XLTW_Update);
+	/*
+	 * The row's values never change between its versions' deltas, so the
+	 * key comparison can use a first read of the row.
+	 */
+	row = read_row(&m, otid);
+	if (!key_columns_changed(rel, &row->tuple, nr.value))
+	{
+		*lockmode = LockTupleNoKeyExclusive;
+		c.mxact_status = MultiXactStatusNoKeyUpdate;
+		c.key_intact = true;
+
+		/*
+		 * Our xid may be put into a MultiXactId with key-share lockers from
+		 * now on (see heap_update).
+		 */
+		MultiXactIdSetOldestMember();
+	}
+	else
+	{
+		*lockmode = LockTupleExclusive;
+		c.mxact_status = MultiXactStatusUpdate;
+		c.key_intact = false;
+	}
+
+	c.cid = cid;
+	c.crosscheck = crosscheck;
+	c.wait = wait;
+	c.oper = XLTW_Update;
+	c.lockmode = *lockmode;
+	result = check_replace_xmax(&m, otid, &c);
 	row = &m.fetch.row;
 
 	if (result != TM_Ok)
@@ -742,21 +834,52 @@ lsm_tuple_update(Relation rel, ItemPointer otid, TupleTableSlot *slot,
 
 	CheckForSerializableConflictIn(rel, otid, ItemPointerGetBlockNumber(otid));
 
-	compute_new_xmax(rel, otid, row_raw_xmax(row),
-					 row_xmax_invalid(row) ? HEAP_XMAX_INVALID :
-					 row->tuple.t_data->t_infomask,
-					 row->tuple.t_data->t_infomask2,
-					 *lockmode, true,
-					 &new_xmax, &new_infomask, &new_infomask2);
+	/* The old version's xmax: our update, with any lockers kept. */
+	lsm_compute_new_xmax(row_raw_xmax(row), row_hinted_infomask(row),
+						 row_infomask2(row), xid, *lockmode, true,
+						 &xmax_old_tuple, &infomask_old_tuple,
+						 &infomask2_old_tuple);
 
 	/*
-	 * The new version first, then the old one's xmax with the link to it:
-	 * whoever sees the link finds the new version.
+	 * The new version inherits the lockers that remain (they can only be
+	 * key-share lockers, or ourselves), as heap's new tuple does.
+	 */
+	if (xmax_is_gone(row) ||
+		HEAP_LOCKED_UPGRADED(row_infomask(row)) ||
+		(c.checked_lockers && !c.locker_remains))
+		xmax_new_tuple = InvalidTransactionId;
+	else
+		xmax_new_tuple = row_raw_xmax(row);
+	if (TransactionIdIsValid(xmax_new_tuple))
+	{
+		if (row_infomask(row) & HEAP_XMAX_IS_MULTI)
+			lsm_multixact_hint_bits(xmax_new_tuple, &infomask_new_tuple,
+									&infomask2_new_tuple);
+		else
+		{
+			infomask_new_tuple = HEAP_XMAX_KEYSHR_LOCK | HEAP_XMAX_LOCK_ONLY;
+			infomask2_new_tuple = 0;
+		}
+	}
+
+	/*
+	 * One write: the new version (and its inherited lock) first, then the
+	 * old version's xmax with the link to it, so whoever follows the link
+	 * finds the new version.
 	 */
 	set_insert_writes(w, &nr);
-	init_delta(&delta, new_xmax, cid, new_infomask, new_infomask2, &nr.tid);
-	set_xmax_write(&w[2], &m.fetch, &delta);
-	lsm_tree_write(m.tree, w, 3);
+	nw = 2;
+	if (TransactionIdIsValid(xmax_new_tuple))
+	{
+		LsmFetch	newf;
+
+		newf.datakey = nr.datakey;
+		fill_xmax_write(&w[nw++], &new_delta, &newf, xmax_new_tuple, cid,
+						infomask_new_tuple, infomask2_new_tuple, &nr.tid);
+	}
+	fill_xmax_write(&w[nw++], &old_delta, &m.fetch, xmax_old_tuple, cid,
+					infomask_old_tuple, infomask2_old_tuple, &nr.tid);
+	lsm_tree_write(m.tree, w, nw);
 
 	modify_end(&m, otid);
 
@@ -773,24 +896,330 @@ lsm_tuple_update(Relation rel, ItemPointer otid, TupleTableSlot *slot,
  */
 
 /*
- * heap_lock_tuple for single-xid xmax values.  On return the row mutex is
- * released and the row's state is in m->fetch.row.
+ * heap's test_lockmode_for_conflict: may we lock a version that xid holds
+ * with status?  Sets *needwait if we must wait for xid first.
+ */
+static TM_Result
+test_lockmode_for_conflict(MultiXactStatus status, TransactionId xid,
+						   LockTupleMode mode, LsmRow *row, bool *needwait)
+{
+	LOCKMODE	held = lsm_tuplock_lockmode(lsm_tuplock_from_mxstatus(status));
+	LOCKMODE	wanted = lsm_tuplock_lockmode(mode);
+
+	*needwait = false;
+
+	/* Check in progress before commit or abort (see heapam_visibility.c). */
+	if (TransactionIdIsCurrentTransactionId(xid))
+		return TM_SelfModified; /* we locked it already */
+	if (TransactionIdIsInProgress(xid))
+	{
+		if (DoLockModesConflict(held, wanted))
+			*needwait = true;
+		return TM_Ok;
+	}
+	if (TransactionIdDidAbort(xid))
+		return TM_Ok;
+	if (TransactionIdDidCommit(xid))
+	{
+		/* A lock ends with its transaction; an update stays. */
+		if (!ISUPDATE_from_mxstatus(status))
+			return TM_Ok;
+		if (DoLockModesConflict(held, wanted))
+		{
+			if (!ItemPointerEquals(&row->tuple.t_self, &row->tuple.t_data->t_ctid))
+				return TM_Updated;
+			return TM_Deleted;
+		}
+		return TM_Ok;
+	}
+	return TM_Ok;				/* crashed */
+}
+
+/* The MultiXactStatus a single-xid xmax holds the row with. */
+static MultiXactStatus
+single_xmax_status(LsmRow *row)
+{
+	uint16		infomask = row_infomask(row);
+	uint16		infomask2 = row_infomask2(row);
+
+	if (HEAP_XMAX_IS_LOCKED_ONLY(infomask))
+	{
+		if (HEAP_XMAX_IS_KEYSHR_LOCKED(infomask))
+			return MultiXactStatusForKeyShare;
+		if (HEAP_XMAX_IS_SHR_LOCKED(infomask))
+			return MultiXactStatusForShare;
+		if (HEAP_XMAX_IS_EXCL_LOCKED(infomask))
+			return (infomask2 & HEAP_KEYS_UPDATED) ?
+				MultiXactStatusForUpdate : MultiXactStatusForNoKeyUpdate;
+		elog(ERROR, "invalid lock status in tuple");
+	}
+	return (infomask2 & HEAP_KEYS_UPDATED) ?
+		MultiXactStatusUpdate : MultiXactStatusNoKeyUpdate;
+}
+
+/*
+ * May we lock the version in m->chain?  TM_Ok: lock it; TM_SelfModified:
+ * we hold it already, go on; *needwait_xid valid: sleep on it and look
+ * again; anything else: give up with that result.
+ */
+static TM_Result
+chain_version_lockable(LsmRow *row, LockTupleMode mode,
+					   TransactionId *needwait_xid)
+{
+	TransactionId rawxmax = row_raw_xmax(row);
+	TM_Result	result = TM_Ok;
+	bool		needwait;
+
+	*needwait_xid = InvalidTransactionId;
+	if (row_xmax_invalid(row))
+		return TM_Ok;
+
+	if (row_infomask(row) & HEAP_XMAX_IS_MULTI)
+	{
+		MultiXactMember *members;
+		int			nmembers;
+
+		nmembers = GetMultiXactIdMembers(rawxmax, &members, false,
+										 HEAP_XMAX_IS_LOCKED_ONLY(row_infomask(row)));
+		for (int i = 0; i < nmembers; i++)
+		{
+			result = test_lockmode_for_conflict(members[i].status,
+												members[i].xid, mode, row,
+												&needwait);
+			if (result == TM_SelfModified)
+				break;
+			if (needwait)
+			{
+				*needwait_xid = members[i].xid;
+				break;
+			}
+			if (result != TM_Ok)
+				break;
+		}
+		if (nmembers > 0)
+			pfree(members);
+		return result;
+	}
+
+	result = test_lockmode_for_conflict(single_xmax_status(row), rawxmax,
+										mode, row, &needwait);
+	if (needwait)
+		*needwait_xid = rawxmax;
+	return result;
+}
+
+/*
+ * heap_lock_updated_tuple(_rec): lock the newer versions of a row we just
+ * locked (or are about to), from ctid on, so that a key-share lock on an old
+ * version also protects the key in the versions that replaced it.  Waits for
+ * conflicting lockers of those versions without queueing (see heap).
+ */
+static TM_Result
+lock_updated_versions(LsmModify *m, LsmRow *locked, ItemPointer ctid,
+					  TransactionId xid, LockTupleMode mode)
+{
+	ItemPointerData tupid;
+	TransactionId priorXmax = InvalidTransactionId;
+	TM_Result	result = TM_Ok;
+
+	/* not updated, or moved to another partition (a delete, really) */
+	if (HeapTupleHeaderIndicatesMovedPartitions(locked->tuple.t_data) ||
+		ItemPointerEquals(&locked->tuple.t_self, ctid))
+		return TM_Ok;
+
+	MultiXactIdSetOldestMember();
+	tupid = *ctid;
+
+	for (;;)
+	{
+		LsmRow	   *row;
+		TransactionId needwait_xid;
+		TransactionId new_xmax;
+		uint16		new_infomask;
+		uint16		new_infomask2;
+
+		CHECK_FOR_INTERRUPTS();
+
+		LockPage(m->rel, ItemPointerGetBlockNumber(&tupid), ExclusiveLock);
+		lsm_row_release(&m->chain.row);
+		if (!lsm_fetch_row(m->rel, m->tree, &tupid, &m->chain))
+		{
+			/* gone: its inserter aborted and it was collected */
+			result = TM_Ok;
+			break;
+		}
+		row = &m->chain.row;
+
+		/* The end of the chain: an unrelated row, or an aborted version. */
+		if ((TransactionIdIsValid(priorXmax) &&
+			 !TransactionIdEquals(HeapTupleHeaderGetXmin(row->tuple.t_data),
+								  priorXmax)) ||
+			TransactionIdDidAbort(HeapTupleHeaderGetXmin(row->tuple.t_data)))
+		{
+			result = TM_Ok;
+			break;
+		}
+
+		result = chain_version_lockable(row, mode, &needwait_xid);
+		if (TransactionIdIsValid(needwait_xid))
+		{
+			UnlockPage(m->rel, ItemPointerGetBlockNumber(&tupid), ExclusiveLock);
+			XactLockTableWait(needwait_xid, m->rel, &tupid, XLTW_LockUpdated);
+			continue;			/* look at this version again */
+		}
+		if (result != TM_Ok && result != TM_SelfModified)
+			break;
+
+		if (result == TM_Ok)
+		{
+			lsm_compute_new_xmax(row_raw_xmax(row), row_hinted_infomask(row),
+								 row_infomask2(row), xid, mode, false,
+								 &new_xmax, &new_infomask, &new_infomask2);
+			/* the version keeps its link to the next one */
+			write_xmax(m, &m->chain, new_xmax, lock_cmax(row), new_infomask,
+					   new_infomask2, &row->tuple.t_data->t_ctid);
+		}
+
+		/* The end of the chain? */
+		if (row_xmax_invalid(row) ||
+			HeapTupleHeaderIndicatesMovedPartitions(row->tuple.t_data) ||
+			ItemPointerEquals(&row->tuple.t_self, &row->tuple.t_data->t_ctid) ||
+			HeapTupleHeaderIsOnlyLocked(row->tuple.t_data))
+		{
+			result = TM_Ok;
+			break;
+		}
+
+		priorXmax = HeapTupleHeaderGetUpdateXid(row->tuple.t_data);
+		UnlockPage(m->rel, ItemPointerGetBlockNumber(&tupid), ExclusiveLock);
+		tupid = row->tuple.t_data->t_ctid;
+	}
+
+	UnlockPage(m->rel, ItemPointerGetBlockNumber(&tupid), ExclusiveLock);
+	return result;
+}
+
+/* Does a lock of ours in this xmax already cover mode? (heap's first check) */
+static bool
+already_locked_by_us(TransactionId xwait, uint16 infomask, uint16 infomask2,
+					 LockTupleMode mode, bool *skip_tuple_lock)
+{
+	if (infomask & HEAP_XMAX_IS_MULTI)
+	{
+		MultiXactMember *members;
+		int			nmembers;
+		bool		held = false;
+
+		nmembers = GetMultiXactIdMembers(xwait, &members, false,
+										 HEAP_XMAX_IS_LOCKED_ONLY(infomask));
+		for (int i = 0; i < nmembers; i++)
+		{
+			if (!TransactionIdIsCurrentTransactionId(members[i].xid))
+				continue;
+			if (lsm_tuplock_from_mxstatus(members[i].status) >= mode)
+			{
+				held = true;
+				break;
+			}
+
+			/*
+			 * A weaker lock of ours: upgrade it without queueing on the
+			 * tuple lock, or we would deadlock against a waiter for our
+			 * transaction.
+			 */
+			*skip_tuple_lock = true;
+		}
+		if (nmembers > 0)
+			pfree(members);
+		return held;
+	}
+
+	if (!TransactionIdIsCurrentTransactionId(xwait))
+		return false;
+	switch (mode)
+	{
+		case LockTupleKeyShare:
+			return true;
+		case LockTupleShare:
+			return HEAP_XMAX_IS_SHR_LOCKED(infomask) ||
+				HEAP_XMAX_IS_EXCL_LOCKED(infomask);
+		case LockTupleNoKeyExclusive:
+			return HEAP_XMAX_IS_EXCL_LOCKED(infomask);
+		case LockTupleExclusive:
+			return HEAP_XMAX_IS_EXCL_LOCKED(infomask) &&
+				(infomask2 & HEAP_KEYS_UPDATED);
+	}
+	return false;
+}
+
+/* Sleeps on xwait (a transaction or a MultiXactId) per wait_policy. */
+static bool
+wait_for_xmax(LsmModify *m, ItemPointer tid, TransactionId xwait,
+			  uint16 infomask, LockTupleMode mode, LockWaitPolicy wait_policy)
+{
+	bool		ok = true;
+
+	if (infomask & HEAP_XMAX_IS_MULTI)
+	{
+		MultiXactStatus status = lsm_mxact_status_for_lock(mode, false);
+
+		switch (wait_policy)
+		{
+			case LockWaitBlock:
+				lsm_multixact_wait((MultiXactId) xwait, status, infomask,
+								   m->rel, tid, XLTW_Lock, NULL);
+				break;
+			case LockWaitSkip:
+				ok = lsm_multixact_wait_conditional((MultiXactId) xwait, status,
+													infomask, m->rel, NULL);
+				break;
+			case LockWaitError:
+				if (!lsm_multixact_wait_conditional((MultiXactId) xwait, status,
+													infomask, m->rel, NULL))
+					ereport(ERROR,
+							errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+							errmsg("could not obtain lock on row in relation \"%s\"",
+								   RelationGetRelationName(m->rel)));
+				break;
+		}
+		return ok;
+	}
+
+	switch (wait_policy)
+	{
+		case LockWaitBlock:
+			XactLockTableWait(xwait, m->rel, tid, XLTW_Lock);
+			break;
+		case LockWaitSkip:
+			ok = ConditionalXactLockTableWait(xwait);
+			break;
+		case LockWaitError:
+			if (!ConditionalXactLockTableWait(xwait))
+				ereport(ERROR,
+						errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+						errmsg("could not obtain lock on row in relation \"%s\"",
+							   RelationGetRelationName(m->rel)));
+			break;
+	}
+	return ok;
+}
+
+/*
+ * heap_lock_tuple.  On return the row mutex is released and the row's state
+ * (with our lock, on success) is in m->fetch.row.
  */
 static TM_Result
 lock_row(LsmModify *m, ItemPointer tid, CommandId cid, LockTupleMode mode,
-		 LockWaitPolicy wait_policy, TM_FailureData *tmfd)
+		 LockWaitPolicy wait_policy, bool follow_updates,
+		 TM_FailureData *tmfd)
 {
 	bool		first_time = true;
-	LsmRow	   *row;
+	bool		skip_tuple_lock = false;
+	LsmRow	   *row = relock_row(m, tid);
 	TM_Result	result;
 	TransactionId new_xmax;
 	uint16		new_infomask;
 	uint16		new_infomask2;
-	LsmXmaxDelta delta;
-	LsmWrite	w;
-
-	row_mutex_lock(m, tid);
-	row = read_row(m, tid);
 
 retry:
 	result = lsm_row_satisfies_update(row, cid);
@@ -806,144 +1235,198 @@ retry:
 		result == TM_Deleted)
 	{
 		TransactionId xwait = row_raw_xmax(row);
-		uint16		infomask = row->tuple.t_data->t_infomask;
-		uint16		infomask2 = row->tuple.t_data->t_infomask2;
+		uint16		infomask = row_infomask(row);
+		uint16		infomask2 = row_infomask2(row);
+		ItemPointerData t_ctid = row->tuple.t_data->t_ctid;
 		bool		require_sleep = true;
 
-		if (infomask & HEAP_XMAX_IS_MULTI)
-			report_multixact_needed(m->rel, tid, xwait, false);
+		row_mutex_unlock(m, tid);
 
 		/*
-		 * If we already hold a lock as strong as the one asked for, we have
-		 * it: succeed without queueing, which could deadlock against someone
-		 * waiting for our transaction.
+		 * Holding a lock as strong already, we have what was asked for, and
+		 * must not queue: that could deadlock against anyone waiting for a
+		 * stronger lock behind us.  (Only the first time round: our own
+		 * locks cannot have changed since.)
 		 */
 		if (first_time)
 		{
 			first_time = false;
-			if (TransactionIdIsCurrentTransactionId(xwait) &&
-				HEAP_XMAX_IS_LOCKED_ONLY(infomask) &&
-				held_lock_mode(infomask, infomask2) >= (int) mode)
-			{
-				row_mutex_unlock(m, tid);
+			if (already_locked_by_us(xwait, infomask, infomask2, mode,
+									 &skip_tuple_lock))
 				return TM_Ok;
+		}
+
+		/* Cases where the held xmax does not conflict with mode. */
+		if (mode == LockTupleKeyShare)
+		{
+			/*
+			 * Key share coexists with anything that keeps the key; if the
+			 * row was updated, lock the newer versions too, before taking
+			 * the row mutex again (that could deadlock).
+			 */
+			if (!(infomask2 & HEAP_KEYS_UPDATED))
+			{
+				bool		updated = !HEAP_XMAX_IS_LOCKED_ONLY(infomask);
+
+				if (follow_updates && updated)
+				{
+					TM_Result	res;
+
+					res = lock_updated_versions(m, row, &t_ctid,
+												GetCurrentTransactionId(),
+												mode);
+					if (res != TM_Ok)
+					{
+						result = res;
+						row = relock_row(m, tid);
+						goto failed;
+					}
+				}
+
+				row = relock_row(m, tid);
+
+				/*
+				 * Still an appropriate xmax?  And if it was not updated but
+				 * is now, start over to follow the new update.
+				 */
+				if (!HeapTupleHeaderIsOnlyLocked(row->tuple.t_data) &&
+					((row_infomask2(row) & HEAP_KEYS_UPDATED) || !updated))
+					goto retry;
+				require_sleep = false;
+			}
+		}
+		else if (mode == LockTupleShare)
+		{
+			/* Share coexists with lockers that are not exclusive. */
+			if (HEAP_XMAX_IS_LOCKED_ONLY(infomask) &&
+				!HEAP_XMAX_IS_EXCL_LOCKED(infomask))
+			{
+				row = relock_row(m, tid);
+				if (!HEAP_XMAX_IS_LOCKED_ONLY(row_infomask(row)) ||
+					HEAP_XMAX_IS_EXCL_LOCKED(row_infomask(row)))
+					goto retry;
+				require_sleep = false;
+			}
+		}
+		else if (mode == LockTupleNoKeyExclusive)
+		{
+			/* No-key exclusive coexists with key-share lockers. */
+			if (infomask & HEAP_XMAX_IS_MULTI)
+			{
+				if (!lsm_multixact_conflicts((MultiXactId) xwait, infomask,
+											 mode, NULL))
+				{
+					row = relock_row(m, tid);
+					if (xmax_changed(row, xwait, infomask))
+						goto retry;
+					require_sleep = false;
+				}
+			}
+			else if (HEAP_XMAX_IS_KEYSHR_LOCKED(infomask))
+			{
+				row = relock_row(m, tid);
+				if (xmax_changed(row, xwait, infomask))
+					goto retry;
+				require_sleep = false;
 			}
 		}
 
-		/*
-		 * Lock modes that do not conflict with a running locker need no
-		 * sleep: heap would add us to the xmax as a MultiXactId, which
-		 * compute_new_xmax refuses below while that locker runs.  Updates
-		 * and deletes here always conflict (HEAP_KEYS_UPDATED).
-		 */
-		if (HEAP_XMAX_IS_LOCKED_ONLY(infomask))
+		/* Our own weaker single lock is upgraded without sleeping. */
+		if (require_sleep && !(infomask & HEAP_XMAX_IS_MULTI) &&
+			TransactionIdIsCurrentTransactionId(xwait))
 		{
-			int			held = held_lock_mode(infomask, infomask2);
-
-			if (held < 0 ||
-				!DoLockModesConflict(tuplock_lockmode[held],
-									 tuplock_lockmode[mode]))
-				require_sleep = false;
-		}
-
-		/* Our own weaker lock is upgraded without sleeping. */
-		if (require_sleep && TransactionIdIsCurrentTransactionId(xwait))
+			row = relock_row(m, tid);
+			if (xmax_changed(row, xwait, infomask))
+				goto retry;
+			Assert(HEAP_XMAX_IS_LOCKED_ONLY(row_infomask(row)));
 			require_sleep = false;
+		}
 
 		if (require_sleep && (result == TM_Updated || result == TM_Deleted))
 		{
 			/* A committed update or delete: sleeping cannot help. */
-			fill_failure(tmfd, row, result);
-			row_mutex_unlock(m, tid);
-			return result;
+			row = relock_row(m, tid);
+			goto failed;
 		}
-
-		if (require_sleep)
+		else if (require_sleep)
 		{
-			row_mutex_unlock(m, tid);
-
-			if (!acquire_tuplock(m, tid, mode, wait_policy))
+			if (!skip_tuple_lock &&
+				!acquire_tuplock(m, tid, mode, wait_policy))
 			{
-				/* wait_policy is LockWaitSkip and someone has it */
-				fill_failure(tmfd, row, TM_WouldBlock);
-				return TM_WouldBlock;
+				/* LockWaitSkip, and someone is ahead of us */
+				result = TM_WouldBlock;
+				row = relock_row(m, tid);
+				goto failed;
 			}
 
-			switch (wait_policy)
+			if (!wait_for_xmax(m, tid, xwait, infomask, mode, wait_policy))
 			{
-				case LockWaitBlock:
-					XactLockTableWait(xwait, m->rel, tid, XLTW_Lock);
-					break;
-				case LockWaitSkip:
-					if (!ConditionalXactLockTableWait(xwait))
-					{
-						fill_failure(tmfd, row, TM_WouldBlock);
-						return TM_WouldBlock;
-					}
-					break;
-				case LockWaitError:
-					if (!ConditionalXactLockTableWait(xwait))
-						ereport(ERROR,
-								errcode(ERRCODE_LOCK_NOT_AVAILABLE),
-								errmsg("could not obtain lock on row in relation \"%s\"",
-									   RelationGetRelationName(m->rel)));
-					break;
+				result = TM_WouldBlock;
+				row = relock_row(m, tid);
+				goto failed;
 			}
 
-			row_mutex_lock(m, tid);
-			row = read_row(m, tid);
+			/* The updater ended: lock its newer versions as well. */
+			if (follow_updates && !HEAP_XMAX_IS_LOCKED_ONLY(infomask))
+			{
+				TM_Result	res;
+
+				res = lock_updated_versions(m, row, &t_ctid,
+											GetCurrentTransactionId(), mode);
+				if (res != TM_Ok)
+				{
+					result = res;
+					row = relock_row(m, tid);
+					goto failed;
+				}
+			}
+
+			row = relock_row(m, tid);
 			if (xmax_changed(row, xwait, infomask))
 				goto retry;
-			result = result_after_wait(row);
 		}
-		else
-			result = TM_Ok;
 
-		if (result != TM_Ok)
-		{
-			fill_failure(tmfd, row, result);
-			row_mutex_unlock(m, tid);
-			return result;
-		}
+		/*
+		 * We may lock if the xmax aborted, only locked, or we did not need
+		 * to wait at all.
+		 */
+		if (!require_sleep || xmax_is_gone(row) ||
+			HEAP_XMAX_IS_LOCKED_ONLY(row_infomask(row)) ||
+			HeapTupleHeaderIsOnlyLocked(row->tuple.t_data))
+			result = TM_Ok;
+		else if (!ItemPointerEquals(&row->tuple.t_self,
+									&row->tuple.t_data->t_ctid))
+			result = TM_Updated;
+		else
+			result = TM_Deleted;
 	}
-	else if (result != TM_Ok)
+
+failed:
+	if (result != TM_Ok)
 	{
-		/* TM_SelfModified */
 		fill_failure(tmfd, row, result);
 		row_mutex_unlock(m, tid);
 		return result;
 	}
 
 	/*
-	 * Some other backend could put our xid into a MultiXactId of another
-	 * table right after this (see heap_lock_tuple).
+	 * Some other backend could put our xid into a MultiXactId right after
+	 * this (see heap_lock_tuple).
 	 */
 	MultiXactIdSetOldestMember();
 
-	compute_new_xmax(m->rel, tid, row_raw_xmax(row),
-					 row_xmax_invalid(row) ? HEAP_XMAX_INVALID :
-					 row->tuple.t_data->t_infomask,
-					 row->tuple.t_data->t_infomask2,
-					 mode, false,
-					 &new_xmax, &new_infomask, &new_infomask2);
+	lsm_compute_new_xmax(row_raw_xmax(row), row_hinted_infomask(row),
+						 row_infomask2(row), GetCurrentTransactionId(), mode,
+						 false, &new_xmax, &new_infomask, &new_infomask2);
 
 	/*
-	 * A lock carries no command id of its own; keep that of an earlier
-	 * update or delete by us (heap does not touch cmax here either).
+	 * A lock-only xmax means no newer version; an updated row keeps its
+	 * link (the updater is in the new MultiXactId).
 	 */
-	init_delta(&delta, new_xmax,
-			   row->has_xmax ? row->cmax : FirstCommandId,
-			   new_infomask, new_infomask2, tid);
-	set_xmax_write(&w, &m->fetch, &delta);
-	lsm_tree_write(m->tree, &w, 1);
-
-	/* Reflect the lock in the row we hand back. */
-	HeapTupleHeaderSetXmax(row->tuple.t_data, new_xmax);
-	row->tuple.t_data->t_infomask &= ~(HEAP_XMAX_BITS);
-	row->tuple.t_data->t_infomask |= new_infomask;
-	row->tuple.t_data->t_infomask2 &= ~HEAP_KEYS_UPDATED;
-	row->tuple.t_data->t_infomask2 |= new_infomask2;
-	row->tuple.t_data->t_ctid = *tid;
+	write_xmax(m, &m->fetch, new_xmax, lock_cmax(row), new_infomask,
+			   new_infomask2,
+			   HEAP_XMAX_IS_LOCKED_ONLY(new_infomask) ? tid :
+			   &row->tuple.t_data->t_ctid);
 
 	row_mutex_unlock(m, tid);
 	return TM_Ok;
@@ -1053,27 +1536,22 @@ lsm_tuple_lock(Relation rel, ItemPointer tid, Snapshot snapshot,
 {
 	LsmModify	m;
 	TM_Result	result;
+	bool		follow_updates;
 	ItemPointerData locked;
 
+	follow_updates = (flags & TUPLE_LOCK_FLAG_LOCK_UPDATE_IN_PROGRESS) != 0;
 	tmfd->traversed = false;
 
-	/*
-	 * TUPLE_LOCK_FLAG_LOCK_UPDATE_IN_PROGRESS asks heap to lock the newer
-	 * versions of a row whose non-key update it may coexist with.  Our
-	 * updates always conflict with every lock mode, so there is never such
-	 * an update, and the flag needs nothing here.
-	 */
 	modify_begin(&m, rel);
 
 	for (;;)
 	{
 		locked = *tid;
-		result = lock_row(&m, &locked, cid, mode, wait_policy, tmfd);
+		result = lock_row(&m, &locked, cid, mode, wait_policy, follow_updates,
+						  tmfd);
 
-		/* Release the queue position before moving to another version. */
-		if (m.have_tuple_lock)
-			UnlockTuple(rel, &locked, tuplock_lockmode[m.tuple_lock_mode]);
-		m.have_tuple_lock = false;
+		/* Our place in the queue goes once the lock is decided. */
+		release_tuplock(&m, &locked);
 
 		if (result != TM_Updated ||
 			!(flags & TUPLE_LOCK_FLAG_FIND_LAST_VERSION))
@@ -1082,8 +1560,7 @@ lsm_tuple_lock(Relation rel, ItemPointer tid, Snapshot snapshot,
 		result = find_next_version(&m, tid, cid, wait_policy, tmfd);
 		if (result != TM_Ok)
 		{
-			MemoryContextSwitchTo(m.oldcxt);
-			MemoryContextDelete(m.cxt);
+			modify_end(&m, &locked);
 			return result;
 		}
 	}
