@@ -9,8 +9,11 @@
  * command itself may show up in the memtable during the scan; their command
  * id makes them invisible, as on heap.
  *
- * Only forward scans: the merged iterator cannot step back.  Parallel scans
- * are never planned (lsm_tableam.c).
+ * The merged iterator only moves forward.  Backward moves (SCROLL cursors)
+ * are served from a list of the rows returned so far, built on the first
+ * backward step by scanning again up to the current row (see
+ * scan_build_history); only scans that go backward pay for it.  Parallel
+ * scans are never planned (lsm_tableam.c).
  */
 #include "postgres.h"
 
@@ -37,9 +40,24 @@ typedef struct LsmScanDescData
 	LsmTree    *tree;
 	LsmTreeScan *tscan;			/* NULL until the first row is asked for */
 	lsm_iter   *iter;
+	MemoryContext scancxt;		/* lives as long as the scan */
 	MemoryContext rowcxt;		/* the current row; reset per row */
 	StringInfoData ukey;		/* user key of the entries being consumed */
 	LsmRow		row;
+
+	/*
+	 * Backward moves: the data keys of the rows returned, in order, once a
+	 * scan has gone backward; hist_pos is the current row (-1 before the
+	 * first, hist_n after the last).
+	 */
+	bool		returned_any;	/* a row was returned since the (re)start */
+	bool		at_end;			/* the iterator ran off the end */
+	bool		have_history;
+	StringInfoData hist_keys;	/* the keys, one after the other */
+	int		   *hist_off;		/* key i is hist_off[i] .. hist_off[i + 1] */
+	int			hist_n;
+	int			hist_max;
+	int			hist_pos;
 
 	/*
 	 * ANALYZE samples blocks, but our rows are not stored in blocks.  The
@@ -72,12 +90,20 @@ scan_start(LsmScanDesc scan)
 {
 	uint8		family = LSM_FAMILY_DATA;
 	uint8		target[1 + LSM_IKEY_TRAILER];
+	MemoryContext oldcxt;
 
 	if (scan->iter != NULL)
 		return;
 
+	/*
+	 * The first row is often asked for in a per-tuple context (ALTER TABLE's
+	 * rewrite, for one) that is reset before the next: the sources must live
+	 * in the scan's own context.
+	 */
+	oldcxt = MemoryContextSwitchTo(scan->scancxt);
 	scan->tscan = lsm_tree_scan_begin(scan->tree);
 	scan->iter = lsm_tree_scan_iter(scan->tscan);
+	MemoryContextSwitchTo(oldcxt);
 
 	/* The family byte alone sorts before every data key. */
 	lsm_ikey_write(target, lsm_slice_make(&family, 1), LSM_MAX_SEQ,
@@ -244,6 +270,7 @@ lsm_scan_begin(Relation rel, Snapshot snapshot, int nkeys,
 	}
 
 	scan->tree = lsm_tree_open(rel);
+	scan->scancxt = CurrentMemoryContext;
 	scan->rowcxt = AllocSetContextCreate(CurrentMemoryContext, "lsm scan row",
 										 ALLOCSET_DEFAULT_SIZES);
 	initStringInfo(&scan->ukey);
@@ -290,6 +317,12 @@ lsm_scan_rescan(TableScanDesc sscan, struct ScanKeyData *key, bool set_params,
 	scan_release_sources(scan);
 	MemoryContextReset(scan->rowcxt);
 	scan->an_ordinal = 0;
+	scan->returned_any = false;
+	scan->at_end = false;
+	scan->have_history = false;
+	scan->hist_n = 0;
+	if (scan->hist_off != NULL)
+		resetStringInfo(&scan->hist_keys);
 	if (scan->base.rs_flags & SO_TYPE_SEQSCAN)
 		pgstat_count_heap_scan(scan->base.rs_rd);
 }
@@ -302,6 +335,11 @@ lsm_scan_end(TableScanDesc sscan)
 	scan_release_sources(scan);
 	MemoryContextDelete(scan->rowcxt);
 	pfree(scan->ukey.data);
+	if (scan->hist_off != NULL)
+	{
+		pfree(scan->hist_off);
+		pfree(scan->hist_keys.data);
+	}
 
 	RelationDecrementReferenceCount(scan->base.rs_rd);
 	if (scan->base.rs_flags & SO_TEMP_SNAPSHOT)
@@ -311,20 +349,168 @@ lsm_scan_end(TableScanDesc sscan)
 	pfree(scan);
 }
 
+/* Appends the user key in scan->ukey (the row just returned) to the list. */
+static void
+history_append(LsmScanDesc scan)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(scan->scancxt);
+
+	if (scan->hist_off == NULL)
+	{
+		scan->hist_max = 64;
+		scan->hist_off = palloc(sizeof(int) * (scan->hist_max + 1));
+		scan->hist_off[0] = 0;
+		initStringInfo(&scan->hist_keys);
+	}
+	else if (scan->hist_n == scan->hist_max)
+	{
+		scan->hist_max *= 2;
+		scan->hist_off = repalloc_huge(scan->hist_off,
+									   sizeof(int) * (scan->hist_max + 1));
+	}
+	appendBinaryStringInfo(&scan->hist_keys, scan->ukey.data, scan->ukey.len);
+	scan->hist_n++;
+	scan->hist_off[scan->hist_n] = scan->hist_keys.len;
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * The first backward step: scan again from the start up to the current row
+ * (the snapshot sees the same rows), remembering every row returned.  The
+ * new iterator ends up just where the old one was, so forward moves past
+ * the list continue from it.
+ */
+static void
+scan_build_history(LsmScanDesc scan)
+{
+	bool		was_at_end = scan->at_end;
+	bool		found = false;
+	StringInfoData current;
+
+	scan->have_history = true;
+	scan->hist_n = 0;
+	scan->hist_pos = -1;
+	if (!scan->returned_any && !was_at_end)
+		return;					/* before the first row: nothing to list */
+
+	initStringInfo(&current);
+	appendBinaryStringInfo(&current, scan->ukey.data, scan->ukey.len);
+
+	scan_release_sources(scan);
+	scan->at_end = false;
+	while (lsm_scan_next_row(&scan->base) != NULL)
+	{
+		history_append(scan);
+		if (!was_at_end && scan->ukey.len == current.len &&
+			memcmp(scan->ukey.data, current.data, current.len) == 0)
+		{
+			found = true;
+			break;
+		}
+	}
+	if (found)
+		scan->hist_pos = scan->hist_n - 1;
+	else
+	{
+		scan->at_end = true;
+		scan->hist_pos = scan->hist_n;
+	}
+	pfree(current.data);
+}
+
+/* Resolves listed row i again; NULL if the snapshot no longer returns it. */
+static LsmRow *
+history_row(LsmScanDesc scan, int i)
+{
+	const uint8 *key = (const uint8 *) scan->hist_keys.data + scan->hist_off[i];
+	Size		keylen = scan->hist_off[i + 1] - scan->hist_off[i];
+	MemoryContext oldcxt;
+	LsmRowBuilder b;
+	bool		found;
+
+	MemoryContextReset(scan->rowcxt);
+	oldcxt = MemoryContextSwitchTo(scan->rowcxt);
+	lsm_row_builder_init(&b, &scan->row, lsm_key_rowid(key, keylen));
+	(void) lsm_tree_versions(scan->tree, key, keylen, lsm_row_builder_add, &b);
+	found = lsm_row_builder_finish(&b);
+	MemoryContextSwitchTo(oldcxt);
+
+	if (!found)
+		return NULL;
+	scan->row.tuple.t_tableOid = RelationGetRelid(scan->base.rs_rd);
+	return scan_row_qualifies(scan, &scan->row) ? &scan->row : NULL;
+}
+
+/* One move of a scan that has gone backward before. */
+static LsmRow *
+history_move(LsmScanDesc scan, ScanDirection direction)
+{
+	for (;;)
+	{
+		LsmRow	   *row;
+
+		if (ScanDirectionIsBackward(direction))
+		{
+			if (scan->hist_pos <= 0)
+			{
+				scan->hist_pos = -1;
+				return NULL;
+			}
+			scan->hist_pos--;
+		}
+		else if (scan->hist_pos + 1 < scan->hist_n)
+			scan->hist_pos++;
+		else if (scan->at_end)
+		{
+			scan->hist_pos = scan->hist_n;
+			return NULL;
+		}
+		else
+		{
+			/* past the list: carry on with the iterator */
+			row = lsm_scan_next_row(&scan->base);
+			if (row == NULL)
+			{
+				scan->at_end = true;
+				scan->hist_pos = scan->hist_n;
+				return NULL;
+			}
+			history_append(scan);
+			scan->hist_pos = scan->hist_n - 1;
+			return row;
+		}
+
+		CHECK_FOR_INTERRUPTS();
+		row = history_row(scan, scan->hist_pos);
+		if (row != NULL)
+			return row;
+	}
+}
+
 bool
 lsm_scan_getnextslot(TableScanDesc sscan, ScanDirection direction,
 					 TupleTableSlot *slot)
 {
+	LsmScanDesc scan = (LsmScanDesc) sscan;
 	LsmRow	   *row;
 
-	if (ScanDirectionIsBackward(direction))
-		ereport(ERROR,
-				errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				errmsg("backward scans of lsm table \"%s\" are not supported",
-					   RelationGetRelationName(sscan->rs_rd)),
-				errhint("Declare the cursor NO SCROLL, or fetch forward only."));
+	if (ScanDirectionIsNoMovement(direction))
+		row = NULL;
+	else if (!scan->have_history && ScanDirectionIsForward(direction))
+	{
+		row = lsm_scan_next_row(sscan);
+		if (row != NULL)
+			scan->returned_any = true;
+		else
+			scan->at_end = true;
+	}
+	else
+	{
+		if (!scan->have_history)
+			scan_build_history(scan);
+		row = history_move(scan, direction);
+	}
 
-	row = lsm_scan_next_row(sscan);
 	if (row == NULL)
 	{
 		ExecClearTuple(slot);

@@ -15,7 +15,8 @@
  * table (parallel seq, index or bitmap scans) and no parallel index build.
  * Queries may still run in parallel elsewhere; a parallel worker can read an
  * lsm table whole (e.g. the inner side of a join), which needs nothing
- * special.
+ * special.  The same hook turns off index-only scans: there is no visibility
+ * map to skip the table with.
  */
 #include "postgres.h"
 
@@ -83,7 +84,23 @@ lsm_get_relation_info(PlannerInfo *root, Oid relationObjectId, bool inhparent,
 	/* The planner holds a lock on the relation already. */
 	relation = table_open(relationObjectId, NoLock);
 	if (lsm_is_lsm_relation(relation))
+	{
+		ListCell   *lc;
+
 		rel->rel_parallel_workers = 0;
+
+		/*
+		 * No visibility map: an index-only scan would visit every row
+		 * anyway, while being costed as if it did not need to.
+		 */
+		foreach(lc, rel->indexlist)
+		{
+			IndexOptInfo *index = (IndexOptInfo *) lfirst(lc);
+
+			for (int i = 0; i < index->ncolumns; i++)
+				index->canreturn[i] = false;
+		}
+	}
 	table_close(relation, NoLock);
 }
 
