@@ -28,3 +28,11 @@ CREATE ACCESS METHOD lsm TYPE TABLE HANDLER lsm_tableam_handler;
 
 COMMENT ON ACCESS METHOD lsm IS
 'LSM-tree table access method: rows kept in the order of their first column in a log-structured merge tree';
+
+CREATE FUNCTION lsm_flush(rel regclass)
+RETURNS void
+AS 'MODULE_PATHNAME', 'lsm_flush'
+LANGUAGE C STRICT PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION lsm_flush(regclass) IS
+'freezes the lsm table''s memtable and writes it, with any memtable waiting for a flush, to level-0 runs';

@@ -14,6 +14,7 @@
 #include "utils/guc.h"
 
 #include "lsm/version.h"
+#include "lsm_storage.h"
 #include "lsm_tableam.h"
 
 PG_MODULE_MAGIC;
@@ -33,6 +34,13 @@ _PG_init(void)
 				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				errmsg("lsm_am must be loaded via shared_preload_libraries"),
 				errhint("Add lsm_am to shared_preload_libraries in postgresql.conf and restart the server."));
+
+	/*
+	 * The storage layer: its settings (lsm.memtable_size,
+	 * lsm.memtable_pool_size, lsm.max_tables, lsm.bloom_bits_per_key), its
+	 * shared memory (memtable pool, table directory) and its hooks.
+	 */
+	lsm_storage_init();
 
 	/*
 	 * The lsm.* settings (memtable pool and per-table memtable size, bloom

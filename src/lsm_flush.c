@@ -1,0 +1,400 @@
+/*
+ * lsm_flush.c - freezing memtables, flushing them to level-0 runs, and
+ * finding room in the memtable pool.
+ *
+ * A full active memtable is frozen: it joins the table's list of frozen
+ * memtables and a fresh region becomes active (or none, when the pool is
+ * empty; the next write then waits for one).  A flush writes the oldest
+ * frozen memtable as a run and then, in one manifest change, adds the run,
+ * advances flushed_seq, moves log_head to the next memtable's first log
+ * page and frees the flushed memtable's log pages (they are never read
+ * again); the memtable leaves the list in the same step.  Its region
+ * returns to the pool once no reader has it pinned.
+ *
+ * Until a background worker takes over, the writer that froze a memtable
+ * flushes it.  When the pool has no free region, a writer flushes its own
+ * frozen memtables (or waits for the backend flushing them), else its full
+ * active memtable, else frees idle tables' empty memtables, else flushes
+ * the memtable of the table written longest ago, else sleeps until a region
+ * is freed.  Never a crash, never a lost row: every entry is in the log.
+ */
+#include "postgres.h"
+
+#include "access/relation.h"
+#include "catalog/objectaddress.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_database.h"
+#include "commands/defrem.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
+#include "utils/acl.h"
+#include "utils/rel.h"
+#include "utils/wait_event.h"
+
+#include "lsm/compaction.h"
+#include "lsm_storage.h"
+
+PG_FUNCTION_INFO_V1(lsm_flush);
+
+/*
+ * Freezes the active memtable if it holds entries and a frozen slot is
+ * free; new_region (a fresh region, or -1 for none) becomes active.
+ * Writer lock held.
+ */
+bool
+lsm_freeze_locked(LsmTableShared *e, int new_region)
+{
+	Assert(LWLockHeldByMeInMode(&e->writer, LW_EXCLUSIVE));
+
+	if (e->active.region < 0 || e->nfrozen >= LSM_MAX_FROZEN ||
+		lsm_memtable_count(lsm_region_memtable(e->active.region)) == 0)
+		return false;
+	SpinLockAcquire(&e->mutex);
+	e->active.max_seq = e->next_seq - 1;
+	e->frozen[e->nfrozen++] = e->active;
+	e->active.region = new_region;
+	e->active.seg_first = e->log_tail;
+	e->active.max_seq = 0;
+	SpinLockRelease(&e->mutex);
+	return true;
+}
+
+typedef struct LsmFlushDone
+{
+	int			region;
+	uint64		nbytes;
+} LsmFlushDone;
+
+/* Commit hook: the flushed memtable leaves the list with the manifest change. */
+static void
+lsm_remove_flushed(LsmTableShared *e, void *arg)
+{
+	LsmFlushDone *done = (LsmFlushDone *) arg;
+
+	Assert(e->nfrozen > 0 && e->frozen[0].region == done->region);
+	memmove(&e->frozen[0], &e->frozen[1], (e->nfrozen - 1) * sizeof(LsmMem));
+	e->nfrozen--;
+	e->flushes++;
+	e->bytes_flushed += done->nbytes;
+}
+
+static int
+lsm_blockno_cmp(const void *a, const void *b)
+{
+	BlockNumber x = *(const BlockNumber *) a;
+	BlockNumber y = *(const BlockNumber *) b;
+
+	return (x > y) - (x < y);
+}
+
+/* Adds pages (sorted here) to the free list as coalesced extents. */
+static void
+lsm_free_pages(LsmStore *s, lsm_manifest *m, BlockNumber *pages, int n)
+{
+	qsort(pages, n, sizeof(BlockNumber), lsm_blockno_cmp);
+	for (int i = 0; i < n;)
+	{
+		int			j = i + 1;
+
+		while (j < n && pages[j] == pages[j - 1] + 1)
+			j++;
+		lsm_manifest_check_status(s, lsm_manifest_free_extent(m, pages[i], j - i, 0),
+								  "freeing log pages");
+		i = j;
+	}
+}
+
+/*
+ * Writes the memtable in region (entries up to max_seq, log pages from
+ * seg_first) as a level-0 run and commits it: the run, flushed_seq,
+ * log_head = next_seg, the segment's log pages freed.  With remove_frozen
+ * the memtable is the table's oldest frozen one and leaves the list in the
+ * same step; without, nobody else can see it (replay).
+ */
+void
+lsm_flush_memtable(LsmStore *s, LsmTableShared *e, int region, uint64 max_seq,
+				   BlockNumber seg_first, BlockNumber next_seg, bool remove_frozen)
+{
+	lsm_sst_options opts;
+	lsm_run_writer w;
+	lsm_run_meta meta;
+	lsm_iter   *it;
+	lsm_status	st;
+	BlockNumber *logpages;
+	int			nlog;
+	LsmMetaTx	tx;
+	LsmFlushDone done;
+
+	/* The segment's log pages, found before anything is written. */
+	logpages = lsm_log_pages_between(s, seg_first, next_seg, &nlog);
+
+	memset(&meta, 0, sizeof(meta));
+	lsm_sst_options_for(&opts, true);
+	w.pager = &s->pager;
+	w.sst_opts = &opts;
+	w.alloc = lsm_alloc_extent;
+	w.alloc_arg = s;
+	it = lsm_memtable_iter_new(lsm_region_memtable(region));
+	if (it == NULL)
+		lsm_store_raise(s, LSM_NO_MEMORY, "flushing a memtable");
+	st = lsm_flush_iter(&w, it, &meta);
+	lsm_iter_destroy(it);
+	if (st != LSM_OK && st != LSM_NOT_FOUND)
+	{
+		lsm_run_meta_free(&meta);
+		lsm_store_raise(s, st, "flushing a memtable to a run");
+	}
+
+	done.region = region;
+	done.nbytes = st == LSM_OK ? meta.nbytes : 0;
+	lsm_manifest_init(&tx.m);
+	PG_TRY();
+	{
+		lsm_meta_begin(s, &tx, true, true);
+		if (tx.m.log_head != seg_first)
+			ereport(ERROR,
+					errcode(ERRCODE_DATA_CORRUPTED),
+					errmsg("lsm table \"%s\" is corrupt", s->relname),
+					errdetail("Its log starts at block %u, not at block %u where the memtable being flushed starts.",
+							  tx.m.log_head, seg_first));
+		if (st == LSM_OK)
+		{
+			meta.id = tx.m.next_run_id++;
+			meta.level = 0;
+			meta.aux = 0;
+			lsm_manifest_check_status(s, lsm_manifest_add_run(&tx.m, &meta),
+									  "adding a run to the manifest");
+		}
+		tx.m.flushed_seq = Max(tx.m.flushed_seq, max_seq);
+		tx.m.last_seq = Max(tx.m.last_seq, max_seq);
+		tx.m.log_head = next_seg;
+		lsm_free_pages(s, &tx.m, logpages, nlog);
+		lsm_meta_commit(s, &tx, remove_frozen ? lsm_remove_flushed : NULL, &done);
+		UnlockReleaseBuffer(tx.buf);
+	}
+	PG_FINALLY();
+	{
+		lsm_run_meta_free(&meta);
+		lsm_manifest_free(&tx.m);
+	}
+	PG_END_TRY();
+	pfree(logpages);
+}
+
+/*
+ * Flushes the table's oldest frozen memtable.  Returns false if it has
+ * none.  If another backend is flushing, returns false at once, or with
+ * wait, waits for that flush to end and returns true.
+ */
+bool
+lsm_flush_one(LsmStore *s, LsmUse *u, bool wait)
+{
+	LsmTableShared *e = u->entry;
+	LsmMem		m;
+	BlockNumber next_seg;
+
+	SpinLockAcquire(&e->mutex);
+	if (e->nfrozen == 0)
+	{
+		SpinLockRelease(&e->mutex);
+		return false;
+	}
+	if (e->flushing)
+	{
+		SpinLockRelease(&e->mutex);
+		if (!wait)
+			return false;
+		ConditionVariablePrepareToSleep(&e->flush_cv);
+		for (;;)
+		{
+			bool		busy;
+
+			SpinLockAcquire(&e->mutex);
+			busy = e->flushing;
+			SpinLockRelease(&e->mutex);
+			if (!busy)
+				break;
+			ConditionVariableSleep(&e->flush_cv, PG_WAIT_EXTENSION);
+		}
+		ConditionVariableCancelSleep();
+		return true;
+	}
+	e->flushing = true;
+	u->flushing = true;
+	m = e->frozen[0];
+	next_seg = e->nfrozen > 1 ? e->frozen[1].seg_first : e->active.seg_first;
+	SpinLockRelease(&e->mutex);
+
+	lsm_flush_memtable(s, e, m.region, m.max_seq, m.seg_first, next_seg, true);
+
+	SpinLockAcquire(&e->mutex);
+	e->flushing = false;
+	SpinLockRelease(&e->mutex);
+	u->flushing = false;
+	ConditionVariableBroadcast(&e->flush_cv);
+	lsm_region_retire(m.region);
+	return true;
+}
+
+/* Freezes and flushes another table's memtable; the caller holds its locks. */
+static bool
+lsm_flush_victim(LsmUse *vu, const LsmVictim *v)
+{
+	LsmTableShared *e = vu->entry;
+	LsmStore	store;
+	bool		froze;
+
+	if (!LWLockConditionalAcquire(&e->writer, LW_EXCLUSIVE))
+		return false;
+	froze = lsm_freeze_locked(e, -1);
+	LWLockRelease(&e->writer);
+	if (!froze)
+		return false;
+
+	lsm_store_init(&store, &v->node, v->persistence, v->needs_wal,
+				   NameStr(v->relname), CurrentMemoryContext);
+	store.entry = e;
+	(void) lsm_flush_one(&store, vu, false);
+	lsm_store_free(&store);
+	return true;
+}
+
+/*
+ * Flushes the memtable of the table written longest ago, to free its
+ * region.  Only with the table's relation (and, for another database, that
+ * database) locked against DROP and TRUNCATE, without waiting.
+ */
+static bool
+lsm_steal_region(LsmTableShared *self)
+{
+	LsmVictim	v;
+	LsmUse	   *vu = lsm_use_attach_victim(self, &v);
+	LOCKTAG		dbtag;
+	LOCKTAG		reltag;
+	bool		db_locked = false;
+	bool		done = false;
+
+	if (vu == NULL)
+		return false;
+	if (v.dbid != MyDatabaseId)
+	{
+		SET_LOCKTAG_OBJECT(dbtag, InvalidOid, DatabaseRelationId, v.dbid, 0);
+		if (LockAcquire(&dbtag, AccessShareLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
+		{
+			lsm_use_release(vu);
+			return false;
+		}
+		db_locked = true;
+	}
+	SET_LOCKTAG_RELATION(reltag, v.dbid, v.relid);
+	if (LockAcquire(&reltag, AccessShareLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
+	{
+		if (lsm_relfilenode_alive(&v.node))
+			done = lsm_flush_victim(vu, &v);
+		LockRelease(&reltag, AccessShareLock, false);
+	}
+	if (db_locked)
+		LockRelease(&dbtag, AccessShareLock, false);
+	lsm_use_release(vu);
+	return done;
+}
+
+/*
+ * Called by a writer whose active memtable has no room for next and for
+ * which no free region was found (writer lock not held).  Makes progress
+ * towards a free region or sleeps a little; the caller retries.
+ */
+void
+lsm_make_room(LsmStore *s, LsmUse *u, const LsmWrite *next)
+{
+	LsmTableShared *e = u->entry;
+	bool		froze;
+
+	CHECK_FOR_INTERRUPTS();
+
+	/* Our frozen memtables: flushing one frees a region. */
+	if (lsm_flush_one(s, u, true))
+		return;
+
+	/* Our full active memtable: flush it without a successor. */
+	LWLockAcquire(&e->writer, LW_EXCLUSIVE);
+	froze = e->active.region >= 0 &&
+		!lsm_memtable_has_room(lsm_region_memtable(e->active.region),
+							   next->keylen, next->vallen) &&
+		lsm_freeze_locked(e, -1);
+	LWLockRelease(&e->writer);
+	if (froze)
+	{
+		(void) lsm_flush_one(s, u, true);
+		return;
+	}
+
+	/* Other tables' idle memtables. */
+	if (lsm_reclaim_regions() || lsm_steal_region(e))
+		return;
+
+	SpinLockAcquire(&e->mutex);
+	e->stalls++;
+	SpinLockRelease(&e->mutex);
+	lsm_wait_for_region();
+}
+
+/* A region for a table being loaded (it holds none yet). */
+int
+lsm_region_acquire(LsmUse *u)
+{
+	for (;;)
+	{
+		int			region = lsm_region_try_alloc();
+
+		if (region >= 0)
+			return region;
+		CHECK_FOR_INTERRUPTS();
+		if (lsm_reclaim_regions() || lsm_steal_region(u->entry))
+			continue;
+		lsm_wait_for_region();
+	}
+}
+
+/* Whether rel is a table of the lsm access method. */
+static bool
+lsm_relation_is_lsm(Relation rel)
+{
+	return (rel->rd_rel->relkind == RELKIND_RELATION ||
+			rel->rd_rel->relkind == RELKIND_MATVIEW) &&
+		OidIsValid(rel->rd_rel->relam) &&
+		rel->rd_rel->relam == get_table_am_oid("lsm", true);
+}
+
+/*
+ * lsm_flush(regclass) returns void
+ *
+ * Freezes the table's memtable and writes it, and any memtable still
+ * waiting, to level-0 runs.  For the table's owner (or the database's).
+ */
+Datum
+lsm_flush(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	Relation	rel = relation_open(relid, AccessShareLock);
+
+	if (!lsm_relation_is_lsm(rel))
+		ereport(ERROR,
+				errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				errmsg("\"%s\" is not an lsm table", RelationGetRelationName(rel)),
+				rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE ?
+				errhint("Flush its partitions.") : 0);
+	if (!pg_class_ownercheck(relid, GetUserId()) &&
+		!pg_database_ownercheck(MyDatabaseId, GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER,
+					   get_relkind_objtype(rel->rd_rel->relkind),
+					   RelationGetRelationName(rel));
+
+	lsm_tree_flush(lsm_tree_open(rel));
+
+	relation_close(rel, AccessShareLock);
+	PG_RETURN_VOID();
+}

@@ -1,0 +1,503 @@
+/*
+ * lsm_pager.c - an lsm table's pages through the buffer manager: the page
+ * format, relation extension, and the core's pager (lsm/pager.h).
+ *
+ * The core calls the pager from deep inside its own code, which allocates
+ * with malloc and reports failure by status codes.  An ERROR raised by the
+ * buffer manager there would unwind through the core and leak what it
+ * holds, so the pager callbacks catch errors, keep a copy in the store, and
+ * return LSM_IO_ERROR; once the core has returned, lsm_store_raise re-throws
+ * the saved error.  After an error has been caught, the callbacks fail
+ * without touching PostgreSQL again.
+ */
+#include "postgres.h"
+
+#include "access/generic_xlog.h"
+#include "access/xloginsert.h"
+#include "catalog/pg_class.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/smgr.h"
+#include "utils/memutils.h"
+
+#include "lsm_keys.h"
+#include "lsm_storage.h"
+
+static lsm_status lsm_pager_get(lsm_pager *p, lsm_pageno pageno,
+								const uint8_t **payload, void **handle);
+static void lsm_pager_release(lsm_pager *p, void *handle);
+static lsm_status lsm_pager_write(lsm_pager *p, lsm_pageno pageno,
+								  const uint8_t *payload);
+static lsm_pageno lsm_pager_npages(lsm_pager *p);
+
+static const lsm_pager_ops lsm_buffer_pager_ops = {
+	lsm_pager_get,
+	lsm_pager_release,
+	lsm_pager_write,
+	lsm_pager_npages
+};
+
+/* ----------------------------------------------------------------
+ * The storage handle
+ * ----------------------------------------------------------------
+ */
+
+void
+lsm_store_init(LsmStore *s, const RelFileNode *node, char persistence,
+			   bool needs_wal, const char *relname, MemoryContext cxt)
+{
+	memset(s, 0, sizeof(LsmStore));
+	s->pager.ops = &lsm_buffer_pager_ops;
+	s->pager.payload_size = LSM_PAYLOAD_SIZE;
+	s->node = *node;
+	s->cxt = cxt;
+	s->bad_block = InvalidBlockNumber;
+	strlcpy(s->relname, relname, NAMEDATALEN);
+	s->xlogrel = MemoryContextAllocZero(cxt, sizeof(RelationData));
+	s->xlogrel->rd_rel = MemoryContextAllocZero(cxt, sizeof(FormData_pg_class));
+	lsm_store_set_wal(s, persistence, needs_wal);
+}
+
+/*
+ * GenericXLogStart only asks RelationNeedsWAL of its relation; the stand-in
+ * answers what the real relation answered when the store was set up (false
+ * for unlogged tables, and for a permanent relfilenode created in the
+ * current transaction under wal_level = minimal).
+ */
+void
+lsm_store_set_wal(LsmStore *s, char persistence, bool needs_wal)
+{
+	s->persistence = persistence;
+	s->permanent = persistence == RELPERSISTENCE_PERMANENT;
+	s->needs_wal = needs_wal;
+	s->xlogrel->rd_node = s->node;
+	s->xlogrel->rd_rel->relpersistence = persistence;
+	s->xlogrel->rd_createSubid = InvalidSubTransactionId;
+	s->xlogrel->rd_firstRelfilenodeSubid =
+		needs_wal ? InvalidSubTransactionId : TopSubTransactionId;
+}
+
+void
+lsm_store_free(LsmStore *s)
+{
+	pfree(s->xlogrel->rd_rel);
+	pfree(s->xlogrel);
+	s->xlogrel = NULL;
+	if (s->error)
+		FreeErrorData(s->error);
+	s->error = NULL;
+}
+
+GenericXLogState *
+lsm_xlog_start(LsmStore *s)
+{
+	return GenericXLogStart(s->xlogrel);
+}
+
+/* Keeps a copy of the error being thrown and cancels the throw. */
+static void
+lsm_store_catch(LsmStore *s)
+{
+	MemoryContext old = MemoryContextSwitchTo(s->cxt);
+	ErrorData  *edata = CopyErrorData();
+
+	FlushErrorState();
+	MemoryContextSwitchTo(old);
+	if (s->error == NULL)
+		s->error = edata;
+	else
+		FreeErrorData(edata);
+}
+
+static void
+lsm_store_vraise(LsmStore *s, lsm_status st, const char *fmt, va_list ap)
+	pg_attribute_printf(3, 0);
+
+static void
+lsm_store_vraise(LsmStore *s, lsm_status st, const char *fmt, va_list ap)
+{
+	char		what[256];
+	BlockNumber bad = s->bad_block;
+
+	if (s->error)
+	{
+		ErrorData  *edata = s->error;
+
+		s->error = NULL;
+		ReThrowError(edata);
+	}
+	vsnprintf(what, sizeof(what), fmt, ap);
+	s->bad_block = InvalidBlockNumber;
+	if (st == LSM_CORRUPT && bad != InvalidBlockNumber)
+		ereport(ERROR,
+				errcode(ERRCODE_DATA_CORRUPTED),
+				errmsg("lsm table \"%s\" is corrupt", s->relname),
+				errdetail("Block %u, needed while %s, is not a page of that kind.",
+						  bad, what));
+	if (st == LSM_CORRUPT)
+		ereport(ERROR,
+				errcode(ERRCODE_DATA_CORRUPTED),
+				errmsg("lsm table \"%s\" is corrupt", s->relname),
+				errdetail("A checksum, length or order check failed while %s.", what));
+	if (st == LSM_NO_MEMORY)
+		ereport(ERROR,
+				errcode(ERRCODE_OUT_OF_MEMORY),
+				errmsg("out of memory"),
+				errdetail("Failed while %s of lsm table \"%s\".", what, s->relname));
+	elog(ERROR, "lsm table \"%s\": %s failed: %s", s->relname, what,
+		 lsm_status_str(st));
+}
+
+/* Raises the error behind a failed core call: a caught one, or st's. */
+void
+lsm_store_raise(LsmStore *s, lsm_status st, const char *fmt,...)
+{
+	va_list		ap;
+
+	va_start(ap, fmt);
+	lsm_store_vraise(s, st, fmt, ap);
+	va_end(ap);
+}
+
+/* lsm_store_raise unless st is LSM_OK and nothing was caught. */
+void
+lsm_store_check(LsmStore *s, lsm_status st, const char *fmt,...)
+{
+	va_list		ap;
+
+	if (st == LSM_OK && s->error == NULL)
+		return;
+	va_start(ap, fmt);
+	lsm_store_vraise(s, st == LSM_OK ? LSM_IO_ERROR : st, fmt, ap);
+	va_end(ap);
+}
+
+BlockNumber
+lsm_store_nblocks(LsmStore *s)
+{
+	s->nblocks = smgrnblocks(smgropen(s->node, InvalidBackendId), MAIN_FORKNUM);
+	return s->nblocks;
+}
+
+static bool
+lsm_block_exists(LsmStore *s, BlockNumber blkno)
+{
+	return blkno < s->nblocks || blkno < lsm_store_nblocks(s);
+}
+
+/* ----------------------------------------------------------------
+ * Pages
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * Formats page as an lsm page of the given type with no payload in use;
+ * the caller sets pd_lower (LsmPageSetUsed) as it fills it.
+ */
+void
+lsm_page_init(Page page, uint16 type)
+{
+	LsmPageOpaqueData *op;
+
+	PageInit(page, BLCKSZ, LSM_SPECIAL_SIZE);
+	op = (LsmPageOpaqueData *) PageGetSpecialPointer(page);
+	op->lsm_reserved = 0;
+	op->lsm_type = type;
+	op->lsm_page_id = LSM_PAGE_ID;
+	Assert(((PageHeader) page)->pd_lower == LSM_PAYLOAD_OFFSET);
+	Assert(((PageHeader) page)->pd_upper == LSM_PAYLOAD_OFFSET + LSM_PAYLOAD_SIZE);
+}
+
+bool
+lsm_page_is(Page page, uint16 type)
+{
+	PageHeader	ph = (PageHeader) page;
+	LsmPageOpaqueData *op;
+
+	if (PageIsNew(page) || ph->pd_special != BLCKSZ - LSM_SPECIAL_SIZE ||
+		ph->pd_lower < LSM_PAYLOAD_OFFSET || ph->pd_lower > ph->pd_upper)
+		return false;
+	op = (LsmPageOpaqueData *) PageGetSpecialPointer(page);
+	return op->lsm_page_id == LSM_PAGE_ID && op->lsm_type == type;
+}
+
+static const char *
+lsm_page_type_name(uint16 type)
+{
+	switch (type)
+	{
+		case LSM_PAGE_META:
+			return "metapage";
+		case LSM_PAGE_LOG:
+			return "log page";
+		case LSM_PAGE_RUN:
+			return "run page";
+		case LSM_PAGE_MANIFEST:
+			return "manifest page";
+	}
+	return "page";
+}
+
+/* Reads and locks block blkno, which must be an lsm page of type. */
+Buffer
+lsm_read_page(LsmStore *s, BlockNumber blkno, uint16 type, int lockmode)
+{
+	Buffer		buf;
+
+	if (!lsm_block_exists(s, blkno))
+		ereport(ERROR,
+				errcode(ERRCODE_DATA_CORRUPTED),
+				errmsg("lsm table \"%s\" is corrupt", s->relname),
+				errdetail("It refers to block %u, past its end (%u blocks).",
+						  blkno, s->nblocks));
+	buf = ReadBufferWithoutRelcache(s->node, MAIN_FORKNUM, blkno, RBM_NORMAL,
+									NULL, s->permanent);
+	LockBuffer(buf, lockmode);
+	if (!lsm_page_is(BufferGetPage(buf), type))
+	{
+		UnlockReleaseBuffer(buf);
+		ereport(ERROR,
+				errcode(ERRCODE_DATA_CORRUPTED),
+				errmsg("lsm table \"%s\" is corrupt", s->relname),
+				errdetail("Block %u is not a valid %s.", blkno,
+						  lsm_page_type_name(type)));
+	}
+	return buf;
+}
+
+/*
+ * Adds npages pages at the end of the relation and returns the first.  The
+ * pages are zero-filled; when locked is not NULL, the last one is returned
+ * there pinned and exclusively locked (the caller formats it), else all are
+ * released.  Extension is serialised by the table's extension lock, which
+ * also covers flushes done on behalf of other backends.
+ */
+BlockNumber
+lsm_extend(LsmStore *s, uint32 npages, Buffer *locked)
+{
+	LWLock	   *lock = s->entry ? &s->entry->extend : NULL;
+	BlockNumber first = InvalidBlockNumber;
+
+	Assert(npages > 0);
+	if (lock)
+		LWLockAcquire(lock, LW_EXCLUSIVE);
+	for (uint32 i = 0; i < npages; i++)
+	{
+		Buffer		buf = ReadBufferWithoutRelcache(s->node, MAIN_FORKNUM, P_NEW,
+												RBM_ZERO_AND_LOCK, NULL,
+												s->permanent);
+
+		if (i == 0)
+			first = BufferGetBlockNumber(buf);
+		else if (BufferGetBlockNumber(buf) != first + i)
+			elog(ERROR, "lsm table \"%s\" was extended concurrently", s->relname);
+		if (locked && i == npages - 1)
+			*locked = buf;
+		else
+			UnlockReleaseBuffer(buf);
+	}
+	if (lock)
+		LWLockRelease(lock);
+	s->nblocks = Max(s->nblocks, first + npages);
+	return first;
+}
+
+/*
+ * Writes a whole page once (run and manifest pages): formatted as type, its
+ * payload copied, WAL-logged as a full page image.
+ */
+void
+lsm_write_page(LsmStore *s, BlockNumber blkno, uint16 type, const uint8 *payload)
+{
+	Buffer		buf;
+	Page		page;
+
+	if (blkno == LSM_META_BLKNO || !lsm_block_exists(s, blkno))
+		elog(ERROR, "lsm table \"%s\": block %u was not allocated", s->relname, blkno);
+	buf = ReadBufferWithoutRelcache(s->node, MAIN_FORKNUM, blkno,
+									RBM_ZERO_AND_LOCK, NULL, s->permanent);
+	page = BufferGetPage(buf);
+
+	START_CRIT_SECTION();
+	lsm_page_init(page, type);
+	memcpy(LsmPagePayload(page), payload, LSM_PAYLOAD_SIZE);
+	LsmPageSetUsed(page, LSM_PAYLOAD_SIZE);
+	MarkBufferDirty(buf);
+	if (s->needs_wal)
+		log_newpage_buffer(buf, true);
+	END_CRIT_SECTION();
+
+	UnlockReleaseBuffer(buf);
+}
+
+/* ----------------------------------------------------------------
+ * The core's pager
+ * ----------------------------------------------------------------
+ */
+
+static lsm_status
+lsm_pager_get(lsm_pager *p, lsm_pageno pageno, const uint8_t **payload,
+			  void **handle)
+{
+	LsmStore   *s = (LsmStore *) p;
+	volatile lsm_status st = LSM_OK;
+
+	if (s->error)
+		return LSM_IO_ERROR;
+	PG_TRY();
+	{
+		Buffer		buf;
+
+		if (pageno == LSM_META_BLKNO || !lsm_block_exists(s, pageno))
+		{
+			s->bad_block = pageno;
+			st = LSM_CORRUPT;
+		}
+		else
+		{
+			buf = ReadBufferWithoutRelcache(s->node, MAIN_FORKNUM, pageno,
+											RBM_NORMAL, NULL, s->permanent);
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			if (!lsm_page_is(BufferGetPage(buf), LSM_PAGE_RUN))
+			{
+				UnlockReleaseBuffer(buf);
+				s->bad_block = pageno;
+				st = LSM_CORRUPT;
+			}
+			else
+			{
+				*payload = LsmPagePayload(BufferGetPage(buf));
+				*handle = (void *) (uintptr_t) buf;
+			}
+		}
+	}
+	PG_CATCH();
+	{
+		lsm_store_catch(s);
+		st = LSM_IO_ERROR;
+	}
+	PG_END_TRY();
+	return st;
+}
+
+static void
+lsm_pager_release(lsm_pager *p, void *handle)
+{
+	/* Unlocking and unpinning a buffer we hold cannot fail. */
+	UnlockReleaseBuffer((Buffer) (uintptr_t) handle);
+}
+
+static lsm_status
+lsm_pager_write(lsm_pager *p, lsm_pageno pageno, const uint8_t *payload)
+{
+	LsmStore   *s = (LsmStore *) p;
+	volatile lsm_status st = LSM_OK;
+
+	if (s->error)
+		return LSM_IO_ERROR;
+	PG_TRY();
+	{
+		CHECK_FOR_INTERRUPTS();
+		lsm_write_page(s, pageno, LSM_PAGE_RUN, payload);
+	}
+	PG_CATCH();
+	{
+		lsm_store_catch(s);
+		st = LSM_IO_ERROR;
+	}
+	PG_END_TRY();
+	return st;
+}
+
+static lsm_pageno
+lsm_pager_npages(lsm_pager *p)
+{
+	LsmStore   *s = (LsmStore *) p;
+	volatile lsm_pageno n = 0;
+
+	if (s->error)
+		return 0;
+	PG_TRY();
+	{
+		n = lsm_store_nblocks(s);
+	}
+	PG_CATCH();
+	{
+		lsm_store_catch(s);
+	}
+	PG_END_TRY();
+	return n;
+}
+
+/*
+ * Where a new run of npages goes: a free extent of the manifest (taken in a
+ * manifest change of its own, so that nobody else takes it; if the run is
+ * never committed, the pages are found unowned and freed again when the
+ * table is next loaded), else new pages at the end of the relation.
+ */
+static BlockNumber
+lsm_alloc_pages(LsmStore *s, uint32 npages)
+{
+	LsmMetaTx	tx;
+	lsm_pageno	first = InvalidBlockNumber;
+	volatile bool taken = false;
+
+	lsm_meta_begin(s, &tx, true, true);
+	PG_TRY();
+	{
+		/*
+		 * Horizon 0: only extents that were reusable at once when freed (log
+		 * pages and manifest overflow pages).  Extents of runs dropped by
+		 * compaction carry a horizon that whoever frees them defines.
+		 */
+		if (lsm_manifest_take_extent(&tx.m, npages, 0, &first) == LSM_OK)
+		{
+			taken = true;
+			lsm_meta_commit(s, &tx, NULL, NULL);
+		}
+	}
+	PG_FINALLY();
+	{
+		lsm_manifest_free(&tx.m);
+	}
+	PG_END_TRY();
+	UnlockReleaseBuffer(tx.buf);
+	if (!taken)
+		first = lsm_extend(s, npages, NULL);
+	return first;
+}
+
+/* The core's lsm_alloc_fn for runs. */
+lsm_status
+lsm_alloc_extent(void *arg, uint32_t npages, lsm_pageno *first)
+{
+	LsmStore   *s = (LsmStore *) arg;
+	volatile lsm_status st = LSM_OK;
+
+	if (s->error)
+		return LSM_IO_ERROR;
+	PG_TRY();
+	{
+		*first = lsm_alloc_pages(s, npages);
+	}
+	PG_CATCH();
+	{
+		lsm_store_catch(s);
+		st = LSM_IO_ERROR;
+	}
+	PG_END_TRY();
+	return st;
+}
+
+/* Run options: bloom keys are data keys without their row id. */
+void
+lsm_sst_options_for(lsm_sst_options *o, bool writing)
+{
+	lsm_sst_options_default(o);
+	o->bloom_key_len = lsm_key_bloom_len;
+	if (writing)
+	{
+		o->bloom_bits_per_key = lsm_bloom_bits_per_key;
+		o->compress = true;
+	}
+}

@@ -1,0 +1,337 @@
+/*
+ * lsm_storage.h - internals of the storage layer under lsm_tree.h, shared by
+ * lsm_shmem.c (settings, shared memory, the table directory, the memtable
+ * pool), lsm_pager.c (pages through the buffer manager), lsm_meta.c
+ * (metapage and manifest), lsm_log.c (log pages and replay), lsm_flush.c
+ * (freezing and flushing memtables) and lsm_tree.c (the lsm_tree.h API).
+ *
+ * Page format.  Every page of an lsm relation is a standard page: the page
+ * header, a payload, and an 8-byte special space that names the page's kind
+ * (metapage, log page, run page, manifest overflow page), so that a reader
+ * can tell an lsm page from anything else and a run page from a log page.
+ * The payload is the same size on every page (LSM_PAYLOAD_SIZE); it is what
+ * the core's pager exposes (lsm/pager.h).  pd_lower marks the end of the
+ * payload bytes in use (the whole payload on run pages), so full-page images
+ * and generic WAL never drop data.
+ *
+ *   block 0    metapage: LsmMetaData, then the serialised manifest when it
+ *              fits (else the manifest lives on an extent of overflow pages,
+ *              rewritten to a fresh extent on each change)
+ *   log page   LsmLogPageHeader (next page of the chain), then core log
+ *              records (lsm/logrec.h) up to pd_lower
+ *   run page   a slice of a run's byte stream (lsm/sstable.h)
+ */
+#ifndef LSM_STORAGE_H
+#define LSM_STORAGE_H
+
+#include "postgres.h"
+
+#include "lib/ilist.h"
+#include "port/atomics.h"
+#include "storage/block.h"
+#include "storage/buf.h"
+#include "storage/bufpage.h"
+#include "storage/condition_variable.h"
+#include "storage/lwlock.h"
+#include "storage/relfilenode.h"
+#include "storage/spin.h"
+#include "utils/rel.h"
+#include "utils/resowner.h"
+
+#include "lsm/logrec.h"
+#include "lsm/manifest.h"
+#include "lsm/memtable.h"
+#include "lsm/pager.h"
+
+#include "lsm_tree.h"
+
+/* ----------------------------------------------------------------
+ * Settings (lsm_shmem.c)
+ * ----------------------------------------------------------------
+ */
+extern int	lsm_memtable_size_kb;
+extern int	lsm_memtable_pool_kb;
+extern int	lsm_max_tables;
+extern int	lsm_bloom_bits_per_key;
+
+/* Called from _PG_init: settings, shared memory and hooks. */
+extern void lsm_storage_init(void);
+
+/* ----------------------------------------------------------------
+ * Page format (lsm_pager.c)
+ * ----------------------------------------------------------------
+ */
+#define LSM_PAGE_ID			0xFF8B	/* last two bytes of every lsm page */
+
+#define LSM_PAGE_META		1
+#define LSM_PAGE_LOG		2
+#define LSM_PAGE_RUN		3
+#define LSM_PAGE_MANIFEST	4
+
+typedef struct LsmPageOpaqueData
+{
+	uint32		lsm_reserved;
+	uint16		lsm_type;		/* LSM_PAGE_* */
+	uint16		lsm_page_id;	/* LSM_PAGE_ID */
+} LsmPageOpaqueData;
+
+#define LSM_PAYLOAD_OFFSET	MAXALIGN(SizeOfPageHeaderData)
+#define LSM_SPECIAL_SIZE	MAXALIGN(sizeof(LsmPageOpaqueData))
+#define LSM_PAYLOAD_SIZE	(BLCKSZ - LSM_PAYLOAD_OFFSET - LSM_SPECIAL_SIZE)
+
+#define LsmPagePayload(page)	((uint8 *) (page) + LSM_PAYLOAD_OFFSET)
+/* Payload bytes in use, as pd_lower says. */
+#define LsmPageUsed(page)	(((PageHeader) (page))->pd_lower - LSM_PAYLOAD_OFFSET)
+#define LsmPageSetUsed(page, used) \
+	(((PageHeader) (page))->pd_lower = LSM_PAYLOAD_OFFSET + (used))
+
+#define LSM_META_BLKNO		0
+
+/* The metapage's payload starts with this. */
+#define LSM_META_MAGIC		0x4C534D54	/* "LSMT" */
+#define LSM_META_VERSION	1
+
+typedef struct LsmMetaData
+{
+	uint32		magic;
+	uint32		format_version;
+	uint64		rowid_hwm;		/* row ids below this may have been handed out */
+	uint64		manifest_version;	/* the manifest's version field */
+	uint32		manifest_len;	/* bytes of serialised manifest */
+	BlockNumber manifest_first; /* its overflow extent; 0: inline after this */
+	uint32		manifest_npages;
+	uint32		reserved;
+} LsmMetaData;
+
+#define LSM_META_INLINE_OFFSET	MAXALIGN(sizeof(LsmMetaData))
+#define LSM_META_INLINE_MAX		(LSM_PAYLOAD_SIZE - LSM_META_INLINE_OFFSET)
+
+/* A log page's payload starts with this; records follow. */
+typedef struct LsmLogPageHeader
+{
+	BlockNumber next;			/* next page of the chain, 0 at the tail */
+	uint32		reserved;
+} LsmLogPageHeader;
+
+#define LSM_LOG_HEADER		MAXALIGN(sizeof(LsmLogPageHeader))
+
+/*
+ * Largest key + value of one entry: a log record never spans pages, so an
+ * entry must fit an empty log page with the record header and the worst
+ * case varints (sequence number, key and value lengths).
+ */
+#define LSM_MAX_ENTRY	(LSM_PAYLOAD_SIZE - LSM_LOG_HEADER - LSM_LOGREC_HEADER - 16)
+
+/* ----------------------------------------------------------------
+ * Shared state (lsm_shmem.c)
+ * ----------------------------------------------------------------
+ */
+
+/* Frozen memtables a table may have waiting for a flush. */
+#define LSM_MAX_FROZEN		4
+#define LSM_MAX_MEMS		(1 + LSM_MAX_FROZEN)
+
+/* One memtable of a table: a pool region and where its log starts. */
+typedef struct LsmMem
+{
+	int			region;			/* pool region, -1 if none */
+	BlockNumber seg_first;		/* first log page that may hold its records */
+	uint64		max_seq;		/* frozen: the highest sequence number in it */
+} LsmMem;
+
+/*
+ * A table's shared state, one directory entry per relfilenode.  The writer
+ * lock serialises everything that appends to the log or changes the active
+ * memtable; mutex protects the fields readers look at.  The manifest itself
+ * lives in the metapage, whose buffer lock serialises manifest changes; a
+ * change and the matching change of the memtable list happen under both, so
+ * a reader that holds either sees them consistently.
+ */
+typedef struct LsmTableShared
+{
+	RelFileNode node;			/* hash key; must be first */
+	uint64		generation;		/* distinguishes reuses of the entry */
+	pg_atomic_uint32 users;		/* backends inside an operation on it */
+	pg_atomic_uint64 write_tick;	/* when it was last written (for victims) */
+	LWLock		writer;
+	LWLock		extend;			/* serialises extension of the relation */
+	ConditionVariable flush_cv; /* broadcast when a flush ends */
+	slock_t		mutex;
+
+	/* protected by mutex */
+	bool		loaded;			/* the memtables hold the whole live log */
+	bool		flushing;		/* a backend is flushing frozen[0] */
+	bool		wal_skipped;	/* last opener saw a new, not-logged relfilenode */
+	char		persistence;
+	Oid			dbid;
+	Oid			relid;
+	NameData	relname;
+	LsmMem		active;
+	int			nfrozen;
+	LsmMem		frozen[LSM_MAX_FROZEN];	/* oldest first */
+	uint64		manifest_version;	/* of the manifest in the metapage */
+	LsmRowId	next_rowid;
+	LsmRowId	rowid_limit;	/* reserved in the metapage up to here */
+	uint64		flushes;
+	uint64		bytes_flushed;
+	uint64		stalls;
+
+	/* protected by writer */
+	uint64		next_seq;
+	BlockNumber log_tail;		/* last page of the log chain */
+	uint32		log_tail_off;	/* payload offset where the next record goes */
+} LsmTableShared;
+
+/* Memtable pool regions. */
+extern int	lsm_region_try_alloc(void);
+extern void *lsm_region_ptr(int region);
+extern void lsm_region_retire(int region);
+extern void lsm_region_free_unused(int region);
+extern int	lsm_region_count(void);
+extern Size lsm_region_bytes(void);
+extern bool lsm_reclaim_regions(void);
+extern void lsm_wait_for_region(void);
+extern int	lsm_regions_free(void);
+extern uint64 lsm_write_clock_tick(void);
+
+static inline lsm_memtable *
+lsm_region_memtable(int region)
+{
+	return lsm_memtable_at(lsm_region_ptr(region));
+}
+
+/*
+ * A backend's use of a table's shared state: attached (the entry cannot be
+ * evicted), possibly with memtable regions pinned (scans) or the flushing
+ * flag held.  Released explicitly, or by the resource owner it was taken
+ * under when that is released (transaction or subtransaction abort), after
+ * LWLocks are gone.
+ */
+typedef struct LsmUse
+{
+	dlist_node	node;
+	LsmTableShared *entry;
+	ResourceOwner owner;
+	bool		flushing;		/* this use set entry->flushing */
+	int			npins;
+	int			pins[LSM_MAX_MEMS];
+	int		   *holder_count;	/* decremented on release (LsmTree->nuses) */
+	void		(*cleanup) (void *arg); /* run on release (scans) */
+	void	   *cleanup_arg;
+} LsmUse;
+
+extern LsmUse *lsm_use_attach(const RelFileNode *node);
+extern void lsm_use_release(LsmUse *u);
+extern uint64 lsm_use_pin_mems(LsmUse *u, int *regions, int *nregions);
+extern void lsm_use_unpin_all(LsmUse *u);
+
+/* Another table's memtable to flush when the pool is exhausted. */
+typedef struct LsmVictim
+{
+	RelFileNode node;
+	uint64		generation;
+	Oid			dbid;
+	Oid			relid;
+	char		persistence;
+	bool		needs_wal;
+	NameData	relname;
+} LsmVictim;
+
+extern LsmUse *lsm_use_attach_victim(LsmTableShared *self, LsmVictim *v);
+extern bool lsm_relfilenode_alive(const RelFileNode *node);
+
+/* ----------------------------------------------------------------
+ * Storage handle and pager (lsm_pager.c)
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * Where one table's pages are and how to write them.  Built from a Relation
+ * (lsm_tree.c) or, for a flush on behalf of another backend, from the
+ * directory entry (lsm_flush.c).
+ */
+typedef struct LsmStore
+{
+	lsm_pager	pager;			/* must be first: the core sees this */
+	RelFileNode node;
+	char		persistence;
+	bool		permanent;		/* buffers are permanent (not unlogged) */
+	bool		needs_wal;
+	char		relname[NAMEDATALEN];
+	LsmTableShared *entry;		/* NULL only while formatting */
+	Relation	xlogrel;		/* stand-in relation for GenericXLogStart */
+	BlockNumber nblocks;		/* known size; refreshed past it */
+	MemoryContext cxt;			/* keeps xlogrel and a caught error */
+	ErrorData  *error;			/* an error caught inside a core callback */
+	BlockNumber bad_block;		/* a page that failed verification */
+} LsmStore;
+
+extern void lsm_store_init(LsmStore *s, const RelFileNode *node,
+						   char persistence, bool needs_wal,
+						   const char *relname, MemoryContext cxt);
+extern void lsm_store_set_wal(LsmStore *s, char persistence, bool needs_wal);
+extern void lsm_store_free(LsmStore *s);
+extern void lsm_store_raise(LsmStore *s, lsm_status st, const char *fmt,...)
+			pg_attribute_printf(3, 4);
+extern void lsm_store_check(LsmStore *s, lsm_status st, const char *fmt,...)
+			pg_attribute_printf(3, 4);
+extern struct GenericXLogState *lsm_xlog_start(LsmStore *s);
+
+extern void lsm_page_init(Page page, uint16 type);
+extern bool lsm_page_is(Page page, uint16 type);
+extern Buffer lsm_read_page(LsmStore *s, BlockNumber blkno, uint16 type, int lockmode);
+extern BlockNumber lsm_extend(LsmStore *s, uint32 npages, Buffer *locked);
+extern void lsm_write_page(LsmStore *s, BlockNumber blkno, uint16 type,
+						   const uint8 *payload);
+extern BlockNumber lsm_store_nblocks(LsmStore *s);
+extern lsm_status lsm_alloc_extent(void *arg, uint32_t npages, lsm_pageno *first);
+extern void lsm_sst_options_for(lsm_sst_options *o, bool writing);
+
+/* ----------------------------------------------------------------
+ * Metapage and manifest (lsm_meta.c)
+ * ----------------------------------------------------------------
+ */
+typedef struct LsmMetaTx
+{
+	Buffer		buf;			/* the metapage, locked */
+	LsmMetaData meta;			/* its header as read */
+	lsm_manifest m;				/* the manifest, if read */
+} LsmMetaTx;
+
+/* Changes the directory entry together with a manifest commit. */
+typedef void (*LsmCommitHook) (LsmTableShared *e, void *arg);
+
+extern void lsm_meta_begin(LsmStore *s, LsmMetaTx *tx, bool exclusive,
+						   bool read_manifest);
+extern void lsm_meta_commit(LsmStore *s, LsmMetaTx *tx, LsmCommitHook hook,
+							void *arg);
+extern void lsm_meta_end(LsmMetaTx *tx);
+extern void lsm_meta_reserve_rowids(LsmStore *s, LsmTableShared *e, uint64 batch);
+extern void lsm_manifest_check_status(LsmStore *s, lsm_status st, const char *what);
+
+/* ----------------------------------------------------------------
+ * Log (lsm_log.c)
+ * ----------------------------------------------------------------
+ */
+extern int	lsm_log_plan(LsmTableShared *e, const LsmWrite *w, int n,
+						 lsm_memtable *mt, int *nnew);
+extern void lsm_log_append(LsmStore *s, LsmTableShared *e, const LsmWrite *w,
+						   int k, int nnew, lsm_memtable *mt);
+extern BlockNumber *lsm_log_pages_between(LsmStore *s, BlockNumber first,
+										  BlockNumber stop, int *npages);
+extern void lsm_load(LsmStore *s, LsmUse *u);
+
+/* ----------------------------------------------------------------
+ * Freezing and flushing (lsm_flush.c)
+ * ----------------------------------------------------------------
+ */
+extern bool lsm_freeze_locked(LsmTableShared *e, int new_region);
+extern void lsm_flush_memtable(LsmStore *s, LsmTableShared *e, int region,
+							   uint64 max_seq, BlockNumber seg_first,
+							   BlockNumber next_seg, bool remove_frozen);
+extern bool lsm_flush_one(LsmStore *s, LsmUse *u, bool wait);
+extern void lsm_make_room(LsmStore *s, LsmUse *u, const LsmWrite *next);
+extern int	lsm_region_acquire(LsmUse *u);
+extern void lsm_forget_local(const RelFileNode *node);
+
+#endif							/* LSM_STORAGE_H */

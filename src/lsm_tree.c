@@ -1,0 +1,1088 @@
+/*
+ * lsm_tree.c - the storage layer's API (lsm_tree.h): a backend's handle on
+ * a table's tree, writes, point reads of all versions of a key, ordered
+ * scans, row ids, flushes and size estimates.
+ *
+ * Reading.  A reader takes a view: the memtables (pinned, so their regions
+ * are not reused under it) and the runs of one manifest version.  The two
+ * must agree -- a flush removes a memtable and adds its run in one step --
+ * so a view is taken either under the entry's mutex, when this backend's
+ * cached manifest is the current version, or under the metapage's share
+ * lock while reading the manifest afresh.
+ *
+ * Opened runs (their index block and bloom filter in memory) are cached per
+ * backend with the manifest version they belong to, so that a point lookup
+ * costs a bloom probe per run and at most a data block read, not a reopen.
+ * The cache is dropped when the table's relfilenode goes away (relcache
+ * invalidation) or the shared entry was recreated.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_class.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
+#include "utils/builtins.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+#include "lsm/merge.h"
+#include "lsm/sstable.h"
+#include "lsm_storage.h"
+
+/* Row ids reserved per metapage change. */
+#define LSM_ROWID_BATCH 4096
+
+/* An opened run, shared by the versions that contain it. */
+typedef struct LsmRun
+{
+	uint64		id;
+	lsm_sst    *sst;
+	lsm_run_meta meta;			/* our copy: key range for skipping */
+	lsm_slice	smallest_user;
+	lsm_slice	largest_user;
+	int			refs;
+} LsmRun;
+
+/* The runs of one manifest version. */
+typedef struct LsmVersion
+{
+	uint64		version;
+	int			refs;
+	int			nruns[LSM_MAX_LEVELS];
+	LsmRun	  **runs[LSM_MAX_LEVELS];
+	uint64		nentries;
+} LsmVersion;
+
+struct LsmTree
+{
+	RelFileNode node;			/* hash key; must be first */
+	Oid			relid;
+	LsmStore	store;
+	MemoryContext cxt;
+	uint64		generation;		/* of the shared entry the caches match */
+	LsmVersion *current;
+	int			nuses;			/* uses in progress (scans, calls) */
+	bool		check;			/* relcache said the relation changed */
+};
+
+/* What a reader sees. */
+typedef struct LsmView
+{
+	LsmVersion *version;
+	int			nmems;
+	int			mems[LSM_MAX_MEMS]; /* regions, newest first */
+} LsmView;
+
+static HTAB *lsm_trees = NULL;
+static bool lsm_trees_check = false;
+
+static void lsm_version_unref(LsmTree *t, LsmVersion *v);
+
+/* ----------------------------------------------------------------
+ * Backend-local trees
+ * ----------------------------------------------------------------
+ */
+
+static void
+lsm_relcache_callback(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	LsmTree    *t;
+
+	if (lsm_trees == NULL)
+		return;
+	hash_seq_init(&status, lsm_trees);
+	while ((t = hash_seq_search(&status)) != NULL)
+	{
+		if (!OidIsValid(relid) || t->relid == relid)
+		{
+			t->check = true;
+			lsm_trees_check = true;
+		}
+	}
+}
+
+/* Drops the cached manifest version and runs. */
+static void
+lsm_tree_reset_cache(LsmTree *t)
+{
+	if (t->current)
+		lsm_version_unref(t, t->current);
+	t->current = NULL;
+}
+
+static void
+lsm_tree_free(LsmTree *t)
+{
+	Assert(t->nuses == 0);
+	lsm_tree_reset_cache(t);
+	if (t->store.error)
+		FreeErrorData(t->store.error);
+	MemoryContextDelete(t->cxt);
+	hash_search(lsm_trees, &t->node, HASH_REMOVE, NULL);
+}
+
+/*
+ * Frees the trees of relations that were dropped or got a new relfilenode
+ * since a relcache invalidation flagged them.
+ */
+static void
+lsm_trees_sweep(void)
+{
+	HASH_SEQ_STATUS status;
+	LsmTree    *t;
+
+	lsm_trees_check = false;
+	hash_seq_init(&status, lsm_trees);
+	while ((t = hash_seq_search(&status)) != NULL)
+	{
+		HeapTuple	tuple;
+		bool		gone = true;
+
+		if (!t->check || t->nuses > 0)
+			continue;
+		t->check = false;
+		tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(t->relid));
+		if (HeapTupleIsValid(tuple))
+		{
+			Form_pg_class form = (Form_pg_class) GETSTRUCT(tuple);
+
+			gone = form->relfilenode != t->node.relNode;
+			ReleaseSysCache(tuple);
+		}
+		if (gone)
+			lsm_tree_free(t);
+	}
+}
+
+/* Called when the storage of node is dropped or replaced (lsm_tree_forget). */
+void
+lsm_forget_local(const RelFileNode *node)
+{
+	LsmTree    *t;
+
+	if (lsm_trees == NULL)
+		return;
+	t = hash_search(lsm_trees, node, HASH_FIND, NULL);
+	if (t == NULL)
+		return;
+	if (t->nuses == 0)
+		lsm_tree_free(t);
+	else
+		t->generation = 0;
+}
+
+/*
+ * Begins an operation on t: attaches to the shared entry (creating it),
+ * drops caches that belong to an older incarnation of the entry, and, with
+ * load, replays the log if the entry is not loaded.
+ */
+static LsmUse *
+lsm_tree_use(LsmTree *t, bool load)
+{
+	LsmUse	   *u = lsm_use_attach(&t->node);
+	LsmTableShared *e = u->entry;
+
+	u->holder_count = &t->nuses;
+	t->nuses++;
+	t->store.entry = e;
+	if (e->generation != t->generation)
+	{
+		lsm_tree_reset_cache(t);
+		t->generation = e->generation;
+	}
+	if (load)
+		lsm_load(&t->store, u);
+	return u;
+}
+
+/* Records who the table is, for flushes done on its behalf by others. */
+static void
+lsm_tree_describe(LsmTree *t, LsmTableShared *e)
+{
+	SpinLockAcquire(&e->mutex);
+	e->dbid = MyDatabaseId;
+	e->relid = t->relid;
+	e->persistence = t->store.persistence;
+	e->wal_skipped = t->store.persistence == RELPERSISTENCE_PERMANENT &&
+		!t->store.needs_wal;
+	namestrcpy(&e->relname, t->store.relname);
+	SpinLockRelease(&e->mutex);
+}
+
+LsmTree *
+lsm_tree_open(Relation rel)
+{
+	LsmTree    *t;
+	LsmUse	   *u;
+	bool		found;
+
+	if (rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP)
+		ereport(ERROR,
+				errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				errmsg("lsm tables cannot be temporary"));
+	if (lsm_trees == NULL)
+	{
+		HASHCTL		info;
+
+		memset(&info, 0, sizeof(info));
+		info.keysize = sizeof(RelFileNode);
+		info.entrysize = sizeof(LsmTree);
+		info.hcxt = TopMemoryContext;
+		lsm_trees = hash_create("lsm trees", 16, &info,
+								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		CacheRegisterRelcacheCallback(lsm_relcache_callback, (Datum) 0);
+	}
+	if (lsm_trees_check)
+		lsm_trees_sweep();
+
+	t = hash_search(lsm_trees, &rel->rd_node, HASH_ENTER, &found);
+	if (!found)
+	{
+		t->cxt = AllocSetContextCreate(TopMemoryContext, "lsm tree",
+									   ALLOCSET_SMALL_SIZES);
+		t->generation = 0;
+		t->current = NULL;
+		t->nuses = 0;
+		t->check = false;
+		lsm_store_init(&t->store, &rel->rd_node, rel->rd_rel->relpersistence,
+					   RelationNeedsWAL(rel), RelationGetRelationName(rel), t->cxt);
+	}
+	else
+		lsm_store_set_wal(&t->store, rel->rd_rel->relpersistence,
+						  RelationNeedsWAL(rel));
+	t->relid = RelationGetRelid(rel);
+	strlcpy(t->store.relname, RelationGetRelationName(rel), NAMEDATALEN);
+
+	u = lsm_tree_use(t, false);
+	lsm_tree_describe(t, u->entry);
+	lsm_load(&t->store, u);
+	lsm_use_release(u);
+	return t;
+}
+
+Size
+lsm_tree_max_entry(void)
+{
+	return LSM_MAX_ENTRY;
+}
+
+/* ----------------------------------------------------------------
+ * Writes
+ * ----------------------------------------------------------------
+ */
+
+typedef enum LsmWriteStep
+{
+	LSM_WROTE,					/* appended some entries */
+	LSM_FROZE,					/* froze the active memtable: flush it */
+	LSM_NO_ROOM					/* no memtable room and no free region */
+} LsmWriteStep;
+
+/* One step of lsm_tree_write, under the writer lock. */
+static LsmWriteStep
+lsm_write_step(LsmStore *s, LsmTableShared *e, const LsmWrite *w, int n,
+			   int *done)
+{
+	lsm_memtable *mt;
+	int			nnew;
+	int			k;
+	int			region;
+
+	*done = 0;
+	if (e->active.region < 0)
+	{
+		region = lsm_region_try_alloc();
+		if (region < 0)
+			return LSM_NO_ROOM;
+		SpinLockAcquire(&e->mutex);
+		e->active.region = region;
+		SpinLockRelease(&e->mutex);
+	}
+	mt = lsm_region_memtable(e->active.region);
+	k = lsm_log_plan(e, w, n, mt, &nnew);
+	if (k > 0)
+	{
+		lsm_log_append(s, e, w, k, nnew, mt);
+		*done = k;
+		return LSM_WROTE;
+	}
+	if (e->nfrozen < LSM_MAX_FROZEN && (region = lsm_region_try_alloc()) >= 0)
+	{
+		if (lsm_freeze_locked(e, region))
+			return LSM_FROZE;
+		lsm_region_free_unused(region);
+	}
+	return LSM_NO_ROOM;
+}
+
+void
+lsm_tree_write(LsmTree *t, const LsmWrite *w, int n)
+{
+	LsmUse	   *u;
+	LsmTableShared *e;
+	int			i = 0;
+
+	for (int j = 0; j < n; j++)
+	{
+		if (w[j].keylen == 0 || w[j].keylen + w[j].vallen > LSM_MAX_ENTRY)
+			ereport(ERROR,
+					errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					errmsg("lsm table entry of %zu bytes exceeds the maximum of %zu bytes",
+						   w[j].keylen + w[j].vallen, (Size) LSM_MAX_ENTRY));
+		if ((unsigned) w[j].kind > LSM_KIND_MAX)
+			elog(ERROR, "invalid lsm entry kind %d", (int) w[j].kind);
+	}
+
+	u = lsm_tree_use(t, true);
+	e = u->entry;
+	while (i < n)
+	{
+		LsmWriteStep step;
+		int			done;
+
+		CHECK_FOR_INTERRUPTS();
+		LWLockAcquire(&e->writer, LW_EXCLUSIVE);
+		step = lsm_write_step(&t->store, e, w + i, n - i, &done);
+		LWLockRelease(&e->writer);
+		i += done;
+		if (step == LSM_FROZE)
+		{
+			/* Flush what is frozen, unless another backend already is. */
+			while (lsm_flush_one(&t->store, u, false))
+				;
+		}
+		else if (step == LSM_NO_ROOM)
+			lsm_make_room(&t->store, u, &w[i]);
+	}
+	lsm_use_release(u);
+}
+
+LsmRowId
+lsm_tree_new_rowid(LsmTree *t)
+{
+	LsmUse	   *u = lsm_tree_use(t, true);
+	LsmTableShared *e = u->entry;
+	LsmRowId	id;
+
+	for (;;)
+	{
+		bool		have;
+
+		SpinLockAcquire(&e->mutex);
+		have = e->next_rowid < e->rowid_limit;
+		id = e->next_rowid;
+		if (have)
+			e->next_rowid++;
+		SpinLockRelease(&e->mutex);
+		if (have)
+			break;
+		lsm_meta_reserve_rowids(&t->store, e, LSM_ROWID_BATCH);
+	}
+	lsm_use_release(u);
+	return id;
+}
+
+void
+lsm_tree_flush(LsmTree *t)
+{
+	LsmUse	   *u = lsm_tree_use(t, true);
+	LsmTableShared *e = u->entry;
+
+	for (;;)
+	{
+		bool		frozen = false;
+
+		LWLockAcquire(&e->writer, LW_EXCLUSIVE);
+		if (e->active.region < 0 ||
+			lsm_memtable_count(lsm_region_memtable(e->active.region)) == 0)
+			frozen = true;		/* nothing to freeze */
+		else if (e->nfrozen < LSM_MAX_FROZEN)
+		{
+			int			region = lsm_region_try_alloc();
+
+			frozen = lsm_freeze_locked(e, region);
+			if (!frozen && region >= 0)
+				lsm_region_free_unused(region);
+		}
+		LWLockRelease(&e->writer);
+		if (frozen)
+			break;
+		(void) lsm_flush_one(&t->store, u, true);
+	}
+	while (lsm_flush_one(&t->store, u, true))
+		CHECK_FOR_INTERRUPTS();
+	lsm_use_release(u);
+}
+
+/* ----------------------------------------------------------------
+ * Versions and views
+ * ----------------------------------------------------------------
+ */
+
+static void
+lsm_run_unref(LsmRun *r)
+{
+	if (--r->refs > 0)
+		return;
+	lsm_sst_close(r->sst);
+	lsm_run_meta_free(&r->meta);
+	pfree(r);
+}
+
+static void
+lsm_version_unref(LsmTree *t, LsmVersion *v)
+{
+	if (--v->refs > 0)
+		return;
+	for (int l = 0; l < LSM_MAX_LEVELS; l++)
+	{
+		for (int i = 0; i < v->nruns[l]; i++)
+			if (v->runs[l][i])
+				lsm_run_unref(v->runs[l][i]);
+		if (v->runs[l])
+			pfree(v->runs[l]);
+	}
+	pfree(v);
+}
+
+/* An open run of the current version with this id, if any. */
+static LsmRun *
+lsm_find_run(LsmVersion *v, uint64 id)
+{
+	if (v == NULL)
+		return NULL;
+	for (int l = 0; l < LSM_MAX_LEVELS; l++)
+		for (int i = 0; i < v->nruns[l]; i++)
+			if (v->runs[l][i]->id == id)
+				return v->runs[l][i];
+	return NULL;
+}
+
+static LsmRun *
+lsm_open_run(LsmTree *t, const lsm_run_meta *meta)
+{
+	LsmRun	   *r = MemoryContextAllocZero(t->cxt, sizeof(LsmRun));
+	lsm_sst_options opts;
+	lsm_status	st;
+
+	lsm_sst_options_for(&opts, false);
+	st = lsm_run_meta_copy(&r->meta, meta);
+	if (st != LSM_OK)
+	{
+		pfree(r);
+		lsm_store_raise(&t->store, st, "opening run %llu",
+						(unsigned long long) meta->id);
+	}
+	st = lsm_sst_open(&t->store.pager, &r->meta, &opts, &r->sst);
+	if (st != LSM_OK)
+	{
+		lsm_run_meta_free(&r->meta);
+		pfree(r);
+		lsm_store_raise(&t->store, st, "opening run %llu (blocks %u..%u)",
+						(unsigned long long) meta->id, meta->first_page,
+						meta->first_page + meta->npages - 1);
+	}
+	r->id = meta->id;
+	r->smallest_user = lsm_ikey_user_key(lsm_buf_slice(&r->meta.smallest));
+	r->largest_user = lsm_ikey_user_key(lsm_buf_slice(&r->meta.largest));
+	r->refs = 1;
+	return r;
+}
+
+/*
+ * Builds the version of manifest m, reusing runs the current version has
+ * open, and makes it current.
+ */
+static void
+lsm_install_version(LsmTree *t, const lsm_manifest *m)
+{
+	LsmVersion *v = MemoryContextAllocZero(t->cxt, sizeof(LsmVersion));
+
+	v->version = m->version;
+	v->refs = 1;
+	PG_TRY();
+	{
+		for (int l = 0; l < LSM_MAX_LEVELS; l++)
+		{
+			const lsm_level *lv = &m->levels[l];
+
+			if (lv->nruns == 0)
+				continue;
+			v->runs[l] = MemoryContextAllocZero(t->cxt, lv->nruns * sizeof(LsmRun *));
+			for (int i = 0; i < lv->nruns; i++)
+			{
+				LsmRun	   *r = lsm_find_run(t->current, lv->runs[i].id);
+
+				if (r)
+					r->refs++;
+				else
+					r = lsm_open_run(t, &lv->runs[i]);
+				v->runs[l][i] = r;
+				v->nruns[l] = i + 1;
+				v->nentries += lv->runs[i].nentries;
+			}
+		}
+	}
+	PG_CATCH();
+	{
+		lsm_version_unref(t, v);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	if (t->current)
+		lsm_version_unref(t, t->current);
+	t->current = v;
+}
+
+/*
+ * Takes a view of the table for use u: pinned memtables and the runs of
+ * the matching manifest version.
+ */
+static void
+lsm_view_acquire(LsmTree *t, LsmUse *u, LsmView *view)
+{
+	LsmMetaTx	tx;
+	uint64		version;
+
+	/* Fast path: the version pinned along with the memtables is cached. */
+	version = lsm_use_pin_mems(u, view->mems, &view->nmems);
+	if (t->current != NULL && t->current->version == version)
+	{
+		view->version = t->current;
+		view->version->refs++;
+		return;
+	}
+	lsm_use_unpin_all(u);
+
+	/* Slow path: read the manifest; pin while the metapage is share-locked. */
+	lsm_meta_begin(&t->store, &tx, false, true);
+	PG_TRY();
+	{
+		version = lsm_use_pin_mems(u, view->mems, &view->nmems);
+		UnlockReleaseBuffer(tx.buf);
+		if (version != tx.m.version)
+			elog(ERROR, "lsm table \"%s\": shared manifest version %llu differs from the metapage's %llu",
+				 t->store.relname, (unsigned long long) version,
+				 (unsigned long long) tx.m.version);
+		if (t->current == NULL || t->current->version != tx.m.version)
+			lsm_install_version(t, &tx.m);
+	}
+	PG_FINALLY();
+	{
+		lsm_manifest_free(&tx.m);
+	}
+	PG_END_TRY();
+	view->version = t->current;
+	view->version->refs++;
+}
+
+static void
+lsm_view_release(LsmTree *t, LsmView *view)
+{
+	if (view->version)
+		lsm_version_unref(t, view->version);
+	view->version = NULL;
+}
+
+/* ----------------------------------------------------------------
+ * Point reads
+ * ----------------------------------------------------------------
+ */
+
+typedef struct LsmVersionsCall
+{
+	LsmTree    *t;
+	LsmView		view;
+	lsm_iter   *it;				/* the source being read */
+	uint8	   *target;			/* key + trailer to seek to */
+	lsm_slice	key;
+	LsmVersionCallback cb;
+	void	   *arg;
+	bool		found;
+	bool		stop;
+} LsmVersionsCall;
+
+/* Delivers the entries of the user key from it, newest first. */
+static void
+lsm_versions_from(LsmVersionsCall *c, const char *what, uint64 runid)
+{
+	lsm_iter   *it = c->it;
+	lsm_status	st;
+
+	for (lsm_iter_seek(it, lsm_slice_make(c->target, c->key.len + LSM_IKEY_TRAILER));
+		 lsm_iter_valid(it); lsm_iter_next(it))
+	{
+		lsm_slice	ikey = lsm_iter_key(it);
+		lsm_slice	value;
+		uint64		trailer;
+
+		if (ikey.len != c->key.len + LSM_IKEY_TRAILER ||
+			memcmp(ikey.data, c->key.data, c->key.len) != 0)
+			break;
+		trailer = lsm_ikey_trailer(ikey);
+		value = lsm_iter_value(it);
+		c->found = true;
+		if (!c->cb(c->arg, trailer >> 8, (lsm_kind) (trailer & 0xff),
+				   value.data, value.len))
+		{
+			c->stop = true;
+			break;
+		}
+	}
+	st = lsm_iter_status(it);
+	lsm_store_check(&c->t->store, st, "reading %s %llu", what,
+					(unsigned long long) runid);
+}
+
+static bool
+lsm_run_covers(const LsmRun *r, lsm_slice key)
+{
+	return lsm_slice_compare(key, r->smallest_user) >= 0 &&
+		lsm_slice_compare(key, r->largest_user) <= 0;
+}
+
+/* The run of a sorted level (>= 1) whose key range may hold key. */
+static LsmRun *
+lsm_level_find(LsmRun **runs, int n, lsm_slice key)
+{
+	int			lo = 0;
+	int			hi = n;
+
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (lsm_slice_compare(runs[mid]->largest_user, key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && lsm_run_covers(runs[lo], key) ? runs[lo] : NULL;
+}
+
+static void
+lsm_versions_run(LsmVersionsCall *c, LsmRun *r)
+{
+	if (c->stop || !lsm_run_covers(r, c->key) || !lsm_sst_may_contain(r->sst, c->key))
+		return;
+	c->it = lsm_sst_iter_new(r->sst);
+	if (c->it == NULL)
+		lsm_store_raise(&c->t->store, LSM_NO_MEMORY, "reading run %llu",
+						(unsigned long long) r->id);
+	lsm_versions_from(c, "run", r->id);
+	lsm_iter_destroy(c->it);
+	c->it = NULL;
+}
+
+static void
+lsm_versions_search(LsmVersionsCall *c)
+{
+	LsmVersion *v = c->view.version;
+
+	for (int i = 0; i < c->view.nmems && !c->stop; i++)
+	{
+		c->it = lsm_memtable_iter_new(lsm_region_memtable(c->view.mems[i]));
+		if (c->it == NULL)
+			lsm_store_raise(&c->t->store, LSM_NO_MEMORY, "reading a memtable");
+		lsm_versions_from(c, "memtable", i);
+		lsm_iter_destroy(c->it);
+		c->it = NULL;
+	}
+	/* Level 0 is newest first; deeper levels hold older entries. */
+	for (int i = 0; i < v->nruns[0] && !c->stop; i++)
+		lsm_versions_run(c, v->runs[0][i]);
+	for (int l = 1; l < LSM_MAX_LEVELS && !c->stop; l++)
+	{
+		LsmRun	   *r = lsm_level_find(v->runs[l], v->nruns[l], c->key);
+
+		if (r)
+			lsm_versions_run(c, r);
+	}
+}
+
+bool
+lsm_tree_versions(LsmTree *t, const uint8 *key, Size keylen,
+				  LsmVersionCallback cb, void *arg)
+{
+	LsmVersionsCall *c = palloc0(sizeof(LsmVersionsCall));
+	LsmUse	   *u = lsm_tree_use(t, true);
+	bool		found;
+
+	c->t = t;
+	c->key = lsm_slice_make(key, keylen);
+	c->cb = cb;
+	c->arg = arg;
+	c->target = palloc(keylen + LSM_IKEY_TRAILER);
+	lsm_ikey_write(c->target, c->key, LSM_MAX_SEQ, LSM_KIND_MAX);
+	lsm_view_acquire(t, u, &c->view);
+	PG_TRY();
+	{
+		lsm_versions_search(c);
+	}
+	PG_FINALLY();
+	{
+		lsm_iter_destroy(c->it);
+		lsm_view_release(t, &c->view);
+		lsm_use_release(u);
+	}
+	PG_END_TRY();
+	found = c->found;
+	pfree(c->target);
+	pfree(c);
+	return found;
+}
+
+/* ----------------------------------------------------------------
+ * Scans
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * The iterator the caller sees: the merging iterator, raising a proper
+ * error (a caught one, or corruption naming the table) as soon as a move
+ * fails, instead of leaving the caller a bare status.
+ */
+typedef struct LsmCheckedIter
+{
+	lsm_iter	base;
+	lsm_iter   *inner;
+	LsmStore   *store;
+} LsmCheckedIter;
+
+struct LsmTreeScan
+{
+	LsmTree    *t;
+	LsmUse	   *use;
+	LsmView		view;
+	lsm_iter   *children[LSM_MAX_MEMS + 64];
+	lsm_iter  **kids;			/* children, or a bigger palloc'd array */
+	int			nkids;
+	lsm_iter   *merged;
+	LsmCheckedIter outer;
+};
+
+static void
+lsm_checked_after_move(LsmCheckedIter *ci)
+{
+	if (!lsm_iter_valid(ci->inner))
+		lsm_store_check(ci->store, lsm_iter_status(ci->inner), "scanning");
+}
+
+static bool
+lsm_checked_valid(lsm_iter *it)
+{
+	return lsm_iter_valid(((LsmCheckedIter *) it)->inner);
+}
+
+static void
+lsm_checked_seek_first(lsm_iter *it)
+{
+	LsmCheckedIter *ci = (LsmCheckedIter *) it;
+
+	lsm_iter_seek_first(ci->inner);
+	lsm_checked_after_move(ci);
+}
+
+static void
+lsm_checked_seek(lsm_iter *it, lsm_slice target)
+{
+	LsmCheckedIter *ci = (LsmCheckedIter *) it;
+
+	lsm_iter_seek(ci->inner, target);
+	lsm_checked_after_move(ci);
+}
+
+static void
+lsm_checked_next(lsm_iter *it)
+{
+	LsmCheckedIter *ci = (LsmCheckedIter *) it;
+
+	lsm_iter_next(ci->inner);
+	lsm_checked_after_move(ci);
+}
+
+static lsm_slice
+lsm_checked_key(lsm_iter *it)
+{
+	return lsm_iter_key(((LsmCheckedIter *) it)->inner);
+}
+
+static lsm_slice
+lsm_checked_value(lsm_iter *it)
+{
+	return lsm_iter_value(((LsmCheckedIter *) it)->inner);
+}
+
+static lsm_status
+lsm_checked_status(lsm_iter *it)
+{
+	return lsm_iter_status(((LsmCheckedIter *) it)->inner);
+}
+
+static void
+lsm_checked_destroy(lsm_iter *it)
+{
+	/* Owned by the scan: lsm_tree_scan_end frees it. */
+}
+
+static const lsm_iter_ops lsm_checked_ops = {
+	lsm_checked_valid, lsm_checked_seek_first, lsm_checked_seek, lsm_checked_next,
+	lsm_checked_key, lsm_checked_value, lsm_checked_status, lsm_checked_destroy
+};
+
+/*
+ * A level iterator concatenates the runs of one sorted level (>= 1),
+ * opening a run's iterator only when the scan reaches it.
+ */
+typedef struct LsmLevelIter
+{
+	lsm_iter	base;
+	LsmRun	  **runs;			/* held by the scan's version */
+	int			n;
+	int			idx;
+	lsm_iter   *cur;
+	lsm_status	status;
+} LsmLevelIter;
+
+static void
+lsm_level_open(LsmLevelIter *li, int idx)
+{
+	lsm_iter_destroy(li->cur);
+	li->cur = NULL;
+	li->idx = idx;
+	if (idx < li->n && (li->cur = lsm_sst_iter_new(li->runs[idx]->sst)) == NULL)
+		li->status = LSM_NO_MEMORY;
+}
+
+static void
+lsm_level_skip_empty(LsmLevelIter *li)
+{
+	while (li->cur && !lsm_iter_valid(li->cur))
+	{
+		if (lsm_iter_status(li->cur) != LSM_OK)
+		{
+			li->status = lsm_iter_status(li->cur);
+			return;
+		}
+		lsm_level_open(li, li->idx + 1);
+		if (li->cur)
+			lsm_iter_seek_first(li->cur);
+	}
+}
+
+static bool
+lsm_level_valid(lsm_iter *it)
+{
+	LsmLevelIter *li = (LsmLevelIter *) it;
+
+	return li->status == LSM_OK && li->cur && lsm_iter_valid(li->cur);
+}
+
+static void
+lsm_level_seek_first(lsm_iter *it)
+{
+	LsmLevelIter *li = (LsmLevelIter *) it;
+
+	li->status = LSM_OK;
+	lsm_level_open(li, 0);
+	if (li->cur)
+		lsm_iter_seek_first(li->cur);
+	lsm_level_skip_empty(li);
+}
+
+static void
+lsm_level_seek(lsm_iter *it, lsm_slice target)
+{
+	LsmLevelIter *li = (LsmLevelIter *) it;
+	int			lo = 0;
+	int			hi = li->n;
+
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (lsm_ikey_compare(lsm_buf_slice(&li->runs[mid]->meta.largest), target) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	li->status = LSM_OK;
+	lsm_level_open(li, lo);
+	if (li->cur)
+		lsm_iter_seek(li->cur, target);
+	lsm_level_skip_empty(li);
+}
+
+static void
+lsm_level_next(lsm_iter *it)
+{
+	LsmLevelIter *li = (LsmLevelIter *) it;
+
+	lsm_iter_next(li->cur);
+	lsm_level_skip_empty(li);
+}
+
+static lsm_slice
+lsm_level_key(lsm_iter *it)
+{
+	return lsm_iter_key(((LsmLevelIter *) it)->cur);
+}
+
+static lsm_slice
+lsm_level_value(lsm_iter *it)
+{
+	return lsm_iter_value(((LsmLevelIter *) it)->cur);
+}
+
+static lsm_status
+lsm_level_status(lsm_iter *it)
+{
+	LsmLevelIter *li = (LsmLevelIter *) it;
+
+	if (li->status != LSM_OK)
+		return li->status;
+	return li->cur ? lsm_iter_status(li->cur) : LSM_OK;
+}
+
+static void
+lsm_level_destroy(lsm_iter *it)
+{
+	lsm_iter_destroy(((LsmLevelIter *) it)->cur);
+	pfree(it);
+}
+
+static const lsm_iter_ops lsm_level_ops = {
+	lsm_level_valid, lsm_level_seek_first, lsm_level_seek, lsm_level_next,
+	lsm_level_key, lsm_level_value, lsm_level_status, lsm_level_destroy
+};
+
+static lsm_iter *
+lsm_level_iter_new(LsmRun **runs, int n)
+{
+	LsmLevelIter *li = MemoryContextAllocZero(TopMemoryContext, sizeof(LsmLevelIter));
+
+	li->base.ops = &lsm_level_ops;
+	li->runs = runs;
+	li->n = n;
+	li->status = LSM_OK;
+	return &li->base;
+}
+
+/* Releases what a scan holds; also run at abort through its use. */
+static void
+lsm_scan_cleanup(void *arg)
+{
+	LsmTreeScan *s = (LsmTreeScan *) arg;
+
+	if (s->merged)
+		lsm_iter_destroy(s->merged);
+	else
+	{
+		for (int i = 0; i < s->nkids; i++)
+			lsm_iter_destroy(s->kids[i]);
+	}
+	if (s->kids && s->kids != s->children)
+		pfree(s->kids);
+	lsm_view_release(s->t, &s->view);
+	pfree(s);
+}
+
+/* Adds a child iterator; a NULL one (malloc failed) is an error. */
+static void
+lsm_scan_add(LsmTreeScan *s, lsm_iter *it)
+{
+	if (it == NULL)
+		lsm_store_raise(&s->t->store, LSM_NO_MEMORY, "starting a scan");
+	s->kids[s->nkids++] = it;
+}
+
+LsmTreeScan *
+lsm_tree_scan_begin(LsmTree *t)
+{
+	LsmUse	   *u = lsm_tree_use(t, true);
+	LsmTreeScan *s = MemoryContextAllocZero(TopMemoryContext, sizeof(LsmTreeScan));
+	LsmVersion *v;
+	int			nkids;
+
+	s->t = t;
+	s->use = u;
+	s->kids = s->children;
+	u->cleanup = lsm_scan_cleanup;
+	u->cleanup_arg = s;
+
+	lsm_view_acquire(t, u, &s->view);
+	v = s->view.version;
+	nkids = s->view.nmems + v->nruns[0] + LSM_MAX_LEVELS;
+	if (nkids > (int) lengthof(s->children))
+		s->kids = MemoryContextAlloc(TopMemoryContext, nkids * sizeof(lsm_iter *));
+
+	/* Newest sources first: on equal keys the merge prefers lower children. */
+	for (int i = 0; i < s->view.nmems; i++)
+		lsm_scan_add(s, lsm_memtable_iter_new(lsm_region_memtable(s->view.mems[i])));
+	for (int i = 0; i < v->nruns[0]; i++)
+		lsm_scan_add(s, lsm_sst_iter_new(v->runs[0][i]->sst));
+	for (int l = 1; l < LSM_MAX_LEVELS; l++)
+		if (v->nruns[l] > 0)
+			lsm_scan_add(s, lsm_level_iter_new(v->runs[l], v->nruns[l]));
+
+	s->merged = lsm_merge_iter_new(s->kids, s->nkids);
+	if (s->merged == NULL)
+	{
+		/* lsm_merge_iter_new destroyed the children */
+		s->nkids = 0;
+		lsm_store_raise(&t->store, LSM_NO_MEMORY, "starting a scan");
+	}
+	s->outer.base.ops = &lsm_checked_ops;
+	s->outer.inner = s->merged;
+	s->outer.store = &t->store;
+	return s;
+}
+
+lsm_iter *
+lsm_tree_scan_iter(LsmTreeScan *s)
+{
+	return &s->outer.base;
+}
+
+void
+lsm_tree_scan_end(LsmTreeScan *s)
+{
+	/* Releasing the use runs lsm_scan_cleanup, which frees s. */
+	lsm_use_release(s->use);
+}
+
+/* ----------------------------------------------------------------
+ * Estimates
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * Pages: the relation's size (runs, log pages and free pages alike).
+ * Tuples: entries in runs and memtables, halved, since an inserted row has
+ * a data entry and a row-map entry; updates and deletes add delta entries
+ * and old versions linger until compaction, so this overestimates tables
+ * with many changes.  Approximate, as the planner's inputs are.
+ */
+void
+lsm_tree_estimate(Relation rel, BlockNumber *pages, double *tuples)
+{
+	LsmTree    *t = lsm_tree_open(rel);
+	LsmUse	   *u = lsm_tree_use(t, true);
+	LsmView		view;
+	double		entries;
+
+	lsm_view_acquire(t, u, &view);
+	entries = (double) view.version->nentries;
+	for (int i = 0; i < view.nmems; i++)
+		entries += (double) lsm_memtable_count(lsm_region_memtable(view.mems[i]));
+	lsm_view_release(t, &view);
+	lsm_use_release(u);
+
+	*pages = RelationGetNumberOfBlocks(rel);
+	*tuples = entries / 2;
+}
