@@ -139,20 +139,11 @@ lsm_relation_set_new_filenode(Relation rel, const RelFileNode *newrnode,
 	srel = RelationCreateStorage(*newrnode, persistence, true);
 
 	/*
-	 * An unlogged table needs an init fork, copied over the main fork at
-	 * restart after a crash; lsm_tree_init_storage formats it too.  Logged
-	 * and synced as heap does, since it is written outside shared buffers.
+	 * The metapage and first log page; for an unlogged table also its init
+	 * fork, which recovery copies over the main fork after a crash.
 	 */
-	if (persistence == RELPERSISTENCE_UNLOGGED)
-	{
-		smgrcreate(srel, INIT_FORKNUM, false);
-		log_smgrcreate(newrnode, INIT_FORKNUM);
-	}
-
 	lsm_tree_init_storage(rel, srel, persistence);
 
-	if (persistence == RELPERSISTENCE_UNLOGGED)
-		smgrimmedsync(srel, INIT_FORKNUM);
 	smgrclose(srel);
 }
 
