@@ -236,7 +236,9 @@ SELECT * FROM keys_check('k_timestamptz');
 
 -- A domain encodes as its base type.
 CREATE DOMAIN posint AS int4 CHECK (VALUE > 0);
-SELECT lsm_encode_key(5::posint) = lsm_encode_key(5::int4) AS domain_as_base;
+SELECT lsm_encode_key(5::posint) = lsm_encode_key(5::int4) AS domain_as_base,
+	   lsm_encode_key(5::information_schema.cardinal_number) =
+	   lsm_encode_key(5::int4) AS system_domain_as_base;
 
 -- No encoder: text under a linguistic collation, and other types.
 CREATE COLLATION lsm_keys_linguistic (provider = libc, locale = 'C.UTF-8');

@@ -14,6 +14,7 @@
 
 #include <math.h>
 
+#include "access/transam.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
@@ -323,15 +324,12 @@ done:
 }
 
 /*
- * Which encoder serves typid under collation.  Domains use their base
- * type's encoder (their order is the base type's), except over bpchar, whose
- * encoder needs to know it is bpchar and is only told the column's type.
+ * The encoder of a built-in base type (LSM_ENC_NONE for anything else).
+ * is_domain: typid was a domain over base.
  */
-LsmKeyEncoder
-lsm_key_encoder_for(Oid typid, Oid collation)
+static LsmKeyEncoder
+encoder_for_base(Oid base, Oid collation, bool is_domain)
 {
-	Oid			base = getBaseType(typid);
-
 	switch (base)
 	{
 		case INT2OID:
@@ -358,7 +356,12 @@ lsm_key_encoder_for(Oid typid, Oid collation)
 		case TIMESTAMPTZOID:
 			return LSM_ENC_TIMESTAMP;
 		case BPCHAROID:
-			if (base != typid)
+
+			/*
+			 * The encoder strips bpchar's trailing spaces when the key
+			 * info's type is bpchar; it is not told about domains.
+			 */
+			if (is_domain)
 				return LSM_ENC_NONE;
 			/* FALLTHROUGH */
 		case TEXTOID:
@@ -375,6 +378,30 @@ lsm_key_encoder_for(Oid typid, Oid collation)
 		default:
 			return LSM_ENC_NONE;
 	}
+}
+
+/*
+ * Which encoder serves typid under collation.  Domains use their base
+ * type's encoder (their order is the base type's), except over bpchar.
+ */
+LsmKeyEncoder
+lsm_key_encoder_for(Oid typid, Oid collation)
+{
+	LsmKeyEncoder enc;
+	Oid			base;
+
+	/*
+	 * Types of the initial catalog (below FirstGenbkiObjectId) are never
+	 * domains: no catalog lookup for them on the insert path.
+	 */
+	enc = encoder_for_base(typid, collation, false);
+	if (enc != LSM_ENC_NONE || typid < FirstGenbkiObjectId)
+		return enc;
+
+	base = getBaseType(typid);
+	if (base == typid)
+		return LSM_ENC_NONE;
+	return encoder_for_base(base, collation, true);
 }
 
 void
