@@ -392,6 +392,8 @@ lsm_entry_init(LsmTableShared *e)
 	e->next_seq = 1;
 	e->log_tail = InvalidBlockNumber;
 	e->log_tail_off = 0;
+	e->log_spare = InvalidBlockNumber;
+	e->log_nspare = 0;
 }
 
 /* Whether the relation file still exists with at least its metapage. */

@@ -180,6 +180,8 @@ typedef struct LsmTableShared
 	uint64		next_seq;
 	BlockNumber log_tail;		/* last page of the log chain */
 	uint32		log_tail_off;	/* payload offset where the next record goes */
+	BlockNumber log_spare;		/* pages set aside for the log: */
+	uint32		log_nspare;		/* [log_spare, log_spare + log_nspare) */
 } LsmTableShared;
 
 /* Memtable pool regions. */

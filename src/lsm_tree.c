@@ -67,6 +67,8 @@ struct LsmTree
 	LsmVersion *current;
 	int			nuses;			/* uses in progress (scans, calls) */
 	bool		check;			/* relcache said the relation changed */
+	uint64		described;		/* entry generation lsm_tree_describe told */
+	bool		described_wal;	/* ... and the needs_wal it told */
 };
 
 /* What a reader sees. */
@@ -249,6 +251,8 @@ lsm_tree_open(Relation rel)
 		t->current = NULL;
 		t->nuses = 0;
 		t->check = false;
+		t->described = 0;
+		t->described_wal = false;
 		lsm_store_init(&t->store, &rel->rd_node, rel->rd_rel->relpersistence,
 					   RelationNeedsWAL(rel), RelationGetRelationName(rel), t->cxt);
 	}
@@ -259,7 +263,13 @@ lsm_tree_open(Relation rel)
 	strlcpy(t->store.relname, RelationGetRelationName(rel), NAMEDATALEN);
 
 	u = lsm_tree_use(t, false);
-	lsm_tree_describe(t, u->entry);
+	if (t->described != u->entry->generation ||
+		t->described_wal != t->store.needs_wal)
+	{
+		lsm_tree_describe(t, u->entry);
+		t->described = u->entry->generation;
+		t->described_wal = t->store.needs_wal;
+	}
 	lsm_load(&t->store, u);
 	lsm_use_release(u);
 	return t;
