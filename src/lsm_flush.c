@@ -263,12 +263,13 @@ lsm_flush_victim(LsmUse *vu, const LsmVictim *v)
 }
 
 /*
- * Flushes the memtable of the table written longest ago, to free its
- * region.  Only with the table's relation (and, for another database, that
- * database) locked against DROP and TRUNCATE, without waiting.
+ * Flushes the memtable of the table (other than self) written longest ago
+ * that nobody is using, to free its region and make its directory entry
+ * evictable.  Only with the table's relation (and, for another database,
+ * that database) locked against DROP and TRUNCATE, without waiting.
  */
-static bool
-lsm_steal_region(LsmTableShared *self)
+bool
+lsm_flush_idle_table(LsmTableShared *self)
 {
 	LsmVictim	v;
 	LsmUse	   *vu = lsm_use_attach_victim(self, &v);
@@ -333,7 +334,7 @@ lsm_make_room(LsmStore *s, LsmUse *u, const LsmWrite *next)
 	}
 
 	/* Other tables' idle memtables. */
-	if (lsm_reclaim_regions() || lsm_steal_region(e))
+	if (lsm_reclaim_regions() || lsm_flush_idle_table(e))
 		return;
 
 	SpinLockAcquire(&e->mutex);
@@ -353,7 +354,7 @@ lsm_region_acquire(LsmUse *u)
 		if (region >= 0)
 			return region;
 		CHECK_FOR_INTERRUPTS();
-		if (lsm_reclaim_regions() || lsm_steal_region(u->entry))
+		if (lsm_reclaim_regions() || lsm_flush_idle_table(u->entry))
 			continue;
 		lsm_wait_for_region();
 	}

@@ -457,7 +457,10 @@ lsm_dir_evict(bool need_entry)
 
 /*
  * Attaches to rel's entry, creating it when missing; the caller must
- * detach (lsm_use_release).
+ * detach (lsm_use_release).  When the directory is full and no entry can
+ * be evicted, flushes an idle table's memtable (its entry then can be) or
+ * waits a little for other backends' operations to end, and only then
+ * gives up.
  */
 static LsmTableShared *
 lsm_dir_attach(const RelFileNode *node)
@@ -479,25 +482,34 @@ lsm_dir_attach(const RelFileNode *node)
 	if (e != NULL)
 		return e;
 
-	LWLockAcquire(lsm_dir_lock, LW_EXCLUSIVE);
-	e = hash_search(lsm_directory, node, HASH_ENTER_NULL, &found);
-	if (e == NULL && lsm_dir_evict(true))
-		e = hash_search(lsm_directory, node, HASH_ENTER_NULL, &found);
-	if (e == NULL)
+	for (int attempt = 0;; attempt++)
 	{
+		LWLockAcquire(lsm_dir_lock, LW_EXCLUSIVE);
+		e = hash_search(lsm_directory, node, HASH_ENTER_NULL, &found);
+		if (e == NULL && lsm_dir_evict(true))
+			e = hash_search(lsm_directory, node, HASH_ENTER_NULL, &found);
+		if (e != NULL)
+		{
+			if (!found)
+				lsm_entry_init(e);
+			pg_atomic_fetch_add_u32(&e->users, 1);
+			LWLockRelease(lsm_dir_lock);
+			return e;
+		}
 		LWLockRelease(lsm_dir_lock);
-		ereport(ERROR,
-				errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				errmsg("too many lsm tables in use"),
-				errdetail("All %d entries of the lsm table directory are in use or hold unflushed memtables.",
-						  lsm_max_tables),
-				errhint("Increase lsm.max_tables, or flush idle tables with lsm_flush()."));
+
+		if (lsm_flush_idle_table(NULL))
+			continue;
+		if (attempt >= 100)
+			ereport(ERROR,
+					errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+					errmsg("too many lsm tables in use"),
+					errdetail("All %d entries of the lsm table directory are in use.",
+							  lsm_max_tables),
+					errhint("Increase lsm.max_tables."));
+		CHECK_FOR_INTERRUPTS();
+		pg_usleep(10000L);
 	}
-	if (!found)
-		lsm_entry_init(e);
-	pg_atomic_fetch_add_u32(&e->users, 1);
-	LWLockRelease(lsm_dir_lock);
-	return e;
 }
 
 /*

@@ -334,6 +334,7 @@ extern void lsm_flush_memtable(LsmStore *s, LsmTableShared *e, int region,
 extern bool lsm_flush_one(LsmStore *s, LsmUse *u, bool wait);
 extern void lsm_make_room(LsmStore *s, LsmUse *u, const LsmWrite *next);
 extern int	lsm_region_acquire(LsmUse *u);
+extern bool lsm_flush_idle_table(LsmTableShared *self);
 extern void lsm_forget_local(const RelFileNode *node);
 
 #endif							/* LSM_STORAGE_H */
