@@ -5,8 +5,9 @@
 #
 #   test/pending/isolation.sh [--heap] SPEC...
 #
-# --heap runs each spec with "USING lsm" replaced by "USING heap" and writes
-# its output to test/pending/expected/SPEC.out: the expected output of the
+# --heap runs each spec (of test/pending/specs, or else test/isolation/specs)
+# with "USING lsm" replaced by "USING heap" and writes its output to the
+# expected/SPEC.out next to it: the expected output of the
 # lsm spec is heap's (setup blocks, where the table is created, are not part
 # of the output).  Results of a normal run go to $OUT (default
 # /tmp/lsm_pending_isolation).
@@ -25,16 +26,23 @@ run() {
 }
 if [ $heap -eq 1 ]; then
 	tmp=$(mktemp -d /tmp/lsm_gen_iso.XXXXXX)
+	declare -A dst
 	mkdir -p "$tmp/specs" "$tmp/expected" "$tmp/out"
 	for s in "$@"; do
-		sed 's/USING lsm\b/USING heap/' "$here/specs/$s.spec" >"$tmp/specs/$s.spec"
+		if [ -f "$here/specs/$s.spec" ]; then
+			dst[$s]=$here/expected/$s.out
+			sed 's/USING lsm\b/USING heap/' "$here/specs/$s.spec" >"$tmp/specs/$s.spec"
+		else
+			dst[$s]=$here/../isolation/expected/$s.out
+			sed 's/USING lsm\b/USING heap/' "$here/../isolation/specs/$s.spec" >"$tmp/specs/$s.spec"
+		fi
 		touch "$tmp/expected/$s.out"
 	done
 	chmod -R a+rwX "$tmp"
 	run "$tmp" "$tmp/out" "$@" >/dev/null || true
 	for s in "$@"; do
-		cp "$tmp/out/results/$s.out" "$here/expected/$s.out"
-		echo "wrote test/pending/expected/$s.out"
+		cp "$tmp/out/results/$s.out" "${dst[$s]}"
+		echo "wrote $(realpath --relative-to="$here/../.." "${dst[$s]}")"
 	done
 	rm -rf "$tmp"
 else

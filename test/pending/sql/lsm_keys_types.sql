@@ -80,6 +80,7 @@ DECLARE
 	q text;
 	typ text;
 	val text;
+	same bool;
 	problems text[] := '{}';
 BEGIN
 	SELECT a.amname = 'lsm' INTO is_lsm
@@ -104,9 +105,12 @@ BEGIN
 							 'ORDER BY k DESC NULLS LAST', 'ORDER BY k LIMIT 3',
 							 'ORDER BY k DESC LIMIT 3', 'WHERE k IS NOT NULL ORDER BY k LIMIT 1']
 	LOOP
-		EXECUTE format('SELECT ARRAY(SELECT k FROM %I %s)::text', t, q) INTO a1;
-		EXECUTE format('SELECT ARRAY(SELECT k FROM %I %s)::text', h, q) INTO a2;
-		IF a1 IS DISTINCT FROM a2 THEN
+		-- compared with the type's = (ties such as 0 and -0, or 1.0 and 1.00,
+		-- may come in any order)
+		EXECUTE format('SELECT ARRAY(SELECT k FROM %I %s) = ARRAY(SELECT k FROM %I %s)', t, q, h, q) INTO same;
+		IF NOT same THEN
+			EXECUTE format('SELECT ARRAY(SELECT k FROM %I %s)::text', t, q) INTO a1;
+			EXECUTE format('SELECT ARRAY(SELECT k FROM %I %s)::text', h, q) INTO a2;
 			problems := problems || format('%s: %s, heap %s', q, a1, a2);
 		END IF;
 	END LOOP;
