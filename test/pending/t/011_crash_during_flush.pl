@@ -28,6 +28,9 @@ $node->init;
 $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'lsm_am'
 max_connections = 30
+# a memtable that holds the 300,000 rows, so that lsm_flush() has much to write
+lsm.memtable_size = 256MB
+lsm.memtable_pool_size = 1GB
 });
 $node->start;
 $node->safe_psql('postgres', qq{
@@ -141,7 +144,7 @@ for my $round (1 .. 3)
 	{
 		$running = $node->safe_psql('postgres', qq{
 			SELECT count(*) FROM pg_stat_activity
-			WHERE state = 'active' AND query = '$flush_sql'});
+			WHERE state = 'active' AND query = \$q\$$flush_sql\$q\$});
 		last if $running;
 		$flush->pump_nb;
 		last if $fout =~ /flush done/;

@@ -21,6 +21,9 @@ $node->init;
 $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'lsm_am'
 max_prepared_transactions = 5
+# a memtable large enough that nothing is flushed until the test says so
+lsm.memtable_size = 128MB
+lsm.memtable_pool_size = 512MB
 });
 $node->start;
 $node->safe_psql('postgres', qq{
