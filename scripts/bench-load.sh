@@ -184,6 +184,7 @@ load()
 			(SELECT count(*) FROM bench);
 	EOF
 	)
+	res=$(tail -n 1 <<<"$res")	# lsm_flush() prints an empty line first
 	local secs wal secs2 wal2 size cnt
 	IFS='|' read -r secs wal secs2 wal2 size cnt <<<"$res"
 	if [ "$cnt" != "$n" ]; then
