@@ -89,6 +89,7 @@ static void lsm_object_access(ObjectAccessType access, Oid classId,
 							  Oid objectId, int subId, void *arg);
 static void lsm_resowner_release(ResourceReleasePhase phase, bool isCommit,
 								 bool isTopLevel, void *arg);
+static int	lsm_regions_pinned_by_me(void);
 
 /* ----------------------------------------------------------------
  * Settings and hooks
@@ -345,11 +346,20 @@ lsm_region_unpin(int region)
 
 /*
  * Sleeps until a region may have become free (or 100 ms, so that the caller
- * retries reclaiming and flushing other tables' memtables).
+ * retries reclaiming and flushing other tables' memtables).  If this
+ * session's own open scans pin every region, waiting cannot help: error.
  */
 void
 lsm_wait_for_region(void)
 {
+	if (lsm_regions_pinned_by_me() >= lsm_state->nregions)
+		ereport(ERROR,
+				errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				errmsg("no memtable region is free for an lsm table"),
+				errdetail("Scans of lsm tables open in this session hold all %d regions of the memtable pool.",
+						  lsm_state->nregions),
+				errhint("Close cursors on lsm tables first, or increase lsm.memtable_pool_size."));
+
 	ConditionVariablePrepareToSleep(&lsm_state->pool_cv);
 	if (lsm_regions_free() == 0)
 		(void) ConditionVariableTimedSleep(&lsm_state->pool_cv, 100,
@@ -732,6 +742,29 @@ lsm_resowner_release(ResourceReleasePhase phase, bool isCommit,
 			elog(WARNING, "lsm_am: table storage still in use at commit");
 		lsm_use_release(u);
 	}
+}
+
+/* How many distinct regions this session's uses pin. */
+static int
+lsm_regions_pinned_by_me(void)
+{
+	dlist_iter	iter;
+	int			n = 0;
+	bool	   *seen = palloc0(lsm_state->nregions * sizeof(bool));
+
+	dlist_foreach(iter, &lsm_uses)
+	{
+		LsmUse	   *u = dlist_container(LsmUse, node, iter.cur);
+
+		for (int i = 0; i < u->npins; i++)
+			if (!seen[u->pins[i]])
+			{
+				seen[u->pins[i]] = true;
+				n++;
+			}
+	}
+	pfree(seen);
+	return n;
 }
 
 static bool
