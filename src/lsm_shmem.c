@@ -722,7 +722,9 @@ lsm_use_release(LsmUse *u)
 /*
  * Releases the uses taken under the resource owner being released: at
  * abort, after LWLocks are released, so that no entry is evicted while this
- * backend still holds one of its locks.  A use left at commit is a bug.
+ * backend still holds one of its locks.  A use left when a subtransaction
+ * or portal commits moves to the parent owner, as locks do; one left at
+ * transaction commit is a bug.
  */
 static void
 lsm_resowner_release(ResourceReleasePhase phase, bool isCommit,
@@ -738,6 +740,12 @@ lsm_resowner_release(ResourceReleasePhase phase, bool isCommit,
 
 		if (u->owner != CurrentResourceOwner)
 			continue;
+		if (isCommit && !isTopLevel &&
+			ResourceOwnerGetParent(CurrentResourceOwner) != NULL)
+		{
+			u->owner = ResourceOwnerGetParent(CurrentResourceOwner);
+			continue;
+		}
 		if (isCommit)
 			elog(WARNING, "lsm_am: table storage still in use at commit");
 		lsm_use_release(u);
