@@ -239,19 +239,26 @@ lsm_flush_one(LsmStore *s, LsmUse *u, bool wait)
 	return true;
 }
 
-/* Freezes and flushes another table's memtable; the caller holds its locks. */
+/*
+ * Flushes another table's oldest frozen memtable, freezing its active one
+ * first if it has none; the caller holds its locks.
+ */
 static bool
 lsm_flush_victim(LsmUse *vu, const LsmVictim *v)
 {
 	LsmTableShared *e = vu->entry;
 	LsmStore	store;
-	bool		froze;
+	bool		have;
 
 	if (!LWLockConditionalAcquire(&e->writer, LW_EXCLUSIVE))
 		return false;
-	froze = lsm_freeze_locked(e, -1);
+	SpinLockAcquire(&e->mutex);
+	have = e->nfrozen > 0;
+	SpinLockRelease(&e->mutex);
+	if (!have)
+		have = lsm_freeze_locked(e, -1);
 	LWLockRelease(&e->writer);
-	if (!froze)
+	if (!have)
 		return false;
 
 	lsm_store_init(&store, &v->node, v->persistence, v->needs_wal,

@@ -454,8 +454,8 @@ lsm_dir_evict(bool need_entry)
 	{
 		if (pg_atomic_read_u32(&e->users) != 0)
 			continue;
-		if (!lsm_relfilenode_alive(&e->node) ||
-			(need_entry && (!e->loaded || lsm_entry_memtables_empty(e))))
+		if ((need_entry && (!e->loaded || lsm_entry_memtables_empty(e))) ||
+			!lsm_relfilenode_alive(&e->node))
 		{
 			lsm_entry_free_regions(e);
 			hash_search(lsm_directory, &e->node, HASH_REMOVE, NULL);
@@ -523,9 +523,10 @@ lsm_dir_attach(const RelFileNode *node)
 }
 
 /*
- * Frees the regions of idle tables: unused entries whose relation is gone
- * (removed), and the empty active memtables of unused entries.  Returns
- * whether a region was freed.
+ * Frees the regions of idle tables: the empty active memtables of unused
+ * entries, and all memtables of unused entries whose relation file is gone
+ * (dropped in another database, or before the drop hook saw it; those
+ * entries are removed).  Returns whether a region was freed.
  */
 bool
 lsm_reclaim_regions(void)
@@ -538,18 +539,19 @@ lsm_reclaim_regions(void)
 	hash_seq_init(&status, lsm_directory);
 	while ((e = hash_seq_search(&status)) != NULL)
 	{
-		if (pg_atomic_read_u32(&e->users) != 0)
+		if (pg_atomic_read_u32(&e->users) != 0 ||
+			(e->active.region < 0 && e->nfrozen == 0))
 			continue;
-		if (!lsm_relfilenode_alive(&e->node))
-		{
-			freed |= e->active.region >= 0 || e->nfrozen > 0;
-			lsm_entry_free_regions(e);
-			hash_search(lsm_directory, &e->node, HASH_REMOVE, NULL);
-		}
-		else if (e->active.region >= 0 && lsm_entry_memtables_empty(e))
+		if (lsm_entry_memtables_empty(e))
 		{
 			lsm_region_free_unused(e->active.region);
 			e->active.region = -1;
+			freed = true;
+		}
+		else if (!lsm_relfilenode_alive(&e->node))
+		{
+			lsm_entry_free_regions(e);
+			hash_search(lsm_directory, &e->node, HASH_REMOVE, NULL);
 			freed = true;
 		}
 	}
@@ -583,8 +585,10 @@ lsm_use_attach_victim(LsmTableShared *self, LsmVictim *v)
 			continue;
 		SpinLockAcquire(&e->mutex);
 		ok = e->loaded && !e->flushing && !e->wal_skipped &&
-			OidIsValid(e->relid) && e->nfrozen == 0 && e->active.region >= 0 &&
-			lsm_memtable_count(lsm_region_memtable(e->active.region)) > 0;
+			OidIsValid(e->relid) &&
+			(e->nfrozen > 0 ||
+			 (e->active.region >= 0 &&
+			  lsm_memtable_count(lsm_region_memtable(e->active.region)) > 0));
 		SpinLockRelease(&e->mutex);
 		tick = pg_atomic_read_u64(&e->write_tick);
 		if (ok && tick < best_tick)
