@@ -13,7 +13,8 @@
  *                generic WAL before the write is acknowledged.
  *   run extents  immutable runs (lsm/sstable.h), written once as new pages
  *                and WAL-logged with log_newpage; a run's byte stream is laid
- *                over the payloads of its pages (page header excluded).
+ *                over the payloads of its pages (page header and the 8-byte
+ *                special space that names the page kind excluded).
  * Every page is a standard PostgreSQL page (PageInit, checksums), so crash
  * recovery, replication, base backups and data checksums just work.
  *
