@@ -83,6 +83,7 @@ static HTAB *lsm_trees = NULL;
 static bool lsm_trees_check = false;
 
 static void lsm_version_unref(LsmTree *t, LsmVersion *v);
+static void lsm_tree_describe(LsmTree *t, LsmTableShared *e);
 
 /* ----------------------------------------------------------------
  * Backend-local trees
@@ -197,6 +198,12 @@ lsm_tree_use(LsmTree *t, bool load)
 		lsm_tree_reset_cache(t);
 		t->generation = e->generation;
 	}
+	if (t->described != e->generation || t->described_wal != t->store.needs_wal)
+	{
+		lsm_tree_describe(t, e);
+		t->described = e->generation;
+		t->described_wal = t->store.needs_wal;
+	}
 	if (load)
 		lsm_load(&t->store, u);
 	return u;
@@ -220,7 +227,6 @@ LsmTree *
 lsm_tree_open(Relation rel)
 {
 	LsmTree    *t;
-	LsmUse	   *u;
 	bool		found;
 
 	if (rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP)
@@ -262,16 +268,11 @@ lsm_tree_open(Relation rel)
 	t->relid = RelationGetRelid(rel);
 	strlcpy(t->store.relname, RelationGetRelationName(rel), NAMEDATALEN);
 
-	u = lsm_tree_use(t, false);
-	if (t->described != u->entry->generation ||
-		t->described_wal != t->store.needs_wal)
-	{
-		lsm_tree_describe(t, u->entry);
-		t->described = u->entry->generation;
-		t->described_wal = t->store.needs_wal;
-	}
-	lsm_load(&t->store, u);
-	lsm_use_release(u);
+	/*
+	 * The shared state is attached to (and the log replayed, on first use)
+	 * by each operation; an open alone costs no shared-memory access, as
+	 * the table AM opens the tree for every row it inserts.
+	 */
 	return t;
 }
 

@@ -101,8 +101,9 @@ lsm_rowid_get(const uint8 *src)
 typedef struct LsmTree LsmTree;
 
 /*
- * Returns the tree of rel, attaching to (or creating) its shared state and
- * replaying its log into a memtable on first use since server start.
+ * Returns the tree of rel (a cheap, backend-local lookup).  Each operation
+ * below attaches to (or creates) the table's shared state and, on first use
+ * since server start, replays its log into a memtable.
  */
 extern LsmTree *lsm_tree_open(Relation rel);
 
