@@ -36,3 +36,21 @@ LANGUAGE C STRICT PARALLEL UNSAFE;
 
 COMMENT ON FUNCTION lsm_flush(regclass) IS
 'freezes the lsm table''s memtable and writes it, with any memtable waiting for a flush, to level-0 runs';
+
+CREATE FUNCTION lsm_levels(rel regclass,
+						   OUT level int, OUT runs int, OUT entries bigint, OUT bytes bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'lsm_levels'
+LANGUAGE C STRICT VOLATILE;
+
+COMMENT ON FUNCTION lsm_levels(regclass) IS
+'runs of an lsm table per non-empty level: number, entries (row versions, row-map and delta entries) and bytes';
+
+CREATE FUNCTION lsm_memtables(rel regclass,
+							  OUT state text, OUT entries bigint, OUT bytes bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'lsm_memtables'
+LANGUAGE C STRICT VOLATILE;
+
+COMMENT ON FUNCTION lsm_memtables(regclass) IS
+'memtables of an lsm table in shared memory (the active one and frozen ones waiting for a flush): entries and bytes in use';
