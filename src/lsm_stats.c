@@ -41,8 +41,13 @@ lsm_stats_open(Oid relid)
 	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
 		aclcheck_error(ACLCHECK_NO_PRIV, get_relkind_objtype(rel->rd_rel->relkind),
 					   RelationGetRelationName(rel));
-	/* makes sure the shared state exists and holds the replayed log */
-	(void) lsm_tree_open(rel);
+
+	/*
+	 * A table's log is replayed into its memtable on its first operation
+	 * since server start; beginning a scan is one, so the memtables shown
+	 * hold everything the log holds.
+	 */
+	lsm_tree_scan_end(lsm_tree_scan_begin(lsm_tree_open(rel)));
 	return rel;
 }
 
