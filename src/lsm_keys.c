@@ -14,6 +14,7 @@
 
 #include <math.h>
 
+#include "access/htup_details.h"
 #include "access/transam.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
@@ -181,17 +182,18 @@ encode_bytes(StringInfo buf, const char *p, Size len)
 
 /*
  * A varlena of the bytes family.  bpchar compares ignoring trailing spaces
- * (bpcharcmp works on bcTruelen), so they are not part of its key.
+ * (bpcharcmp works on bcTruelen), so with strip_spaces they are not part of
+ * the key.
  */
 static void
-encode_varlena_bytes(StringInfo buf, Datum value, bool is_bpchar)
+encode_varlena_bytes(StringInfo buf, Datum value, bool strip_spaces)
 {
 	struct varlena *orig = (struct varlena *) DatumGetPointer(value);
 	struct varlena *v = pg_detoast_datum_packed(orig);
 	const char *p = VARDATA_ANY(v);
 	Size		len = VARSIZE_ANY_EXHDR(v);
 
-	if (is_bpchar)
+	if (strip_spaces)
 	{
 		while (len > 0 && p[len - 1] == ' ')
 			len--;
@@ -323,12 +325,9 @@ done:
 		pfree(v);
 }
 
-/*
- * The encoder of a built-in base type (LSM_ENC_NONE for anything else).
- * is_domain: typid was a domain over base.
- */
+/* The encoder of a built-in base type (LSM_ENC_NONE for anything else). */
 static LsmKeyEncoder
-encoder_for_base(Oid base, Oid collation, bool is_domain)
+encoder_for_base(Oid base, Oid collation)
 {
 	switch (base)
 	{
@@ -356,14 +355,6 @@ encoder_for_base(Oid base, Oid collation, bool is_domain)
 		case TIMESTAMPTZOID:
 			return LSM_ENC_TIMESTAMP;
 		case BPCHAROID:
-
-			/*
-			 * The encoder strips bpchar's trailing spaces when the key
-			 * info's type is bpchar; it is not told about domains.
-			 */
-			if (is_domain)
-				return LSM_ENC_NONE;
-			/* FALLTHROUGH */
 		case TEXTOID:
 		case VARCHAROID:
 
@@ -372,9 +363,9 @@ encoder_for_base(Oid base, Oid collation, bool is_domain)
 			 * other collation (libc or ICU, deterministic or not) sorts
 			 * linguistically.
 			 */
-			if (OidIsValid(collation) && lc_collate_is_c(collation))
-				return LSM_ENC_BYTES;
-			return LSM_ENC_NONE;
+			if (!OidIsValid(collation) || !lc_collate_is_c(collation))
+				return LSM_ENC_NONE;
+			return base == BPCHAROID ? LSM_ENC_BPCHAR : LSM_ENC_BYTES;
 		default:
 			return LSM_ENC_NONE;
 	}
@@ -382,7 +373,7 @@ encoder_for_base(Oid base, Oid collation, bool is_domain)
 
 /*
  * Which encoder serves typid under collation.  Domains use their base
- * type's encoder (their order is the base type's), except over bpchar.
+ * type's encoder (their order is the base type's).
  */
 LsmKeyEncoder
 lsm_key_encoder_for(Oid typid, Oid collation)
@@ -394,18 +385,18 @@ lsm_key_encoder_for(Oid typid, Oid collation)
 	 * Types of the initial catalog (below FirstGenbkiObjectId) are never
 	 * domains: no catalog lookup for them on the insert path.
 	 */
-	enc = encoder_for_base(typid, collation, false);
+	enc = encoder_for_base(typid, collation);
 	if (enc != LSM_ENC_NONE || typid < FirstGenbkiObjectId)
 		return enc;
 
 	base = getBaseType(typid);
 	if (base == typid)
 		return LSM_ENC_NONE;
-	return encoder_for_base(base, collation, true);
+	return encoder_for_base(base, collation);
 }
 
 void
-lsm_key_info(Relation rel, LsmKeyInfo *ki)
+lsm_key_info_catalog(Relation rel, LsmKeyInfo *ki)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 
@@ -423,6 +414,86 @@ lsm_key_info(Relation rel, LsmKeyInfo *ki)
 	ki->typid = TupleDescAttr(desc, 0)->atttypid;
 	ki->collation = TupleDescAttr(desc, 0)->attcollation;
 	ki->encoder = lsm_key_encoder_for(ki->typid, ki->collation);
+}
+
+/*
+ * The stored order serves the column as typid under collation when that
+ * type and collation would get the same encoder: every encoder is one
+ * order, and one equality, of its own (the bytes of text under "C" and
+ * under "POSIX" alike; timestamp's and timestamptz's microseconds alike,
+ * which is why ALTER COLUMN TYPE between them may skip the rewrite).  A
+ * text key whose collation became linguistic, or whose type became bpchar
+ * (which ignores trailing spaces), does not match.
+ */
+bool
+lsm_key_order_matches(const LsmKeyInfo *stored, Oid typid, Oid collation)
+{
+	if (stored->encoder == LSM_ENC_NONE || !OidIsValid(typid))
+		return false;
+	return lsm_key_encoder_for(typid, collation) == stored->encoder;
+}
+
+/*
+ * Whether values of a type with this length and pass-by-value flag are what
+ * encoder reads.  ALTER COLUMN TYPE skips the rewrite only for binary
+ * coercions, which keep the representation, so a mismatch is not expected.
+ */
+static bool
+encoder_accepts(LsmKeyEncoder encoder, int16 len, bool byval)
+{
+	switch (encoder)
+	{
+		case LSM_ENC_NONE:
+			return true;
+		case LSM_ENC_BOOL:
+			return len == 1 && byval;
+		case LSM_ENC_INT2:
+			return len == 2 && byval;
+		case LSM_ENC_INT4:
+		case LSM_ENC_DATE:
+		case LSM_ENC_FLOAT4:
+			return len == 4 && byval;
+		case LSM_ENC_INT8:
+		case LSM_ENC_FLOAT8:
+		case LSM_ENC_TIMESTAMP:
+			return len == 8 && byval == FLOAT8PASSBYVAL;
+		case LSM_ENC_UUID:
+			return len == UUID_LEN && !byval;
+		case LSM_ENC_BYTES:
+		case LSM_ENC_BPCHAR:
+		case LSM_ENC_NUMERIC:
+			return len == -1 && !byval;
+	}
+	return false;
+}
+
+Datum
+lsm_key_value(const LsmKeyInfo *ki, Relation rel, HeapTuple tuple,
+			  bool *isnull)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	Form_pg_attribute att;
+
+	*isnull = true;
+	if (ki->encoder == LSM_ENC_NONE || ki->attnum < 1 || ki->attnum > desc->natts)
+		return (Datum) 0;
+
+	/* Dropped since the description was taken: NULL, which sorts last. */
+	att = TupleDescAttr(desc, ki->attnum - 1);
+	if (att->attisdropped)
+		return (Datum) 0;
+
+	if (!encoder_accepts(ki->encoder, att->attlen, att->attbyval))
+		ereport(ERROR,
+				errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				errmsg("cannot encode the key of lsm table \"%s\"",
+					   RelationGetRelationName(rel)),
+				errdetail("Its first column was changed to type %s, whose representation differs from that of type %s, which its key encoding was made for.",
+						  format_type_be(att->atttypid),
+						  format_type_extended(ki->typid, -1, FORMAT_TYPE_ALLOW_INVALID)),
+				errhint("Copy the rows into a new lsm table."));
+
+	return heap_getattr(tuple, ki->attnum, desc, isnull);
 }
 
 void
@@ -467,7 +538,10 @@ lsm_key_encode_value(StringInfo buf, const LsmKeyInfo *ki, Datum value,
 								   UUID_LEN);
 			break;
 		case LSM_ENC_BYTES:
-			encode_varlena_bytes(buf, value, ki->typid == BPCHAROID);
+			encode_varlena_bytes(buf, value, false);
+			break;
+		case LSM_ENC_BPCHAR:
+			encode_varlena_bytes(buf, value, true);
 			break;
 		case LSM_ENC_NUMERIC:
 			encode_numeric(buf, value);

@@ -2,14 +2,14 @@
  * lsm_meta.c - an lsm table's metapage (block 0) and its manifest.
  *
  * The metapage holds LsmMetaData (format version, row-id high-water mark,
- * where the manifest is) and, when it fits, the core's serialised manifest
- * (lsm/manifest.h: runs per level, free extents, log head, flushed and last
- * sequence numbers).  A larger manifest lives on an extent of overflow
- * pages: every change writes it to a fresh extent (new pages, logged whole)
- * and then switches the metapage to it, freeing the old extent, in one
- * generic WAL record on the metapage.  So a manifest change is atomic
- * whatever its size, and a crash before the switch leaves the old manifest
- * intact.
+ * where the manifest is, the key description fixed when it was formatted)
+ * and, when it fits, the core's serialised manifest (lsm/manifest.h: runs
+ * per level, free extents, log head, flushed and last sequence numbers).
+ * A larger manifest lives on an extent of overflow pages: every change
+ * writes it to a fresh extent (new pages, logged whole) and then switches
+ * the metapage to it, freeing the old extent, in one generic WAL record on
+ * the metapage.  So a manifest change is atomic whatever its size, and a
+ * crash before the switch leaves the old manifest intact.
  *
  * The metapage's buffer lock serialises manifest changes.  Readers hold it
  * in share mode while they read the manifest, overflow pages included,
@@ -27,6 +27,7 @@
 #include "storage/bufmgr.h"
 #include "storage/smgr.h"
 
+#include "lsm_keys.h"
 #include "lsm_storage.h"
 
 /* Bytes of room kept for the free-list changes of switching extents. */
@@ -295,9 +296,29 @@ lsm_meta_reserve_rowids(LsmStore *s, LsmTableShared *e, uint64 batch)
 	lsm_meta_end(&tx);
 }
 
-/* The metapage and first log page of an empty table. */
+/*
+ * The key description stored in the metapage: what every key of the table
+ * is encoded with (lsm_keys.h).
+ */
+void
+lsm_meta_read_key(LsmStore *s, LsmKeyInfo *ki)
+{
+	LsmMetaTx	tx;
+
+	lsm_meta_begin(s, &tx, false, false);
+	ki->encoder = (LsmKeyEncoder) tx.meta.key_encoder;
+	ki->attnum = tx.meta.key_attnum;
+	ki->typid = tx.meta.key_typid;
+	ki->collation = tx.meta.key_collation;
+	lsm_meta_end(&tx);
+	if (tx.meta.key_encoder > LSM_ENC_MAX ||
+		(ki->encoder != LSM_ENC_NONE && ki->attnum != 1))
+		lsm_meta_corrupt(s, "Its metapage has an invalid key description.");
+}
+
+/* The metapage and first log page of an empty table whose key is ki. */
 static void
-lsm_build_empty(Page metapage, Page logpage)
+lsm_build_empty(Page metapage, Page logpage, const LsmKeyInfo *ki)
 {
 	lsm_manifest m;
 	lsm_buf		img = {0};
@@ -326,6 +347,10 @@ lsm_build_empty(Page metapage, Page logpage)
 	meta->manifest_len = (uint32) img.len;
 	meta->manifest_first = 0;
 	meta->manifest_npages = 0;
+	meta->key_encoder = (uint16) ki->encoder;
+	meta->key_attnum = ki->attnum;
+	meta->key_typid = ki->typid;
+	meta->key_collation = ki->collation;
 	memcpy(LsmPagePayload(metapage) + LSM_META_INLINE_OFFSET, img.data, img.len);
 	LsmPageSetUsed(metapage, LSM_META_INLINE_OFFSET + img.len);
 	lsm_buf_free(&img);
@@ -339,10 +364,12 @@ lsm_build_empty(Page metapage, Page logpage)
 
 /*
  * lsm_tree_init_storage: formats a new, empty relfilenode (srel's, which is
- * not yet rel's during CREATE TABLE, TRUNCATE and rewrites): the metapage
- * and an empty first log page, through shared buffers and WAL-logged unless
- * the relfilenode skips WAL; and for an unlogged table the same two pages
- * in its init fork, which recovery copies over the main fork.
+ * not yet rel's during CREATE TABLE, TRUNCATE and rewrites): the metapage,
+ * with the key description rel's first column gives now (fixed for the
+ * life of the relfilenode), and an empty first log page, through shared
+ * buffers and WAL-logged unless the relfilenode skips WAL; and for an
+ * unlogged table the same two pages in its init fork, which recovery copies
+ * over the main fork.
  */
 void
 lsm_tree_init_storage(Relation rel, SMgrRelation srel, char persistence)
@@ -350,6 +377,7 @@ lsm_tree_init_storage(Relation rel, SMgrRelation srel, char persistence)
 	RelFileNode node = srel->smgr_rnode.node;
 	PGAlignedBlock pages[2];
 	bool		needs_wal;
+	LsmKeyInfo	ki;
 
 	if (persistence == RELPERSISTENCE_TEMP)
 		ereport(ERROR,
@@ -372,7 +400,8 @@ lsm_tree_init_storage(Relation rel, SMgrRelation srel, char persistence)
 	 */
 	needs_wal = persistence == RELPERSISTENCE_PERMANENT && XLogIsNeeded();
 
-	lsm_build_empty((Page) pages[0].data, (Page) pages[1].data);
+	lsm_key_info_catalog(rel, &ki);
+	lsm_build_empty((Page) pages[0].data, (Page) pages[1].data, &ki);
 	for (BlockNumber blkno = 0; blkno < 2; blkno++)
 	{
 		Buffer		buf = ReadBufferWithoutRelcache(node, MAIN_FORKNUM, P_NEW,

@@ -353,8 +353,10 @@ typedef struct LsmNewRow
 
 /*
  * Forms a new row version from slot: a new row id, the VALUE (a heap tuple
- * with every value inline), the data key from the first column.  Rows above
- * what one tree entry can hold are refused with the documented limit.
+ * with every value inline), the data key from the first column encoded
+ * under the table's stored key description ki (never the catalog's current
+ * one: lsm_keys.h).  Rows above what one tree entry can hold are refused
+ * with the documented limit.
  */
 static void
 form_new_row(Relation rel, LsmTree *tree, const LsmKeyInfo *ki,
@@ -362,14 +364,12 @@ form_new_row(Relation rel, LsmTree *tree, const LsmKeyInfo *ki,
 			 LsmNewRow *nr)
 {
 	LsmRowId	rowid = lsm_tree_new_rowid(tree);
-	Datum		keyval = (Datum) 0;
-	bool		keynull = true;
+	Datum		keyval;
+	bool		keynull;
 	Size		size;
 
 	nr->value = lsm_tuple_form_value(slot, xid, cid, rowid);
-	if (ki->encoder != LSM_ENC_NONE)
-		keyval = heap_getattr(nr->value, ki->attnum, RelationGetDescr(rel),
-							  &keynull);
+	keyval = lsm_key_value(ki, rel, nr->value, &keynull);
 	initStringInfo(&nr->datakey);
 	lsm_key_make_data(&nr->datakey, ki, keyval, keynull, rowid);
 	lsm_key_make_rowmap(nr->mapkey, rowid);
@@ -410,7 +410,6 @@ lsm_tuple_insert(Relation rel, TupleTableSlot *slot, CommandId cid,
 	TransactionId xid = GetCurrentTransactionId();
 	MemoryContext cxt;
 	MemoryContext oldcxt;
-	LsmKeyInfo	ki;
 	LsmNewRow	nr;
 	LsmWrite	w[2];
 
@@ -418,8 +417,7 @@ lsm_tuple_insert(Relation rel, TupleTableSlot *slot, CommandId cid,
 								ALLOCSET_SMALL_SIZES);
 	oldcxt = MemoryContextSwitchTo(cxt);
 
-	lsm_key_info(rel, &ki);
-	form_new_row(rel, tree, &ki, slot, xid, cid, &nr);
+	form_new_row(rel, tree, lsm_tree_key_info(tree), slot, xid, cid, &nr);
 	set_insert_writes(w, &nr);
 
 	/* An insert into a relation someone read under SERIALIZABLE. */
@@ -447,7 +445,7 @@ lsm_multi_insert(Relation rel, TupleTableSlot **slots, int nslots,
 	TransactionId xid = GetCurrentTransactionId();
 	MemoryContext cxt;
 	MemoryContext oldcxt;
-	LsmKeyInfo	ki;
+	const LsmKeyInfo *ki;
 	LsmNewRow  *rows;
 	LsmWrite   *w;
 
@@ -458,12 +456,12 @@ lsm_multi_insert(Relation rel, TupleTableSlot **slots, int nslots,
 								ALLOCSET_DEFAULT_SIZES);
 	oldcxt = MemoryContextSwitchTo(cxt);
 
-	lsm_key_info(rel, &ki);
+	ki = lsm_tree_key_info(tree);
 	rows = palloc(sizeof(LsmNewRow) * nslots);
 	w = palloc(sizeof(LsmWrite) * 2 * nslots);
 	for (int i = 0; i < nslots; i++)
 	{
-		form_new_row(rel, tree, &ki, slots[i], xid, cid, &rows[i]);
+		form_new_row(rel, tree, ki, slots[i], xid, cid, &rows[i]);
 		set_insert_writes(&w[2 * i], &rows[i]);
 	}
 
@@ -760,7 +758,6 @@ lsm_tuple_update(Relation rel, ItemPointer otid, TupleTableSlot *slot,
 	XmaxCheck	c;
 	LsmRow	   *row;
 	TM_Result	result;
-	LsmKeyInfo	ki;
 	LsmNewRow	nr;
 	TransactionId xmax_old_tuple;
 	uint16		infomask_old_tuple;
@@ -789,8 +786,7 @@ lsm_tuple_update(Relation rel, ItemPointer otid, TupleTableSlot *slot,
 	 * values may read other relations.  Its row id is wasted if the update
 	 * fails, which the 48-bit row id space affords.
 	 */
-	lsm_key_info(rel, &ki);
-	form_new_row(rel, m.tree, &ki, slot, xid, cid, &nr);
+	form_new_row(rel, m.tree, lsm_tree_key_info(m.tree), slot, xid, cid, &nr);
 	nr.value->t_data->t_infomask |= HEAP_UPDATED;
 
 	/*

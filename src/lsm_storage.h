@@ -14,9 +14,10 @@
  * payload bytes in use (the whole payload on run pages), so full-page images
  * and generic WAL never drop data.
  *
- *   block 0    metapage: LsmMetaData, then the serialised manifest when it
- *              fits (else the manifest lives on an extent of overflow pages,
- *              rewritten to a fresh extent on each change)
+ *   block 0    metapage: LsmMetaData (with the key description), then the
+ *              serialised manifest when it fits (else the manifest lives on
+ *              an extent of overflow pages, rewritten to a fresh extent on
+ *              each change)
  *   log page   LsmLogPageHeader (next page of the chain), then core log
  *              records (lsm/logrec.h) up to pd_lower
  *   run page   a slice of a run's byte stream (lsm/sstable.h)
@@ -89,7 +90,7 @@ typedef struct LsmPageOpaqueData
 
 /* The metapage's payload starts with this. */
 #define LSM_META_MAGIC		0x4C534D54	/* "LSMT" */
-#define LSM_META_VERSION	1
+#define LSM_META_VERSION	2
 
 typedef struct LsmMetaData
 {
@@ -101,6 +102,17 @@ typedef struct LsmMetaData
 	BlockNumber manifest_first; /* its overflow extent; 0: inline after this */
 	uint32		manifest_npages;
 	uint32		reserved;
+
+	/*
+	 * The key description (lsm_keys.h: LsmKeyInfo), set when the metapage
+	 * is formatted and never changed: every key of this relfilenode is
+	 * encoded with key_encoder.
+	 */
+	uint16		key_encoder;	/* LsmKeyEncoder */
+	int16		key_attnum;
+	Oid			key_typid;
+	Oid			key_collation;
+	uint32		key_reserved;
 } LsmMetaData;
 
 #define LSM_META_INLINE_OFFSET	MAXALIGN(sizeof(LsmMetaData))
@@ -309,6 +321,8 @@ extern void lsm_meta_commit(LsmStore *s, LsmMetaTx *tx, LsmCommitHook hook,
 							void *arg);
 extern void lsm_meta_end(LsmMetaTx *tx);
 extern void lsm_meta_reserve_rowids(LsmStore *s, LsmTableShared *e, uint64 batch);
+struct LsmKeyInfo;
+extern void lsm_meta_read_key(LsmStore *s, struct LsmKeyInfo *ki);
 extern void lsm_manifest_check_status(LsmStore *s, lsm_status st, const char *what);
 
 /* ----------------------------------------------------------------

@@ -31,6 +31,7 @@
 
 #include "lsm/merge.h"
 #include "lsm/sstable.h"
+#include "lsm_keys.h"
 #include "lsm_storage.h"
 
 /* Row ids reserved per metapage change. */
@@ -67,6 +68,8 @@ struct LsmTree
 	LsmVersion *current;
 	int			nuses;			/* uses in progress (scans, calls) */
 	bool		check;			/* relcache said the relation changed */
+	bool		key_valid;		/* key holds the metapage's key description */
+	LsmKeyInfo	key;
 	uint64		described;		/* entry generation lsm_tree_describe told */
 	bool		described_wal;	/* ... and the needs_wal it told */
 };
@@ -176,7 +179,10 @@ lsm_forget_local(const RelFileNode *node)
 	if (t->nuses == 0)
 		lsm_tree_free(t);
 	else
+	{
 		t->generation = 0;
+		t->key_valid = false;	/* the relfilenode is formatted afresh */
+	}
 }
 
 /*
@@ -196,6 +202,7 @@ lsm_tree_use(LsmTree *t, bool load)
 	if (e->generation != t->generation)
 	{
 		lsm_tree_reset_cache(t);
+		t->key_valid = false;
 		t->generation = e->generation;
 	}
 	if (t->described != e->generation || t->described_wal != t->store.needs_wal)
@@ -257,6 +264,7 @@ lsm_tree_open(Relation rel)
 		t->current = NULL;
 		t->nuses = 0;
 		t->check = false;
+		t->key_valid = false;
 		t->described = 0;
 		t->described_wal = false;
 		lsm_store_init(&t->store, &rel->rd_node, rel->rd_rel->relpersistence,
@@ -274,6 +282,21 @@ lsm_tree_open(Relation rel)
 	 * the table AM opens the tree for every row it inserts.
 	 */
 	return t;
+}
+
+/*
+ * The key description never changes for a relfilenode (lsm_keys.h), so it
+ * is read from the metapage once per handle.
+ */
+const LsmKeyInfo *
+lsm_tree_key_info(LsmTree *t)
+{
+	if (!t->key_valid)
+	{
+		lsm_meta_read_key(&t->store, &t->key);
+		t->key_valid = true;
+	}
+	return &t->key;
 }
 
 Size
