@@ -54,3 +54,11 @@ LANGUAGE C STRICT VOLATILE;
 
 COMMENT ON FUNCTION lsm_memtables(regclass) IS
 'memtables of an lsm table in shared memory (the active one and frozen ones waiting for a flush): entries and bytes in use';
+
+CREATE FUNCTION lsm_compact(rel regclass)
+RETURNS void
+AS 'MODULE_PATHNAME', 'lsm_compact'
+LANGUAGE C STRICT PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION lsm_compact(regclass) IS
+'compacts every run of the lsm table into a single level (memtables stay: lsm_flush writes them to runs first)';

@@ -14,6 +14,7 @@
 #include "utils/guc.h"
 
 #include "lsm/version.h"
+#include "lsm_compact.h"
 #include "lsm_storage.h"
 #include "lsm_tableam.h"
 
@@ -41,6 +42,9 @@ _PG_init(void)
 	 * shared memory (memtable pool, table directory) and its hooks.
 	 */
 	lsm_storage_init();
+
+	/* Compaction settings (lsm.l0_compaction_trigger and the run size). */
+	lsm_compact_init();
 
 	/*
 	 * The lsm.* settings (memtable pool and per-table memtable size, bloom

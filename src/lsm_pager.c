@@ -20,6 +20,7 @@
 #include "storage/smgr.h"
 #include "utils/memutils.h"
 
+#include "lsm_compact.h"
 #include "lsm_keys.h"
 #include "lsm_storage.h"
 
@@ -446,11 +447,11 @@ lsm_alloc_pages(LsmStore *s, uint32 npages)
 	PG_TRY();
 	{
 		/*
-		 * Horizon 0: only extents that were reusable at once when freed (log
-		 * pages and manifest overflow pages).  Extents of runs dropped by
-		 * compaction carry a horizon that whoever frees them defines.
+		 * Extents freed at once (log pages, manifest overflow pages) have
+		 * horizon 0; those of runs replaced by compaction wait until no
+		 * reader can still be reading them (lsm_compact.h).
 		 */
-		if (lsm_manifest_take_extent(&tx.m, npages, 0, &first) == LSM_OK)
+		if (lsm_take_reusable_extent(&tx.m, npages, &first))
 		{
 			taken = true;
 			lsm_meta_commit(s, &tx, NULL, NULL);

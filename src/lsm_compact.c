@@ -1,0 +1,343 @@
+/*
+ * lsm_compact.c - leveled compaction of an lsm table, and when the pages of
+ * the runs it replaces may be reused.
+ *
+ * A compaction step reads the manifest, asks the core's picker what to
+ * merge (lsm/compaction.h: level 0 by run count, deeper levels by size),
+ * merges the input runs into new runs of the output level, written through
+ * the buffer-manager pager as new, WAL-logged pages exactly as a flush
+ * writes its run, and installs the result with one manifest change: the
+ * inputs leave, the outputs arrive, the inputs' extents join the free list.
+ * A crash before that change leaves the old manifest intact; the extents
+ * the outputs took are then owned by no run and are freed again when the
+ * table is next loaded.
+ *
+ * Concurrency.  The merge runs without the metapage lock, so flushes keep
+ * adding level-0 runs meanwhile; they only add runs newer than every input,
+ * which stay above the outputs, so the change is re-applied to the manifest
+ * as it is when the metapage is locked again.  Only compaction removes runs,
+ * and only one compaction of a table runs at a time: callers hold
+ * ShareUpdateExclusiveLock on the relation, which conflicts with itself
+ * (and with VACUUM, ANALYZE and DDL, as it does for VACUUM).  Should the
+ * inputs still be gone, the core refuses the change and the outputs' pages
+ * are given back.
+ *
+ * Garbage.  This AM keeps its MVCC in the values (xmin/xmax of each row and
+ * XMAX deltas), not in sequence numbers, and every row version has a user
+ * key of its own (key + row id), so the core's sequence-number rule would
+ * drop nothing useful and could drop deltas that matter: compaction passes
+ * oldest_snapshot 0 and keeps every entry for now.
+ *
+ * Reuse of freed pages.  A reader reads runs of the manifest version it
+ * found when its operation began (lsm_tree.c), possibly for as long as a
+ * cursor stays open, and a standby's reader the same.  So the extents a
+ * compaction frees are tagged with the next full transaction id at the time
+ * of the change, and an extent is taken for a new run only once that tag is
+ * older than the oldest xmin of any backend (GetOldestNonRemovable-
+ * TransactionId over all databases, which includes walsenders' xmin from
+ * hot_standby_feedback and replication slots).  Every reader reads inside a
+ * statement with a snapshot, so its xmin is set and is no newer than the
+ * next transaction id when it read the manifest, hence no newer than the
+ * tag of any extent freed after that; as long as it reads, the extent stays
+ * free.
+ */
+#include "postgres.h"
+
+#include "access/relation.h"
+#include "access/transam.h"
+#include "catalog/objectaddress.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "storage/procarray.h"
+#include "utils/acl.h"
+#include "utils/guc.h"
+#include "utils/rel.h"
+
+#include "lsm/compaction.h"
+#include "lsm_compact.h"
+#include "lsm_tableam.h"
+
+PG_FUNCTION_INFO_V1(lsm_compact);
+
+int			lsm_l0_compaction_trigger = 4;
+int			lsm_compaction_target_kb = 8 * 1024;
+
+void
+lsm_compact_init(void)
+{
+	DefineCustomIntVariable("lsm.l0_compaction_trigger",
+							"Number of level-0 runs of an lsm table that triggers their compaction into level 1.",
+							NULL,
+							&lsm_l0_compaction_trigger,
+							4, 2, 64,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("lsm.compaction_target_run_size",
+							"Size at which compaction cuts its output runs.",
+							NULL,
+							&lsm_compaction_target_kb,
+							8 * 1024, 64, 1024 * 1024,
+							PGC_SIGHUP, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+}
+
+/* ----------------------------------------------------------------
+ * Horizons
+ * ----------------------------------------------------------------
+ */
+
+uint64
+lsm_free_horizon(void)
+{
+	return U64FromFullTransactionId(ReadNextFullTransactionId());
+}
+
+uint64
+lsm_reusable_horizon(void)
+{
+	TransactionId oldest;
+	FullTransactionId next;
+	uint32		behind;
+
+	/*
+	 * The oldest xmin first: the next xid read after it is never older, so
+	 * the distance below is what it seems.
+	 */
+	oldest = GetOldestNonRemovableTransactionId(NULL);
+	next = ReadNextFullTransactionId();
+	if (!TransactionIdIsNormal(oldest))
+		return 0;
+	behind = XidFromFullTransactionId(next) - oldest;
+	if ((uint64) behind >= U64FromFullTransactionId(next))
+		return 0;
+	/* Tags strictly older than the oldest xmin are past every reader. */
+	return U64FromFullTransactionId(next) - behind - 1;
+}
+
+/*
+ * Extents become reusable one by one as the horizon passes them, but the
+ * core coalesces free extents only when their horizons are equal, so
+ * neighbours freed by different changes would stay apart and a run larger
+ * than each of them would extend the relation instead.  Reusable extents
+ * are therefore relabelled horizon 0 and coalesced before taking one.
+ */
+static void
+lsm_free_list_settle(lsm_manifest *m, uint64 reusable)
+{
+	int			n = 0;
+
+	for (int i = 0; i < m->nfree; i++)
+	{
+		lsm_extent	e = m->free[i];
+		lsm_extent *prev = n > 0 ? &m->free[n - 1] : NULL;
+
+		if (e.horizon <= reusable)
+			e.horizon = 0;
+		if (prev && prev->horizon == e.horizon &&
+			(uint64) prev->first + prev->npages == e.first &&
+			(uint64) prev->npages + e.npages <= PG_UINT32_MAX)
+			prev->npages += e.npages;
+		else
+			m->free[n++] = e;
+	}
+	m->nfree = n;
+}
+
+bool
+lsm_take_reusable_extent(lsm_manifest *m, uint32 npages, lsm_pageno *first)
+{
+	uint64		reusable = lsm_reusable_horizon();
+
+	lsm_free_list_settle(m, reusable);
+	return lsm_manifest_take_extent(m, npages, reusable, first) == LSM_OK;
+}
+
+/* ----------------------------------------------------------------
+ * Compaction
+ * ----------------------------------------------------------------
+ */
+
+static void
+lsm_compact_options(lsm_compaction_options *o)
+{
+	lsm_compaction_options_default(o);
+	o->l0_trigger = lsm_l0_compaction_trigger;
+	/* Level 1 holds about ten memtables; each level ten times the last. */
+	o->level1_bytes = (uint64) lsm_memtable_size_kb * 1024 * 10;
+	o->ratio = 10;
+	o->target_run_bytes = (uint64) lsm_compaction_target_kb * 1024;
+}
+
+/* What one step holds, freed whatever happens. */
+typedef struct LsmCompactJob
+{
+	lsm_compaction c;
+	bool		picked;
+	lsm_run_meta *outs;			/* malloc'd by the core */
+	int			nouts;
+	lsm_compaction_stats stats;
+} LsmCompactJob;
+
+static void
+lsm_compact_job_free(LsmCompactJob *job)
+{
+	for (int i = 0; i < job->nouts; i++)
+		lsm_run_meta_free(&job->outs[i]);
+	free(job->outs);
+	job->outs = NULL;
+	job->nouts = 0;
+	if (job->picked)
+		lsm_compaction_free(&job->c);
+	job->picked = false;
+}
+
+/*
+ * Installs the merged runs: one manifest change made to the manifest as it
+ * is now, under the metapage lock.
+ */
+static void
+lsm_compact_install(LsmStore *s, LsmCompactJob *job)
+{
+	LsmMetaTx	tx;
+
+	lsm_manifest_init(&tx.m);
+	PG_TRY();
+	{
+		lsm_status	st;
+
+		lsm_meta_begin(s, &tx, true, true);
+		st = lsm_manifest_apply_compaction(&tx.m, &job->c, job->outs, job->nouts,
+										   lsm_free_horizon());
+		if (st == LSM_INVALID)
+		{
+			/*
+			 * An input is gone (only another compaction could have removed
+			 * it, which the relation lock should have prevented).  Nobody
+			 * has seen the outputs: their pages are free at once.
+			 */
+			for (int i = 0; i < job->nouts; i++)
+				lsm_manifest_check_status(s,
+										  lsm_manifest_free_extent(&tx.m, job->outs[i].first_page,
+																   job->outs[i].npages, 0),
+										  "freeing the output of an abandoned compaction");
+			lsm_meta_commit(s, &tx, NULL, NULL);
+			ereport(WARNING,
+					errcode(ERRCODE_OBJECT_IN_USE),
+					errmsg("compaction of lsm table \"%s\" abandoned: its input runs changed meanwhile",
+						   s->relname));
+		}
+		else
+		{
+			lsm_manifest_check_status(s, st, "installing a compaction");
+			lsm_meta_commit(s, &tx, NULL, NULL);
+		}
+		UnlockReleaseBuffer(tx.buf);
+	}
+	PG_FINALLY();
+	{
+		lsm_manifest_free(&tx.m);
+	}
+	PG_END_TRY();
+}
+
+bool
+lsm_compact_step(LsmStore *s, bool full)
+{
+	LsmCompactJob *job = palloc0(sizeof(LsmCompactJob));
+	lsm_compaction_options o;
+	LsmMetaTx	tx;
+
+	Assert(s->entry != NULL);
+	lsm_compact_options(&o);
+	lsm_meta_begin(s, &tx, false, true);
+	job->picked = full ? lsm_compaction_pick_all(&tx.m, &o, &job->c) :
+		lsm_compaction_pick(&tx.m, &o, &job->c);
+	lsm_meta_end(&tx);
+	if (!job->picked)
+	{
+		pfree(job);
+		return false;
+	}
+
+	PG_TRY();
+	{
+		lsm_sst_options opts;
+		lsm_run_writer w;
+		lsm_status	st;
+
+		lsm_sst_options_for(&opts, true);
+		w.pager = &s->pager;
+		w.sst_opts = &opts;
+		w.alloc = lsm_alloc_extent;
+		w.alloc_arg = s;
+		st = lsm_compaction_merge(&w, &job->c, 0, NULL, NULL,
+								  &job->outs, &job->nouts, &job->stats);
+		if (st != LSM_OK)
+			lsm_store_raise(s, st, "compacting level %d into level %d",
+							job->c.level, job->c.out_level);
+		lsm_compact_install(s, job);
+		elog(DEBUG1, "lsm table \"%s\": compacted %d+%d runs of levels %d and %d into %d runs (%llu bytes read, %llu written)",
+			 s->relname, job->c.ninputs[0], job->c.ninputs[1], job->c.level,
+			 job->c.out_level, job->nouts,
+			 (unsigned long long) job->stats.bytes_read,
+			 (unsigned long long) job->stats.bytes_written);
+	}
+	PG_FINALLY();
+	{
+		lsm_compact_job_free(job);
+	}
+	PG_END_TRY();
+	pfree(job);
+	return true;
+}
+
+/*
+ * lsm_compact(regclass) returns void
+ *
+ * Compacts every run of the table into one level (memtables are not
+ * flushed; lsm_flush does that).  For the table's owner (or the
+ * database's).  Waits for a compaction of the table already running.
+ */
+Datum
+lsm_compact(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	Relation	rel = relation_open(relid, ShareUpdateExclusiveLock);
+	LsmStore	store;
+	LsmUse	   *u;
+
+	if (!lsm_is_lsm_relation(rel))
+		ereport(ERROR,
+				errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				errmsg("\"%s\" is not an lsm table", RelationGetRelationName(rel)),
+				rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE ?
+				errhint("Compact its partitions.") : 0);
+	if (!pg_class_ownercheck(relid, GetUserId()) &&
+		!pg_database_ownercheck(MyDatabaseId, GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER,
+					   get_relkind_objtype(rel->rd_rel->relkind),
+					   RelationGetRelationName(rel));
+
+	/* Attached, so that readers learn of each manifest change. */
+	u = lsm_use_attach(&rel->rd_node);
+	lsm_store_init(&store, &rel->rd_node, rel->rd_rel->relpersistence,
+				   RelationNeedsWAL(rel), RelationGetRelationName(rel),
+				   CurrentMemoryContext);
+	store.entry = u->entry;
+
+	/*
+	 * Loaded first: loading frees pages no run owns, which would include
+	 * the outputs of a compaction in progress.  Attached, the table stays
+	 * loaded until we are done.
+	 */
+	lsm_load(&store, u);
+	while (lsm_compact_step(&store, true))
+		CHECK_FOR_INTERRUPTS();
+	lsm_store_free(&store);
+	lsm_use_release(u);
+
+	relation_close(rel, NoLock);
+	PG_RETURN_VOID();
+}

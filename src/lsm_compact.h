@@ -1,0 +1,44 @@
+/*
+ * lsm_compact.h - leveled compaction of an lsm table inside PostgreSQL
+ * (lsm_compact.c), and the horizon that decides when the pages of runs it
+ * removed may be reused.
+ */
+#ifndef LSM_COMPACT_H
+#define LSM_COMPACT_H
+
+#include "postgres.h"
+
+#include "lsm_storage.h"
+
+/* Settings (lsm.l0_compaction_trigger, lsm.compaction_target_run_size). */
+extern int	lsm_l0_compaction_trigger;
+extern int	lsm_compaction_target_kb;
+
+/* Called from _PG_init, before the lsm prefix is reserved. */
+extern void lsm_compact_init(void);
+
+/*
+ * Runs one compaction of the table whose store s is (s->entry set): the one
+ * the picker asks for, or with full, the next step of a full compaction.
+ * Returns false if there was nothing to do.  The caller makes sure no other
+ * compaction of the table runs (ShareUpdateExclusiveLock on the relation).
+ */
+extern bool lsm_compact_step(LsmStore *s, bool full);
+
+/*
+ * Extents freed by a manifest change are tagged with the next full
+ * transaction id at the time of the change (lsm_free_horizon); an extent is
+ * reused only once its tag is older than every backend's xmin, standby
+ * feedback and replication slots included (lsm_reusable_horizon).
+ */
+extern uint64 lsm_free_horizon(void);
+extern uint64 lsm_reusable_horizon(void);
+
+/*
+ * Takes npages contiguous free pages of m whose horizon has passed (first
+ * fit); false if none fit.
+ */
+extern bool lsm_take_reusable_extent(lsm_manifest *m, uint32 npages,
+									 lsm_pageno *first);
+
+#endif							/* LSM_COMPACT_H */
