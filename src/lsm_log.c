@@ -1,20 +1,34 @@
 /*
- * lsm_log.c - the log pages of an lsm table: appending entries, walking the
+ * lsm_log.c - the log pages of an lsm table: appending records, walking the
  * chain, and loading a table's memtable from its log.
  *
  * The log is a chain of pages from the manifest's log_head to the table's
  * tail page; each holds core log records (lsm/logrec.h) up to pd_lower.
- * Every entry reaches a log page under a generic WAL record before the
- * memtable sees it, so the memtables are only a cache of the log: after a
- * restart or crash (or when the directory evicted the table) the first
- * backend to use the table replays the chain into a fresh memtable.
+ * A write adds its entries to the memtable at once, but its log records go
+ * to a backend-local buffer of pending records (lsm_tree.c) that reaches the
+ * log pages in batches: when it has a few pages' worth, and at the latest
+ * before the transaction's commit or prepare record.  So the log holds every
+ * entry of every committed or prepared transaction that is not yet in a run,
+ * and the memtables are a cache of the log plus the pending records of
+ * transactions still running (see lsm_storage.h).  After a restart or crash
+ * (or when the directory evicted the table) the first backend to use the
+ * table replays the chain into a fresh memtable.
+ *
+ * Records reach the log in the order their batches are written, not in
+ * sequence order: a transaction's records are written after those of a
+ * transaction that began writing later but committed first.  Nothing depends
+ * on the order of records in the log: the memtable orders entries by key and
+ * sequence number, and replay takes the highest sequence number it finds.
  *
  * Each memtable owns a segment of the chain, from the page its first
  * record may be on (seg_first) up to the next memtable's seg_first.  A
- * segment boundary may fall inside a page: a flush frees the pages before
- * the next segment's first page, and the records of the flushed memtable
- * that share that page are skipped by sequence number (flushed_seq) when
- * the log is replayed.
+ * memtable is frozen under the writer lock, at the log's tail page, so
+ * every record of a newer memtable lies in a later segment; records of an
+ * older memtable may still come later, from transactions that committed
+ * after the freeze.  A flush frees the pages before the next segment's first
+ * page, and the records of the flushed memtable found past it, on the shared
+ * page or later, are skipped by sequence number (flushed_seq) when the log is
+ * replayed.
  */
 #include "postgres.h"
 
@@ -22,42 +36,26 @@
 #include "access/xlog.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
+#include "utils/memutils.h"
 
+#include "lsm/coding.h"
 #include "lsm_storage.h"
-
-/*
- * What a memtable node may take beyond its internal key and value: the
- * core's node header and its links at the tallest height, aligned.  The
- * core's own node overhead is well below this, so a batch whose summed
- * sizes pass lsm_memtable_has_room with this slack per extra entry fits.
- */
-#define LSM_NODE_SLACK 128
 
 /*
  * How far a log page is filled by appends to it.  A generic WAL record
  * carries the difference between a page's old and new image, which
  * PostgreSQL finds by comparing every byte in use: appending one row to a
- * full page costs a scan of 8 kB.  Appends to the tail page therefore stop
- * at half a page and go on on a new page (logged as an image of the bytes
- * in use, no comparison); a page started within a record may be filled up,
- * since a batch that fills pages pays the comparison once for many rows.
- * Half a page makes single-row inserts about a fifth faster for twice the
- * pages of live log.
+ * full page costs a scan of 8 kB.  Small appends to the tail page (a short
+ * transaction's records at its commit) therefore stop at half a page and go
+ * on on a new page (logged as an image of the bytes in use, no comparison);
+ * an append that fills the rest of the tail page anyway fills it up, since
+ * it pays the comparison once for many records.  Half a page makes
+ * single-row inserts about a fifth faster for twice the pages of live log.
  */
 #define LSM_LOG_TAIL_FILL (LSM_PAYLOAD_SIZE / 2)
 
-/* The payload offset records of page number p of a record may reach. */
-static inline uint32
-lsm_log_limit(int p, uint32 off)
-{
-	return p == 0 && off > LSM_LOG_HEADER ? LSM_LOG_TAIL_FILL : LSM_PAYLOAD_SIZE;
-}
-
 /* Most pages set aside for the log at a time. */
 #define LSM_LOG_CHUNK 64
-
-/* Reused buffer for encoding log records. */
-static lsm_buf lsm_log_scratch;
 
 static void lsm_log_corrupt(LsmStore *s, BlockNumber blkno, const char *what)
 			pg_attribute_noreturn();
@@ -71,44 +69,55 @@ lsm_log_corrupt(LsmStore *s, BlockNumber blkno, const char *what)
 			errdetail("Log page %u: %s.", blkno, what));
 }
 
-/*
- * How many of the n entries (at least one, unless the active memtable mt
- * cannot take w[0]) go into one WAL record: they must fit the memtable and
- * the tail page plus up to MAX_GENERIC_XLOG_PAGES - 1 new log pages, whose
- * number is returned in *nnew.  Writer lock held.
- */
-int
-lsm_log_plan(LsmTableShared *e, const LsmWrite *w, int n, lsm_memtable *mt,
-			 int *nnew)
+/* The length of the encoded record at p (lsm/logrec.h). */
+static inline uint32
+lsm_logrec_len_at(const uint8 *p)
 {
-	uint32		off = e->log_tail_off;
-	int			pages = 0;
-	Size		keys = 0;
-	Size		vals = 0;
-	int			k;
+	return LSM_LOGREC_HEADER + lsm_get_u32(p);
+}
 
-	for (k = 0; k < n; k++)
+/*
+ * Plans one generic WAL record for the encoded records recs[0..len): how
+ * many bytes go on the tail page (filled from tail_off) and on each of up to
+ * MAX_GENERIC_XLOG_PAGES - 1 new pages, in bytes[]; their number is returned
+ * in *nnew.  Returns the bytes the record takes (whole records), or 0 when
+ * !all and the records would not fill the record's last page: those wait
+ * for more to come.
+ */
+static size_t
+lsm_log_plan(uint32 tail_off, const uint8 *recs, size_t len, bool all,
+			 uint32 *bytes, int *nnew)
+{
+	uint32		limit;
+	uint32		off = tail_off;
+	size_t		pos = 0;
+	int			p = 0;
+
+	if (tail_off <= LSM_LOG_HEADER || len >= LSM_PAYLOAD_SIZE - tail_off)
+		limit = LSM_PAYLOAD_SIZE;
+	else
+		limit = LSM_LOG_TAIL_FILL;
+	memset(bytes, 0, MAX_GENERIC_XLOG_PAGES * sizeof(uint32));
+	while (pos < len)
 	{
-		size_t		rec = lsm_logrec_size(w[k].keylen, w[k].vallen, e->next_seq + k);
-		int			p = pages;
-		uint32		o = off;
+		uint32		rl = lsm_logrec_len_at(recs + pos);
 
-		if (o + rec > lsm_log_limit(p, o))
+		if (off + rl > limit)
 		{
 			if (p == MAX_GENERIC_XLOG_PAGES - 1)
 				break;
 			p++;
-			o = LSM_LOG_HEADER;
+			off = LSM_LOG_HEADER;
+			limit = LSM_PAYLOAD_SIZE;
 		}
-		keys += w[k].keylen;
-		vals += w[k].vallen;
-		if (!lsm_memtable_has_room(mt, keys + (Size) k * LSM_NODE_SLACK, vals))
-			break;
-		pages = p;
-		off = o + (uint32) rec;
+		bytes[p] += rl;
+		off += rl;
+		pos += rl;
 	}
-	*nnew = pages;
-	return k;
+	if (pos == len && !all)
+		return 0;
+	*nnew = p;
+	return pos;
 }
 
 /*
@@ -162,36 +171,22 @@ lsm_log_take_page(LsmStore *s, LsmTableShared *e)
 }
 
 /*
- * Appends w[0..k) to the log in one generic WAL record, as lsm_log_plan
- * planned it, then adds the entries to the memtable mt.  Writer lock held.
+ * Appends the records at recs to the log in one generic WAL record, as
+ * lsm_log_plan planned them: bytes[0] on the tail page, bytes[i] on new
+ * page i.  Writer lock held.
  */
-void
-lsm_log_append(LsmStore *s, LsmTableShared *e, const LsmWrite *w, int k,
-			   int nnew, lsm_memtable *mt)
+static void
+lsm_log_append(LsmStore *s, LsmTableShared *e, const uint8 *recs,
+			   const uint32 *bytes, int nnew)
 {
 	Buffer		newbufs[MAX_GENERIC_XLOG_PAGES - 1];
 	BlockNumber newblks[MAX_GENERIC_XLOG_PAGES - 1];
 	Page		pages[MAX_GENERIC_XLOG_PAGES];
 	Buffer		tailbuf;
 	GenericXLogState *state;
-	uint64		seq = e->next_seq;
 	uint32		off = e->log_tail_off;
-	size_t		pos = 0;
-	int			cur = 0;
 
-	Assert(k > 0 && nnew < MAX_GENERIC_XLOG_PAGES);
-
-	/* Encode first: nothing has changed if this fails. */
-	lsm_log_scratch.len = 0;
-	for (int j = 0; j < k; j++)
-	{
-		lsm_status	st = lsm_logrec_append(&lsm_log_scratch, seq + j, w[j].kind,
-										   lsm_slice_make(w[j].key, w[j].keylen),
-										   lsm_slice_make(w[j].value, w[j].vallen));
-
-		if (st != LSM_OK)
-			lsm_store_raise(s, st, "encoding a log record");
-	}
+	Assert(nnew < MAX_GENERIC_XLOG_PAGES);
 
 	/*
 	 * New pages are private until linked, so lock them before the tail;
@@ -223,56 +218,57 @@ lsm_log_append(LsmStore *s, LsmTableShared *e, const LsmWrite *w, int k,
 		GenericXLogAbort(state);
 		lsm_log_corrupt(s, e->log_tail, "its fill does not match the table's log tail");
 	}
-	for (int j = 0; j < k; j++)
+	for (int p = 0; p <= nnew; p++)
 	{
-		uint32		len = (uint32) lsm_logrec_size(w[j].keylen, w[j].vallen, seq + j);
-
-		if (off + len > lsm_log_limit(cur, off))
+		if (p > 0)
 		{
-			if (cur == nnew)
-				break;
-			((LsmLogPageHeader *) LsmPagePayload(pages[cur]))->next = newblks[cur];
-			cur++;
+			((LsmLogPageHeader *) LsmPagePayload(pages[p - 1]))->next = newblks[p - 1];
 			off = LSM_LOG_HEADER;
 		}
-		memcpy(LsmPagePayload(pages[cur]) + off, lsm_log_scratch.data + pos, len);
-		off += len;
-		pos += len;
-		LsmPageSetUsed(pages[cur], off);
-	}
-	if (pos != lsm_log_scratch.len || cur != nnew)
-	{
-		GenericXLogAbort(state);
-		elog(ERROR, "lsm table \"%s\": log records do not fit as planned", s->relname);
+		Assert(off + bytes[p] <= LSM_PAYLOAD_SIZE);
+		memcpy(LsmPagePayload(pages[p]) + off, recs, bytes[p]);
+		recs += bytes[p];
+		off += bytes[p];
+		LsmPageSetUsed(pages[p], off);
 	}
 	GenericXLogFinish(state);
 
-	/*
-	 * The log now has the entries; the memtable must have them too, or the
-	 * cache would disagree with the log.  lsm_log_plan made sure they fit.
-	 */
-	START_CRIT_SECTION();
-	for (int j = 0; j < k; j++)
-	{
-		lsm_status	st = lsm_memtable_add(mt, lsm_slice_make(w[j].key, w[j].keylen),
-										  seq + j, w[j].kind,
-										  lsm_slice_make(w[j].value, w[j].vallen));
-
-		if (st != LSM_OK)
-			elog(PANIC, "lsm table \"%s\": could not add a logged entry to the memtable: %s",
-				 s->relname, lsm_status_str(st));
-	}
-	END_CRIT_SECTION();
-
-	if (cur > 0)
-		e->log_tail = newblks[cur - 1];
+	if (nnew > 0)
+		e->log_tail = newblks[nnew - 1];
 	e->log_tail_off = off;
-	e->next_seq = seq + k;
-	pg_atomic_write_u64(&e->write_tick, lsm_write_clock_tick());
 
 	UnlockReleaseBuffer(tailbuf);
 	for (int i = 0; i < nnew; i++)
 		UnlockReleaseBuffer(newbufs[i]);
+}
+
+/*
+ * Writes the encoded records buf[*start..end) to the log pages, in as few
+ * generic WAL records as they fit (each the tail page and up to
+ * MAX_GENERIC_XLOG_PAGES - 1 new ones), advancing *start past each record
+ * once it is logged, so that after an error *start says what is in the log.
+ * Without all, stops at what would not fill a WAL record's pages.  Writer
+ * lock held.
+ */
+void
+lsm_log_write(LsmStore *s, LsmTableShared *e, const uint8 *buf, size_t *start,
+			  size_t end, bool all)
+{
+	Assert(LWLockHeldByMeInMode(&e->writer, LW_EXCLUSIVE));
+
+	while (*start < end)
+	{
+		uint32		bytes[MAX_GENERIC_XLOG_PAGES];
+		int			nnew;
+		size_t		n;
+
+		n = lsm_log_plan(e->log_tail_off, buf + *start, end - *start, all,
+						 bytes, &nnew);
+		if (n == 0)
+			break;
+		lsm_log_append(s, e, buf + *start, bytes, nnew);
+		*start += n;
+	}
 }
 
 /* The next-page link of a log page. */
@@ -413,33 +409,223 @@ lsm_reclaim_orphans(LsmStore *s)
 								s->relname, nfreed));
 }
 
+/* Where a log record is, for replaying in sequence order. */
+typedef struct LsmRecPos
+{
+	uint64		seq;
+	uint32		page;			/* index into the chain */
+	uint32		off;			/* payload offset of the record */
+} LsmRecPos;
+
+/* A replay in progress. */
+typedef struct LsmReplay
+{
+	LsmStore   *s;
+	LsmTableShared *e;
+	int			region;
+	uint64		flushed_seq;	/* records up to this are in runs */
+	uint64		max_seq;		/* the highest sequence number seen */
+	BlockNumber *chain;			/* the log's pages, head first */
+	int			npages;
+	int			head;			/* chain index of the log's head */
+	uint32		tail_off;		/* fill of the last page */
+	int			copied;			/* chain index of the page in copy, or -1 */
+	PGAlignedBlock copy;
+} LsmReplay;
+
+/*
+ * Makes r->copy a copy of log page chain[i] and returns its payload and
+ * fill.  Replay works on copies: a flush during replay must not find a log
+ * page locked.
+ */
+static uint8 *
+lsm_replay_page(LsmReplay *r, int i, uint32 *used)
+{
+	if (r->copied != i)
+	{
+		Buffer		buf = lsm_read_page(r->s, r->chain[i], LSM_PAGE_LOG,
+										BUFFER_LOCK_SHARE);
+
+		memcpy(r->copy.data, BufferGetPage(buf), BLCKSZ);
+		UnlockReleaseBuffer(buf);
+		r->copied = i;
+		if (LsmPageUsed(r->copy.data) < LSM_LOG_HEADER)
+			lsm_log_corrupt(r->s, r->chain[i], "its fill is too small");
+	}
+	*used = LsmPageUsed(r->copy.data);
+	return LsmPagePayload(r->copy.data);
+}
+
+/* Decodes the record at off of the copied page; returns its length. */
+static uint32
+lsm_replay_decode(LsmReplay *r, const uint8 *payload, uint32 used, uint32 off,
+				  lsm_logrec *rec)
+{
+	size_t		len;
+
+	if (lsm_logrec_decode(payload + off, used - off, rec, &len) != LSM_OK)
+		lsm_log_corrupt(r->s, r->chain[r->copied],
+						psprintf("the record at offset %u is damaged", off));
+	return (uint32) len;
+}
+
+static void
+lsm_replay_add(LsmReplay *r, lsm_memtable *mt, const lsm_logrec *rec,
+			   uint32 off)
+{
+	lsm_status	st = lsm_memtable_add(mt, rec->key, rec->seq, rec->kind,
+									  rec->value);
+
+	if (st != LSM_OK)
+		lsm_log_corrupt(r->s, r->chain[r->copied],
+						psprintf("the record at offset %u cannot be replayed: %s",
+								 off, lsm_status_str(st)));
+}
+
+/*
+ * Adds the records above flushed_seq to the memtable mt in log order.
+ * Returns false, leaving a partly filled memtable, if they do not all fit.
+ */
+static bool
+lsm_replay_in_log_order(LsmReplay *r, lsm_memtable *mt)
+{
+	for (int i = 0; i < r->npages; i++)
+	{
+		uint32		used;
+		uint8	   *payload = lsm_replay_page(r, i, &used);
+
+		for (uint32 off = LSM_LOG_HEADER; off < used;)
+		{
+			lsm_logrec	rec;
+			uint32		len = lsm_replay_decode(r, payload, used, off, &rec);
+
+			if (rec.seq > r->flushed_seq)
+			{
+				if (!lsm_memtable_has_room(mt, rec.key.len, rec.value.len))
+					return false;
+				lsm_replay_add(r, mt, &rec, off);
+			}
+			r->max_seq = Max(r->max_seq, rec.seq);
+			off += len;
+		}
+		r->tail_off = used;
+	}
+	return true;
+}
+
+static int
+lsm_recpos_cmp(const void *a, const void *b)
+{
+	uint64		x = ((const LsmRecPos *) a)->seq;
+	uint64		y = ((const LsmRecPos *) b)->seq;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Replays a log that holds more than one memtable (frozen memtables were
+ * waiting for their flush, or lsm.memtable_size shrank): the records in
+ * sequence order, flushing the memtable in place whenever it is full, which
+ * no reader can see yet.  A flush in log order would be wrong, since a
+ * record later in the log may have a lower sequence number than one already
+ * flushed, and replay skips everything up to flushed_seq.  In sequence
+ * order, when the memtable fills every record up to the last one added is
+ * in it; the log's head moves to the first page that holds a record still
+ * to be added, and the pages before it are freed, since all their records
+ * are in the run or in earlier ones.
+ */
+static void
+lsm_replay_in_seq_order(LsmReplay *r, lsm_memtable *mt)
+{
+	Size		cap = 1024;
+	Size		n = 0;
+	LsmRecPos  *pos = MemoryContextAllocHuge(CurrentMemoryContext,
+											 cap * sizeof(LsmRecPos));
+	uint32	   *minpage;
+	uint64		last_added = r->flushed_seq;
+
+	/* Where the records to replay are. */
+	for (int i = 0; i < r->npages; i++)
+	{
+		uint32		used;
+		uint8	   *payload = lsm_replay_page(r, i, &used);
+
+		for (uint32 off = LSM_LOG_HEADER; off < used;)
+		{
+			lsm_logrec	rec;
+			uint32		len = lsm_replay_decode(r, payload, used, off, &rec);
+
+			if (rec.seq > r->flushed_seq)
+			{
+				if (n == cap)
+				{
+					cap *= 2;
+					pos = repalloc_huge(pos, cap * sizeof(LsmRecPos));
+				}
+				pos[n].seq = rec.seq;
+				pos[n].page = i;
+				pos[n].off = off;
+				n++;
+			}
+			r->max_seq = Max(r->max_seq, rec.seq);
+			off += len;
+		}
+		r->tail_off = used;
+	}
+	qsort(pos, n, sizeof(LsmRecPos), lsm_recpos_cmp);
+
+	/* minpage[j]: the first page holding any of the records j.. */
+	minpage = MemoryContextAllocHuge(CurrentMemoryContext,
+									 (n + 1) * sizeof(uint32));
+	minpage[n] = r->npages - 1;
+	for (Size j = n; j > 0; j--)
+		minpage[j - 1] = Min(minpage[j], pos[j - 1].page);
+
+	for (Size j = 0; j < n; j++)
+	{
+		uint32		used;
+		uint8	   *payload = lsm_replay_page(r, pos[j].page, &used);
+		lsm_logrec	rec;
+
+		(void) lsm_replay_decode(r, payload, used, pos[j].off, &rec);
+		if (j > 0 && pos[j].seq == pos[j - 1].seq)
+			lsm_log_corrupt(r->s, r->chain[pos[j].page],
+							psprintf("the record at offset %u repeats sequence number %llu",
+									 pos[j].off, (unsigned long long) rec.seq));
+		if (!lsm_memtable_has_room(mt, rec.key.len, rec.value.len))
+		{
+			lsm_flush_memtable(r->s, r->e, r->region, last_added,
+							   r->chain[r->head], r->chain[minpage[j]], false);
+			if (lsm_memtable_init(lsm_region_ptr(r->region), lsm_region_bytes()) != LSM_OK)
+				elog(ERROR, "could not format a memtable region");
+			r->head = minpage[j];
+		}
+		lsm_replay_add(r, mt, &rec, pos[j].off);
+		last_added = rec.seq;
+	}
+	pfree(minpage);
+	pfree(pos);
+}
+
 /*
  * Replays the log chain into the memtable in region; writer lock held and
  * the table not loaded.  Records at or below the manifest's flushed_seq are
- * in runs already.  If the memtable fills (the log held frozen memtables
- * too), it is flushed in place, which no reader can see yet.
+ * in runs already; the others may come in any order (see the file comment).
  */
 static void
 lsm_replay(LsmStore *s, LsmTableShared *e, int region)
 {
 	lsm_memtable *mt = lsm_region_memtable(region);
+	LsmReplay  *r = palloc0(sizeof(LsmReplay));
 	LsmMetaTx	tx;
-	uint64		flushed_seq;
-	uint64		max_seq;
-	uint64		prev_seq = 0;
-	uint64		last_added = 0;
 	LsmRowId	hwm;
 	BlockNumber log_head;
-	BlockNumber seg_first;
-	BlockNumber tail;
 	BlockNumber nblocks;
-	BlockNumber steps = 0;
-	uint32		tail_off = LSM_LOG_HEADER;
-	PGAlignedBlock copy;
+	int			cap = 64;
 
 	lsm_meta_begin(s, &tx, false, true);
-	flushed_seq = tx.m.flushed_seq;
-	max_seq = tx.m.last_seq;
+	r->flushed_seq = tx.m.flushed_seq;
+	r->max_seq = tx.m.last_seq;
 	log_head = tx.m.log_head;
 	hwm = tx.meta.rowid_hwm;
 	SpinLockAcquire(&e->mutex);
@@ -453,73 +639,49 @@ lsm_replay(LsmStore *s, LsmTableShared *e, int region)
 				errmsg("lsm table \"%s\" is corrupt", s->relname),
 				errdetail("Its manifest has no log."));
 
+	r->s = s;
+	r->e = e;
+	r->region = region;
+	r->copied = -1;
+	r->tail_off = LSM_LOG_HEADER;
+	r->chain = palloc(cap * sizeof(BlockNumber));
 	nblocks = lsm_store_nblocks(s);
-	seg_first = tail = log_head;
-	for (BlockNumber p = log_head; p != 0;)
+	for (BlockNumber p = log_head; p != 0; p = lsm_log_next(s, p))
 	{
-		Buffer		buf;
-		uint8	   *payload = LsmPagePayload(copy.data);
-		uint32		used;
-		uint32		off = LSM_LOG_HEADER;
-
-		if (++steps > nblocks)
+		if ((BlockNumber) r->npages >= nblocks)
 			lsm_log_corrupt(s, log_head, "the chain from it loops");
-		/* Work on a copy: a flush below must not find this page locked. */
-		buf = lsm_read_page(s, p, LSM_PAGE_LOG, BUFFER_LOCK_SHARE);
-		memcpy(copy.data, BufferGetPage(buf), BLCKSZ);
-		UnlockReleaseBuffer(buf);
-		used = LsmPageUsed(copy.data);
-		if (used < LSM_LOG_HEADER)
-			lsm_log_corrupt(s, p, "its fill is too small");
-
-		while (off < used)
+		if (r->npages == cap)
 		{
-			lsm_logrec	rec;
-			size_t		len;
-			lsm_status	st = lsm_logrec_decode(payload + off, used - off, &rec, &len);
-
-			if (st != LSM_OK)
-				lsm_log_corrupt(s, p, psprintf("the record at offset %u is damaged", off));
-			if (rec.seq <= prev_seq)
-				lsm_log_corrupt(s, p, psprintf("the record at offset %u is out of sequence", off));
-			prev_seq = rec.seq;
-			if (rec.seq > flushed_seq)
-			{
-				if (!lsm_memtable_has_room(mt, rec.key.len, rec.value.len))
-				{
-					lsm_flush_memtable(s, e, region, last_added, seg_first, p, false);
-					if (lsm_memtable_init(lsm_region_ptr(region), lsm_region_bytes()) != LSM_OK)
-						elog(ERROR, "could not format a memtable region");
-					seg_first = p;
-				}
-				st = lsm_memtable_add(mt, rec.key, rec.seq, rec.kind, rec.value);
-				if (st != LSM_OK)
-					lsm_log_corrupt(s, p, psprintf("the record at offset %u cannot be replayed: %s",
-												   off, lsm_status_str(st)));
-				last_added = rec.seq;
-			}
-			max_seq = Max(max_seq, rec.seq);
-			off += (uint32) len;
+			cap *= 2;
+			r->chain = repalloc(r->chain, cap * sizeof(BlockNumber));
 		}
-		tail = p;
-		tail_off = used;
-		p = ((LsmLogPageHeader *) payload)->next;
+		r->chain[r->npages++] = p;
+	}
+
+	if (!lsm_replay_in_log_order(r, mt))
+	{
+		if (lsm_memtable_init(lsm_region_ptr(region), lsm_region_bytes()) != LSM_OK)
+			elog(ERROR, "could not format a memtable region");
+		lsm_replay_in_seq_order(r, mt);
 	}
 
 	lsm_reclaim_orphans(s);
 
-	e->next_seq = max_seq + 1;
-	e->log_tail = tail;
-	e->log_tail_off = tail_off;
+	e->next_seq = r->max_seq + 1;
+	e->log_tail = r->chain[r->npages - 1];
+	e->log_tail_off = r->tail_off;
 	SpinLockAcquire(&e->mutex);
 	e->active.region = region;
-	e->active.seg_first = seg_first;
+	e->active.seg_first = r->chain[r->head];
 	e->active.max_seq = 0;
 	e->nfrozen = 0;
 	e->next_rowid = hwm;
 	e->rowid_limit = hwm;
 	e->loaded = true;
 	SpinLockRelease(&e->mutex);
+
+	pfree(r->chain);
+	pfree(r);
 }
 
 /*

@@ -795,15 +795,19 @@ lsm_entry_used_by_me(LsmTableShared *e)
 /*
  * lsm_tree_forget: drops the shared state of a relfilenode whose storage is
  * being dropped or replaced.  The memtables are only a cache of the log
- * pages, so this is safe even if the dropping transaction rolls back: the
- * next use replays the log.  Waits for other backends' operations on the
- * table to end (the caller's lock keeps new ones out).
+ * pages and of running transactions' pending log records; the caller's lock
+ * excludes every other transaction that could have any, and this backend's
+ * are written first, so this is safe even if the dropping transaction (or a
+ * subtransaction) rolls back: the next use replays the log.  Waits for
+ * other backends' operations on the table to end (the caller's lock keeps
+ * new ones out).
  */
 void
 lsm_tree_forget(RelFileNode rnode)
 {
 	if (lsm_state == NULL)
 		return;
+	lsm_tree_write_pending(&rnode);
 	for (;;)
 	{
 		LsmTableShared *e;

@@ -21,6 +21,31 @@
  *   log page   LsmLogPageHeader (next page of the chain), then core log
  *              records (lsm/logrec.h) up to pd_lower
  *   run page   a slice of a run's byte stream (lsm/sstable.h)
+ *
+ * The memtables and the log.  The memtables hold every entry not yet in a
+ * run.  A write adds its entries to the active memtable under the table's
+ * writer lock, with the next sequence numbers, and keeps their log records
+ * in a backend-local buffer of pending records (lsm_tree.c).  Pending
+ * records reach the log pages under generic WAL, in batches of nearly full
+ * pages, when the buffer holds a few pages' worth, before this backend
+ * drops or copies the table's storage, and at the latest at
+ * XACT_EVENT_PRE_COMMIT or XACT_EVENT_PRE_PREPARE.  At abort they are
+ * dropped: the entries stay in the memtable, invisible as an aborted
+ * transaction's rows and deltas are, until a flush or the next replay.  The
+ * rule everything else relies on:
+ *
+ *   Every entry of a committed or prepared transaction is in the log or in
+ *   a run before the transaction's commit or prepare record is written.
+ *
+ * So a memtable may be flushed at any time (the run is WAL-logged, and
+ * replay skips records at or below flushed_seq wherever in the log they
+ * are); the shared state of a table whose memtables hold entries may only be
+ * dropped when no running transaction has pending records for it
+ * (lsm_tree_forget writes this backend's first; no other backend can have
+ * any under the lock that DROP, TRUNCATE and rewrites take; the directory
+ * evicts only tables whose memtables are empty); and the log's records are
+ * not in sequence order (lsm_log.c), so replay takes the highest sequence
+ * number it finds, or the manifest's last_seq if that is higher.
  */
 #ifndef LSM_STORAGE_H
 #define LSM_STORAGE_H
@@ -329,10 +354,8 @@ extern void lsm_manifest_check_status(LsmStore *s, lsm_status st, const char *wh
  * Log (lsm_log.c)
  * ----------------------------------------------------------------
  */
-extern int	lsm_log_plan(LsmTableShared *e, const LsmWrite *w, int n,
-						 lsm_memtable *mt, int *nnew);
-extern void lsm_log_append(LsmStore *s, LsmTableShared *e, const LsmWrite *w,
-						   int k, int nnew, lsm_memtable *mt);
+extern void lsm_log_write(LsmStore *s, LsmTableShared *e, const uint8 *buf,
+						  size_t *start, size_t end, bool all);
 extern BlockNumber *lsm_log_pages_between(LsmStore *s, BlockNumber first,
 										  BlockNumber stop, int *npages);
 extern void lsm_load(LsmStore *s, LsmUse *u);

@@ -155,6 +155,7 @@ lsm_relation_set_new_filenode(Relation rel, const RelFileNode *newrnode,
 static void
 lsm_relation_nontransactional_truncate(Relation rel)
 {
+	lsm_tree_discard_pending(&rel->rd_node);
 	lsm_tree_forget(rel->rd_node);
 	RelationTruncate(rel, 0);
 	lsm_tree_init_storage(rel, RelationGetSmgr(rel),
@@ -164,8 +165,9 @@ lsm_relation_nontransactional_truncate(Relation rel)
 /*
  * ALTER TABLE SET TABLESPACE: copy every fork page by page, as heap does.
  * All durable state is in the pages (the memtable is a cache of the log
- * pages), so the copy is complete once shared buffers are flushed; the new
- * relfilenode replays its log on first use.
+ * pages, and of this transaction's pending log records, written first), so
+ * the copy is complete once shared buffers are flushed; the new relfilenode
+ * replays its log on first use.
  */
 static void
 lsm_relation_copy_data(Relation rel, const RelFileNode *newrnode)
@@ -174,7 +176,11 @@ lsm_relation_copy_data(Relation rel, const RelFileNode *newrnode)
 
 	dstrel = smgropen(*newrnode, rel->rd_backend);
 
-	/* We hold AccessExclusiveLock: nothing changes the pages meanwhile. */
+	/*
+	 * We hold AccessExclusiveLock: nothing changes the pages meanwhile, and
+	 * only this transaction can have log records not yet on them.
+	 */
+	lsm_tree_write_pending(&rel->rd_node);
 	FlushRelationBuffers(rel);
 
 	RelationCreateStorage(*newrnode, rel->rd_rel->relpersistence, true);

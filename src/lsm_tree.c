@@ -18,8 +18,11 @@
  */
 #include "postgres.h"
 
+#include "access/generic_xlog.h"
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/pg_class.h"
+#include "catalog/storage.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "utils/hsearch.h"
@@ -29,6 +32,7 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
+#include "lsm/logrec.h"
 #include "lsm/merge.h"
 #include "lsm/sstable.h"
 #include "lsm_keys.h"
@@ -72,6 +76,16 @@ struct LsmTree
 	LsmKeyInfo	key;
 	uint64		described;		/* entry generation lsm_tree_describe told */
 	bool		described_wal;	/* ... and the needs_wal it told */
+
+	/*
+	 * Log records of this transaction's writes that are not on log pages
+	 * yet (see "Pending log records" below): pending.data[pending_start..
+	 * pending.len).  The tree is in lsm_pending_trees while it has any.
+	 */
+	lsm_buf		pending;
+	size_t		pending_start;
+	bool		pending_listed;
+	dlist_node	pending_node;
 };
 
 /* What a reader sees. */
@@ -85,7 +99,11 @@ typedef struct LsmView
 static HTAB *lsm_trees = NULL;
 static bool lsm_trees_check = false;
 
+/* Trees with pending log records. */
+static dlist_head lsm_pending_trees = DLIST_STATIC_INIT(lsm_pending_trees);
+
 static void lsm_version_unref(LsmTree *t, LsmVersion *v);
+static void lsm_pending_reset(LsmTree *t);
 static void lsm_tree_describe(LsmTree *t, LsmTableShared *e);
 
 /* ----------------------------------------------------------------
@@ -126,6 +144,8 @@ lsm_tree_free(LsmTree *t)
 {
 	Assert(t->nuses == 0);
 	lsm_tree_reset_cache(t);
+	lsm_pending_reset(t);
+	lsm_buf_free(&t->pending);
 	if (t->store.error)
 		FreeErrorData(t->store.error);
 	MemoryContextDelete(t->cxt);
@@ -149,7 +169,14 @@ lsm_trees_sweep(void)
 		HeapTuple	tuple;
 		bool		gone = true;
 
-		if (!t->check || t->nuses > 0)
+		if (!t->check)
+			continue;
+
+		/*
+		 * A tree in use, or with pending records (which its transaction's
+		 * end writes or drops), stays flagged for a later sweep.
+		 */
+		if (t->nuses > 0 || t->pending_listed)
 			continue;
 		t->check = false;
 		tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(t->relid));
@@ -267,6 +294,9 @@ lsm_tree_open(Relation rel)
 		t->key_valid = false;
 		t->described = 0;
 		t->described_wal = false;
+		memset(&t->pending, 0, sizeof(t->pending));
+		t->pending_start = 0;
+		t->pending_listed = false;
 		lsm_store_init(&t->store, &rel->rd_node, rel->rd_rel->relpersistence,
 					   RelationNeedsWAL(rel), RelationGetRelationName(rel), t->cxt);
 	}
@@ -310,20 +340,49 @@ lsm_tree_max_entry(void)
  * ----------------------------------------------------------------
  */
 
+/*
+ * What a memtable node may take beyond its internal key and value: the
+ * core's node header and its links at the tallest height, aligned.  The
+ * core's own node overhead is well below this, so a batch whose summed
+ * sizes pass lsm_memtable_has_room with this slack per extra entry fits.
+ */
+#define LSM_NODE_SLACK 128
+
 typedef enum LsmWriteStep
 {
-	LSM_WROTE,					/* appended some entries */
+	LSM_WROTE,					/* added some entries */
 	LSM_FROZE,					/* froze the active memtable: flush it */
 	LSM_NO_ROOM					/* no memtable room and no free region */
 } LsmWriteStep;
 
-/* One step of lsm_tree_write, under the writer lock. */
+/* How many of the n entries (from the first) the memtable mt has room for. */
+static int
+lsm_memtable_fits(lsm_memtable *mt, const LsmWrite *w, int n)
+{
+	Size		keys = 0;
+	Size		vals = 0;
+	int			k;
+
+	for (k = 0; k < n; k++)
+	{
+		keys += w[k].keylen;
+		vals += w[k].vallen;
+		if (!lsm_memtable_has_room(mt, keys + (Size) k * LSM_NODE_SLACK, vals))
+			break;
+	}
+	return k;
+}
+
+/*
+ * One step of lsm_tree_write, under the writer lock: adds as many entries
+ * as the active memtable has room for, with the next sequence numbers (the
+ * first returned in *seq), or freezes the full memtable.
+ */
 static LsmWriteStep
 lsm_write_step(LsmStore *s, LsmTableShared *e, const LsmWrite *w, int n,
-			   int *done)
+			   int *done, uint64 *seq)
 {
 	lsm_memtable *mt;
-	int			nnew;
 	int			k;
 	int			region;
 
@@ -338,10 +397,26 @@ lsm_write_step(LsmStore *s, LsmTableShared *e, const LsmWrite *w, int n,
 		SpinLockRelease(&e->mutex);
 	}
 	mt = lsm_region_memtable(e->active.region);
-	k = lsm_log_plan(e, w, n, mt, &nnew);
+	k = lsm_memtable_fits(mt, w, n);
 	if (k > 0)
 	{
-		lsm_log_append(s, e, w, k, nnew, mt);
+		/*
+		 * Sequence numbers are taken and the entries added under the same
+		 * lock hold, so a frozen memtable has every entry up to its max_seq.
+		 */
+		*seq = e->next_seq;
+		e->next_seq += k;
+		for (int j = 0; j < k; j++)
+		{
+			lsm_status	st = lsm_memtable_add(mt, lsm_slice_make(w[j].key, w[j].keylen),
+											  *seq + j, w[j].kind,
+											  lsm_slice_make(w[j].value, w[j].vallen));
+
+			if (st != LSM_OK)
+				elog(ERROR, "lsm table \"%s\": could not add an entry to the memtable: %s",
+					 s->relname, lsm_status_str(st));
+		}
+		pg_atomic_write_u64(&e->write_tick, lsm_write_clock_tick());
 		*done = k;
 		return LSM_WROTE;
 	}
@@ -354,11 +429,231 @@ lsm_write_step(LsmStore *s, LsmTableShared *e, const LsmWrite *w, int n,
 	return LSM_NO_ROOM;
 }
 
+/* ----------------------------------------------------------------
+ * Pending log records
+ *
+ * lsm_tree_write adds entries to the shared memtable at once but keeps
+ * their log records here, one buffer per table, so that a transaction that
+ * writes many rows pays for the log in generic WAL records of nearly full
+ * pages instead of one per row (lsm_storage.h states the rule this keeps).
+ * The records are written when a table has LSM_PENDING_FLUSH bytes of them,
+ * before this backend's transaction commits or prepares, and before this
+ * backend drops or copies the table's storage (lsm_tree_write_pending).
+ * They are dropped when the transaction aborts, when a subtransaction that
+ * created the relfilenode aborts, and when the relfilenode goes away at
+ * commit or is emptied in place.  A subtransaction that aborts keeps its
+ * records otherwise: its entries are invisible anyway, and writing them is
+ * simpler than telling them apart.
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * Pending records are written once a table has enough of them to fill the
+ * tail page and the new pages of a generic WAL record.
+ */
+#define LSM_PENDING_FLUSH \
+	(MAX_GENERIC_XLOG_PAGES * (LSM_PAYLOAD_SIZE - LSM_LOG_HEADER))
+
+/* A buffer that grew past this (a huge batch) is freed when it empties. */
+#define LSM_PENDING_KEEP	(1024 * 1024)
+
+static bool lsm_pending_callbacks = false;
+
+/* Past XACT_EVENT_PRE_COMMIT or PRE_PREPARE: records go to the log at once. */
+static bool lsm_xact_committing = false;
+
+static void lsm_xact_callback(XactEvent event, void *arg);
+static void lsm_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+								 SubTransactionId parentSubid, void *arg);
+
+/* Forgets t's pending records. */
+static void
+lsm_pending_reset(LsmTree *t)
+{
+	t->pending.len = 0;
+	t->pending_start = 0;
+	if (t->pending.cap > LSM_PENDING_KEEP)
+		lsm_buf_free(&t->pending);
+	if (t->pending_listed)
+	{
+		dlist_delete(&t->pending_node);
+		t->pending_listed = false;
+		/* a relcache flag the sweep skipped for the records counts again */
+		if (t->check)
+			lsm_trees_check = true;
+	}
+}
+
+/*
+ * Writes t's pending records to the log: all of them, or without all those
+ * that fill whole WAL records (the rest waits for more).  The caller has a
+ * use of t's entry e, loaded.  After an error, what did not reach the log
+ * stays pending.
+ */
+static void
+lsm_pending_write(LsmTree *t, LsmTableShared *e, bool all)
+{
+	LWLockAcquire(&e->writer, LW_EXCLUSIVE);
+	lsm_log_write(&t->store, e, t->pending.data, &t->pending_start,
+				  t->pending.len, all);
+	LWLockRelease(&e->writer);
+
+	if (t->pending_start == t->pending.len)
+		lsm_pending_reset(t);
+	else if (t->pending_start > 0)
+	{
+		memmove(t->pending.data, t->pending.data + t->pending_start,
+				t->pending.len - t->pending_start);
+		t->pending.len -= t->pending_start;
+		t->pending_start = 0;
+	}
+}
+
+/* Writes all of t's pending records, attaching to (and loading) its entry. */
+static void
+lsm_pending_write_all(LsmTree *t)
+{
+	LsmUse	   *u = lsm_tree_use(t, true);
+
+	lsm_pending_write(t, u->entry, true);
+	lsm_use_release(u);
+}
+
+/*
+ * Before the transaction commits or prepares: every table's pending records
+ * to the log, except those of relfilenodes that go away with the commit.
+ * An error here aborts the transaction, which drops what is left.
+ */
+static void
+lsm_pending_write_at_commit(void)
+{
+	RelFileNode *dropped = NULL;
+	int			ndropped = 0;
+	dlist_mutable_iter iter;
+
+	if (dlist_is_empty(&lsm_pending_trees))
+		return;
+	ndropped = smgrGetPendingDeletes(true, &dropped);
+	dlist_foreach_modify(iter, &lsm_pending_trees)
+	{
+		LsmTree    *t = dlist_container(LsmTree, pending_node, iter.cur);
+		bool		gone = false;
+
+		for (int i = 0; i < ndropped && !gone; i++)
+			gone = RelFileNodeEquals(dropped[i], t->node);
+		if (gone)
+			lsm_pending_reset(t);
+		else
+			lsm_pending_write_all(t);
+	}
+	if (dropped)
+		pfree(dropped);
+}
+
+/* Drops every table's pending records. */
+static void
+lsm_pending_reset_all(void)
+{
+	dlist_mutable_iter iter;
+
+	dlist_foreach_modify(iter, &lsm_pending_trees)
+		lsm_pending_reset(dlist_container(LsmTree, pending_node, iter.cur));
+}
+
+static void
+lsm_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PARALLEL_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:
+			lsm_pending_write_at_commit();
+
+			/*
+			 * Writes that still come (from callbacks called after this one)
+			 * go to the log at once.
+			 */
+			lsm_xact_committing = true;
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PREPARE:
+			if (!dlist_is_empty(&lsm_pending_trees))
+				elog(WARNING, "lsm_am: log records still pending at commit");
+			lsm_pending_reset_all();
+			lsm_xact_committing = false;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			lsm_pending_reset_all();
+			lsm_xact_committing = false;
+			break;
+	}
+}
+
+/*
+ * A subtransaction that aborts deletes the relfilenodes it created; their
+ * pending records must not be written at commit.
+ */
+static void
+lsm_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					 SubTransactionId parentSubid, void *arg)
+{
+	RelFileNode *dropped = NULL;
+	int			ndropped;
+
+	if (event != SUBXACT_EVENT_ABORT_SUB || dlist_is_empty(&lsm_pending_trees))
+		return;
+	ndropped = smgrGetPendingDeletes(false, &dropped);
+	for (int i = 0; i < ndropped; i++)
+		lsm_tree_discard_pending(&dropped[i]);
+	if (dropped)
+		pfree(dropped);
+}
+
+/* This backend's pending records for node, if it has any. */
+static LsmTree *
+lsm_pending_find(const RelFileNode *node)
+{
+	LsmTree    *t;
+
+	if (lsm_trees == NULL || dlist_is_empty(&lsm_pending_trees))
+		return NULL;
+	t = hash_search(lsm_trees, node, HASH_FIND, NULL);
+	return t != NULL && t->pending_listed ? t : NULL;
+}
+
+/*
+ * Writes this backend's pending records for node to its log: before its
+ * storage is dropped (the drop may yet roll back to a savepoint, and the
+ * shared memtables go now) or copied page by page.
+ */
+void
+lsm_tree_write_pending(const RelFileNode *node)
+{
+	LsmTree    *t = lsm_pending_find(node);
+
+	if (t != NULL)
+		lsm_pending_write_all(t);
+}
+
+/* Drops this backend's pending records for node (its log is thrown away). */
+void
+lsm_tree_discard_pending(const RelFileNode *node)
+{
+	LsmTree    *t = lsm_pending_find(node);
+
+	if (t != NULL)
+		lsm_pending_reset(t);
+}
+
 void
 lsm_tree_write(LsmTree *t, const LsmWrite *w, int n)
 {
 	LsmUse	   *u;
 	LsmTableShared *e;
+	Size		need = 0;
 	int			i = 0;
 
 	for (int j = 0; j < n; j++)
@@ -370,7 +665,26 @@ lsm_tree_write(LsmTree *t, const LsmWrite *w, int n)
 						   w[j].keylen + w[j].vallen, (Size) LSM_MAX_ENTRY));
 		if ((unsigned) w[j].kind > LSM_KIND_MAX)
 			elog(ERROR, "invalid lsm entry kind %d", (int) w[j].kind);
+		need += lsm_logrec_size(w[j].keylen, w[j].vallen, LSM_MAX_SEQ);
 	}
+
+	if (!lsm_pending_callbacks)
+	{
+		RegisterXactCallback(lsm_xact_callback, NULL);
+		RegisterSubXactCallback(lsm_subxact_callback, NULL);
+		lsm_pending_callbacks = true;
+	}
+
+	/*
+	 * Room for the records first: once the entries are in the memtable,
+	 * encoding their records must not fail.
+	 */
+	if (lsm_buf_reserve(&t->pending, need) != LSM_OK)
+		ereport(ERROR,
+				errcode(ERRCODE_OUT_OF_MEMORY),
+				errmsg("out of memory"),
+				errdetail("Failed while buffering %zu bytes of log records for lsm table \"%s\".",
+						  need, t->store.relname));
 
 	u = lsm_tree_use(t, true);
 	e = u->entry;
@@ -378,12 +692,29 @@ lsm_tree_write(LsmTree *t, const LsmWrite *w, int n)
 	{
 		LsmWriteStep step;
 		int			done;
+		uint64		seq = 0;
 
 		CHECK_FOR_INTERRUPTS();
 		LWLockAcquire(&e->writer, LW_EXCLUSIVE);
-		step = lsm_write_step(&t->store, e, w + i, n - i, &done);
+		step = lsm_write_step(&t->store, e, w + i, n - i, &done, &seq);
 		LWLockRelease(&e->writer);
+
+		for (int j = i; j < i + done; j++)
+		{
+			lsm_status	st = lsm_logrec_append(&t->pending, seq + (j - i), w[j].kind,
+											   lsm_slice_make(w[j].key, w[j].keylen),
+											   lsm_slice_make(w[j].value, w[j].vallen));
+
+			if (st != LSM_OK)
+				lsm_store_raise(&t->store, st, "encoding a log record");
+		}
+		if (done > 0 && !t->pending_listed)
+		{
+			dlist_push_tail(&lsm_pending_trees, &t->pending_node);
+			t->pending_listed = true;
+		}
 		i += done;
+
 		if (step == LSM_FROZE)
 		{
 			/* Flush what is frozen, unless another backend already is. */
@@ -393,6 +724,11 @@ lsm_tree_write(LsmTree *t, const LsmWrite *w, int n)
 		else if (step == LSM_NO_ROOM)
 			lsm_make_room(&t->store, u, &w[i]);
 	}
+
+	if (lsm_xact_committing)
+		lsm_pending_write(t, e, true);
+	else if (t->pending.len - t->pending_start >= LSM_PENDING_FLUSH)
+		lsm_pending_write(t, e, false);
 	lsm_use_release(u);
 }
 

@@ -8,9 +8,10 @@
  *                log head, flushed_seq, last_seq) and overflow pointers when
  *                the manifest outgrows the metapage.  Changed only under a
  *                generic WAL record.
- *   log pages    a chain holding every entry still only in the memtable, in
+ *   log pages    a chain holding the entries still only in the memtable, in
  *                the core's log-record format (lsm/logrec.h); appended under
- *                generic WAL before the write is acknowledged.
+ *                generic WAL in batches, each transaction's records before
+ *                its commit record (lsm_storage.h).
  *   run extents  immutable runs (lsm/sstable.h), written once as new pages
  *                and WAL-logged with log_newpage; a run's byte stream is laid
  *                over the payloads of its pages (page header and the 8-byte
@@ -110,7 +111,10 @@ extern LsmTree *lsm_tree_open(Relation rel);
 /* Formats the metapage of a new, empty relfilenode (CREATE, TRUNCATE, rewrite). */
 extern void lsm_tree_init_storage(Relation rel, SMgrRelation srel, char persistence);
 
-/* Forgets rel's shared state and memtables (its storage is being dropped or replaced). */
+/*
+ * Forgets rel's shared state and memtables (its storage is being dropped or
+ * replaced), after writing this backend's pending log records for it.
+ */
 extern void lsm_tree_forget(RelFileNode rnode);
 
 /* A new row id, unique for the table forever (reserved in batches via the metapage). */
@@ -127,13 +131,24 @@ typedef struct LsmWrite
 } LsmWrite;
 
 /*
- * Appends the entries to the log under generic WAL (as few records as fit),
- * then adds them to the memtable, in order, holding the table's writer lock.
- * Freezes a full memtable and flushes it (or waits for a free memtable, with
- * a wait event) as needed.  Errors on entries larger than lsm_tree_max_entry().
+ * Adds the entries to the memtable, in order, holding the table's writer
+ * lock, and keeps their log records pending in this backend: they reach the
+ * log pages under generic WAL in batches of nearly full pages, at the latest
+ * before the transaction commits or prepares (lsm_storage.h).  Freezes a
+ * full memtable and flushes it (or waits for a free memtable, with a wait
+ * event) as needed.  Errors on entries larger than lsm_tree_max_entry().
  */
 extern void lsm_tree_write(LsmTree *t, const LsmWrite *w, int n);
 extern Size lsm_tree_max_entry(void);
+
+/*
+ * This backend's pending log records for a relfilenode: written to its log
+ * before its pages are copied (SET TABLESPACE), dropped when its log is
+ * thrown away (TRUNCATE of a relfilenode created in the same
+ * subtransaction).
+ */
+extern void lsm_tree_write_pending(const RelFileNode *node);
+extern void lsm_tree_discard_pending(const RelFileNode *node);
 
 /*
  * Calls cb for every entry of user key key, newest first (any kind), across
