@@ -109,6 +109,9 @@ TREE=$LSM_SCRATCH/tree
 mkdir -p "$TREE"
 tar -C "$REPO" --exclude=./.git --exclude='./lsm/build*' --exclude=./results \
 	--exclude=./output_iso --exclude=./tmp_check -cf - . | tar -C "$TREE" -xf -
+# The core's offline tool, for the TAP test that inspects a relation file.
+mkdir -p "$TREE/lsm/build"
+cp lsm/build/lsm_inspect "$TREE/lsm/build/" 2>/dev/null || true
 [ "$(id -u)" -eq 0 ] && chown -R "$LSM_RUN_USER" "$TREE"
 
 lsm_log "starting a throwaway cluster in $LSM_SCRATCH/cluster (as $LSM_RUN_USER)"

@@ -1,0 +1,366 @@
+/*
+ * lsm_inspect.c - prints and verifies an lsm table's relation file offline.
+ *
+ *   lsm_inspect [--runs] [--verify] FILE
+ *
+ * FILE is the main fork of an lsm table (base/<db>/<relfilenode>, found with
+ * pg_relation_filepath()); its 1 GB segments FILE.1, FILE.2, ... are read
+ * too.  Stop the server, or CHECKPOINT first: the tool reads the file, not
+ * shared buffers.  It prints the metapage, the key description and the
+ * manifest (runs per level); --runs lists every run; --verify opens every
+ * run and checks its footer, index, bloom filter, every block's checksum and
+ * the key order, and checks the manifest's invariants (no page owned by two
+ * runs or free extents).  Exit status: 0 fine, 1 problems found, 2 usage or
+ * I/O error.
+ *
+ * The core includes no PostgreSQL header, so the page layout the table AM
+ * uses (src/lsm_storage.h) is restated here: a 24-byte page header, the
+ * payload, and an 8-byte special space whose last two bytes are 0xFF8B.
+ * The metapage's payload starts with LsmMetaData; the manifest follows it
+ * or lives on an extent of overflow pages.  Little-endian, as written on
+ * the machines PostgreSQL runs this extension on.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "coding.h"
+#include "manifest.h"
+#include "sstable.h"
+
+#define PG_PAGE_HEADER		24
+#define PG_SPECIAL			8
+#define PAYLOAD_SIZE		(LSM_PAGE_SIZE - PG_PAGE_HEADER - PG_SPECIAL)
+#define PAGE_ID				0xFF8B
+#define PAGE_META			1
+#define PAGE_RUN			3
+#define PAGE_MANIFEST		4
+#define META_MAGIC			0x4C534D54	/* "LSMT" */
+#define META_INLINE_OFFSET	56	/* MAXALIGN(sizeof(LsmMetaData)) */
+#define SEGMENT_PAGES		131072	/* 1 GB segments of 8 KiB pages */
+#define ROWID_BYTES			6
+#define FAMILY_DATA			0x02
+
+/* The relation file, read whole into memory (segments concatenated). */
+typedef struct relfile
+{
+	lsm_pager	base;			/* must be first */
+	uint8_t    *data;
+	lsm_pageno	npages;
+} relfile;
+
+static const char *const encoders[] = {
+	"none (row-id order)", "int2", "int4", "int8", "float4", "float8", "bool",
+	"uuid", "bytes", "numeric", "date", "timestamp", "bpchar"
+};
+
+static const uint8_t *
+page_at(const relfile *rf, lsm_pageno p)
+{
+	return rf->data + (size_t) p * LSM_PAGE_SIZE;
+}
+
+static int
+page_type(const relfile *rf, lsm_pageno p)
+{
+	const uint8_t *special = page_at(rf, p) + LSM_PAGE_SIZE - PG_SPECIAL;
+
+	if (lsm_get_u16(special + 6) != PAGE_ID)
+		return -1;
+	return lsm_get_u16(special + 4);
+}
+
+/* The pager the core reads runs through: only run pages are handed out. */
+static lsm_status
+rf_get(lsm_pager *p, lsm_pageno pageno, const uint8_t **payload, void **handle)
+{
+	relfile    *rf = (relfile *) p;
+
+	if (pageno >= rf->npages)
+		return LSM_IO_ERROR;
+	if (page_type(rf, pageno) != PAGE_RUN && page_type(rf, pageno) != PAGE_MANIFEST)
+		return LSM_CORRUPT;
+	*payload = page_at(rf, pageno) + PG_PAGE_HEADER;
+	*handle = NULL;
+	return LSM_OK;
+}
+
+static void
+rf_release(lsm_pager *p, void *handle)
+{
+}
+
+static lsm_status
+rf_write(lsm_pager *p, lsm_pageno pageno, const uint8_t *payload)
+{
+	return LSM_INVALID;			/* read-only */
+}
+
+static lsm_pageno
+rf_npages(lsm_pager *p)
+{
+	return ((relfile *) p)->npages;
+}
+
+static const lsm_pager_ops rf_ops = {rf_get, rf_release, rf_write, rf_npages};
+
+/* Appends one segment file to rf; false if it does not exist. */
+static bool
+read_segment(relfile *rf, const char *path)
+{
+	int			fd = open(path, O_RDONLY);
+	struct stat st;
+	uint8_t    *grown;
+	size_t		off;
+
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &st) != 0 || st.st_size % LSM_PAGE_SIZE != 0)
+	{
+		fprintf(stderr, "lsm_inspect: %s: not a whole number of 8 KiB pages\n", path);
+		exit(2);
+	}
+	off = (size_t) rf->npages * LSM_PAGE_SIZE;
+	grown = realloc(rf->data, off + (size_t) st.st_size + 1);
+	if (grown == NULL)
+	{
+		fprintf(stderr, "lsm_inspect: out of memory\n");
+		exit(2);
+	}
+	rf->data = grown;
+	for (size_t done = 0; done < (size_t) st.st_size;)
+	{
+		ssize_t		n = read(fd, rf->data + off + done, (size_t) st.st_size - done);
+
+		if (n <= 0)
+		{
+			fprintf(stderr, "lsm_inspect: %s: %s\n", path, n < 0 ? strerror(errno) : "short read");
+			exit(2);
+		}
+		done += (size_t) n;
+	}
+	close(fd);
+	rf->npages += (lsm_pageno) (st.st_size / LSM_PAGE_SIZE);
+	return true;
+}
+
+static void
+relfile_open(relfile *rf, const char *path)
+{
+	char		seg[4096];
+
+	memset(rf, 0, sizeof(*rf));
+	rf->base.ops = &rf_ops;
+	rf->base.payload_size = PAYLOAD_SIZE;
+	if (!read_segment(rf, path))
+	{
+		fprintf(stderr, "lsm_inspect: %s: %s\n", path, strerror(errno));
+		exit(2);
+	}
+	for (int i = 1; rf->npages == (lsm_pageno) i * SEGMENT_PAGES; i++)
+	{
+		snprintf(seg, sizeof(seg), "%s.%d", path, i);
+		if (!read_segment(rf, seg))
+			break;
+	}
+}
+
+/* Mirrors lsm_key_bloom_len in src/lsm_keys.c: data keys hash without their row id. */
+static size_t
+bloom_key_len(lsm_slice user_key)
+{
+	if (user_key.len >= 1 + ROWID_BYTES && user_key.data[0] == FAMILY_DATA)
+		return user_key.len - ROWID_BYTES;
+	return user_key.len;
+}
+
+/* Reads the metapage and the manifest; returns false after printing why. */
+static bool
+load_manifest(relfile *rf, lsm_manifest *m)
+{
+	const uint8_t *meta;
+	uint32_t	len,
+				first,
+				npages,
+				enc;
+	uint8_t    *img;
+	lsm_status	st;
+
+	if (rf->npages == 0 || page_type(rf, 0) != PAGE_META)
+	{
+		printf("page 0 is not an lsm metapage\n");
+		return false;
+	}
+	meta = page_at(rf, 0) + PG_PAGE_HEADER;
+	if (lsm_get_u32(meta) != META_MAGIC)
+	{
+		printf("metapage: bad magic %08x\n", lsm_get_u32(meta));
+		return false;
+	}
+	len = lsm_get_u32(meta + 24);
+	first = lsm_get_u32(meta + 28);
+	npages = lsm_get_u32(meta + 32);
+	enc = lsm_get_u16(meta + 40);
+	printf("metapage: format version %u, %u pages, row ids handed out below %llu\n",
+		   lsm_get_u32(meta + 4), rf->npages, (unsigned long long) lsm_get_u64(meta + 8));
+	printf("key: attribute %d, type oid %u, collation oid %u, encoder %s\n",
+		   (int16_t) lsm_get_u16(meta + 42), lsm_get_u32(meta + 44), lsm_get_u32(meta + 48),
+		   enc < sizeof(encoders) / sizeof(encoders[0]) ? encoders[enc] : "unknown");
+	printf("manifest: version %llu, %u bytes, %s",
+		   (unsigned long long) lsm_get_u64(meta + 16), len,
+		   first == 0 ? "in the metapage\n" : "");
+	if (first == 0)
+	{
+		if (len > PAYLOAD_SIZE - META_INLINE_OFFSET)
+			return printf("manifest length is impossible\n"), false;
+		return lsm_manifest_deserialize(lsm_slice_make(meta + META_INLINE_OFFSET, len), m) == LSM_OK ||
+			(printf("manifest does not deserialize (checksum or invariants)\n"), false);
+	}
+	printf("on pages %u..%u\n", first, first + npages - 1);
+	if ((uint64_t) len > (uint64_t) npages * PAYLOAD_SIZE)
+		return printf("manifest length is impossible\n"), false;
+	img = malloc(len ? len : 1);
+	st = lsm_pager_read_stream(&rf->base, first, 0, img, len);
+	if (st == LSM_OK)
+		st = lsm_manifest_deserialize(lsm_slice_make(img, len), m);
+	free(img);
+	if (st != LSM_OK)
+		printf("manifest: %s\n", lsm_status_str(st));
+	return st == LSM_OK;
+}
+
+static void
+print_key(const char *label, const lsm_buf *ikey)
+{
+	printf("%s ", label);
+	for (size_t i = 0; i + LSM_IKEY_TRAILER < ikey->len && i < 24; i++)
+		printf("%02x", ikey->data[i]);
+	if (ikey->len > 24 + LSM_IKEY_TRAILER)
+		printf("..");
+}
+
+static void
+print_levels(const lsm_manifest *m, bool runs)
+{
+	printf("log head page %u, flushed up to sequence %llu, last sequence %llu, %d free extents\n",
+		   m->log_head, (unsigned long long) m->flushed_seq,
+		   (unsigned long long) m->last_seq, m->nfree);
+	for (int l = 0; l < LSM_MAX_LEVELS; l++)
+	{
+		const lsm_level *lv = &m->levels[l];
+
+		if (lv->nruns == 0)
+			continue;
+		uint64_t	entries = 0;
+
+		for (int i = 0; i < lv->nruns; i++)
+			entries += lv->runs[i].nentries;
+		printf("level %d: %d runs, %llu entries, %llu bytes\n", l, lv->nruns,
+			   (unsigned long long) entries,
+			   (unsigned long long) lsm_manifest_level_bytes(m, l));
+		for (int i = 0; runs && i < lv->nruns; i++)
+		{
+			const lsm_run_meta *r = &lv->runs[i];
+
+			printf("  run %llu: pages %u..%u, %llu bytes, %llu entries, seq %llu..%llu, ",
+				   (unsigned long long) r->id, r->first_page, r->first_page + r->npages - 1,
+				   (unsigned long long) r->nbytes, (unsigned long long) r->nentries,
+				   (unsigned long long) r->min_seq, (unsigned long long) r->max_seq);
+			print_key("keys", &r->smallest);
+			print_key(" ..", &r->largest);
+			printf("\n");
+		}
+	}
+}
+
+/* Opens and verifies every run; returns the number of problems. */
+static int
+verify_runs(relfile *rf, const lsm_manifest *m)
+{
+	lsm_sst_options o;
+	int			problems = 0;
+
+	lsm_sst_options_default(&o);
+	o.bloom_key_len = bloom_key_len;
+	for (int l = 0; l < LSM_MAX_LEVELS; l++)
+		for (int i = 0; i < m->levels[l].nruns; i++)
+		{
+			const lsm_run_meta *r = &m->levels[l].runs[i];
+			char		msg[256] = "";
+			lsm_sst    *t = NULL;
+			lsm_status	st = lsm_sst_open(&rf->base, r, &o, &t);
+
+			if (st == LSM_OK)
+				st = lsm_sst_verify(t, msg, sizeof(msg));
+			if (st != LSM_OK)
+			{
+				printf("run %llu (level %d, pages %u..%u): %s%s%s\n",
+					   (unsigned long long) r->id, l, r->first_page,
+					   r->first_page + r->npages - 1, lsm_status_str(st),
+					   msg[0] ? ": " : "", msg);
+				problems++;
+			}
+			lsm_sst_close(t);
+		}
+	return problems;
+}
+
+int
+main(int argc, char **argv)
+{
+	bool		runs = false;
+	bool		verify = false;
+	const char *path = NULL;
+	relfile		rf;
+	lsm_manifest m;
+	int			problems = 0;
+
+	for (int i = 1; i < argc; i++)
+	{
+		if (strcmp(argv[i], "--runs") == 0)
+			runs = true;
+		else if (strcmp(argv[i], "--verify") == 0)
+			verify = true;
+		else if (argv[i][0] != '-' && path == NULL)
+			path = argv[i];
+		else
+		{
+			path = NULL;
+			break;
+		}
+	}
+	if (path == NULL)
+	{
+		fprintf(stderr, "usage: lsm_inspect [--runs] [--verify] RELATION-FILE\n"
+				"  prints an lsm table's metapage and manifest; --runs lists its runs,\n"
+				"  --verify checks every run and the manifest's invariants\n");
+		return 2;
+	}
+	relfile_open(&rf, path);
+	lsm_manifest_init(&m);
+	if (!load_manifest(&rf, &m))
+		problems++;
+	else
+	{
+		char		msg[256] = "";
+
+		print_levels(&m, runs);
+		if (verify)
+		{
+			if (lsm_manifest_check(&m, msg, sizeof(msg)) != LSM_OK)
+			{
+				printf("manifest: %s\n", msg);
+				problems++;
+			}
+			problems += verify_runs(&rf, &m);
+			printf("verify: %d problem%s\n", problems, problems == 1 ? "" : "s");
+		}
+	}
+	lsm_manifest_free(&m);
+	free(rf.data);
+	return problems ? 1 : 0;
+}
