@@ -29,13 +29,16 @@ lsm_log "running scripts/demo.sql"
 # The SQL is fed on stdin so the server user needs no access to this tree.
 lsm_as_pg_in "$LSM_SCRATCH" psql -X -q -v ON_ERROR_STOP=1 --echo-queries -d postgres <scripts/demo.sql 2>&1
 
-# The core on its own (no PostgreSQL): its inspection tool, once built by
-# "make -C lsm".
-lsm_log "the LSM core on its own"
+# The table's relation file, read offline by the core's inspection tool
+# (built by "make -C lsm"): metapage, key description, runs, verification.
+lsm_log "lsm_inspect: the events table's relation file, read without the server"
 if [ -x lsm/build/lsm_inspect ]; then
-	lsm/build/lsm_inspect --help || true
+	lsm_as_pg_in "$LSM_SCRATCH" psql -X -q -d postgres -c CHECKPOINT
+	relfile=$(lsm_as_pg_in "$LSM_SCRATCH" psql -X -At -d postgres \
+		-c "SELECT current_setting('data_directory') || '/' || pg_relation_filepath('events')")
+	lsm/build/lsm_inspect --runs --verify "$relfile" || true
 else
-	echo "lsm/build/lsm_inspect is not built yet; skipping (build it with: make -C lsm)"
+	echo "lsm/build/lsm_inspect is not built; build it with: make -C lsm"
 fi
 
 lsm_log "stopping the cluster"

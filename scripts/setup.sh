@@ -21,6 +21,7 @@ apt-get install -y "${LSM_PACKAGES[@]}"
 
 lsm_log "building and installing lsm_am"
 make -j"$(nproc)"
+make -C lsm -j"$(nproc)"
 make install
 
 exec scripts/demo.sh
