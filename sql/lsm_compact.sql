@@ -18,7 +18,7 @@ $$;
 SELECT lsm_compact('cmp');
 SELECT * FROM lsm_levels('cmp');
 
--- Five level-0 runs.
+-- Five flushes.
 INSERT INTO cmp SELECT g, md5(g::text) FROM generate_series(1, 3000) g;
 SELECT lsm_flush('cmp');
 INSERT INTO cmp SELECT g, md5(g::text) FROM generate_series(3001, 6000) g;
@@ -30,7 +30,8 @@ SELECT lsm_flush('cmp');
 INSERT INTO cmp SELECT g, 'dup' FROM generate_series(1, 500) g;
 SELECT lsm_flush('cmp');
 INSERT INTO cmp_heap SELECT * FROM cmp;
-SELECT level, runs FROM lsm_levels('cmp');
+-- (the background worker may already be compacting them: show totals)
+SELECT sum(runs) > 0 AS has_runs, sum(entries) FROM lsm_levels('cmp');
 
 SELECT lsm_compact('cmp');
 SELECT level, runs FROM lsm_levels('cmp');

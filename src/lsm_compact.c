@@ -81,6 +81,9 @@ lsm_compact_init(void)
 							8 * 1024, 64, 1024 * 1024,
 							PGC_SIGHUP, GUC_UNIT_KB,
 							NULL, NULL, NULL);
+
+	/* The launcher of background compaction workers. */
+	lsm_worker_init();
 }
 
 /* ----------------------------------------------------------------
@@ -159,7 +162,7 @@ lsm_take_reusable_extent(lsm_manifest *m, uint32 npages, lsm_pageno *first)
  * ----------------------------------------------------------------
  */
 
-static void
+void
 lsm_compact_options(lsm_compaction_options *o)
 {
 	lsm_compaction_options_default(o);

@@ -8,6 +8,7 @@
 
 #include "postgres.h"
 
+#include "lsm/compaction.h"
 #include "lsm_storage.h"
 
 /* Settings (lsm.l0_compaction_trigger, lsm.compaction_target_run_size). */
@@ -16,6 +17,9 @@ extern int	lsm_compaction_target_kb;
 
 /* Called from _PG_init, before the lsm prefix is reserved. */
 extern void lsm_compact_init(void);
+
+/* The picker's options from the settings. */
+extern void lsm_compact_options(lsm_compaction_options *o);
 
 /*
  * Runs one compaction of the table whose store s is (s->entry set): the one
@@ -40,5 +44,13 @@ extern uint64 lsm_reusable_horizon(void);
  */
 extern bool lsm_take_reusable_extent(lsm_manifest *m, uint32 npages,
 									 lsm_pageno *first);
+
+/*
+ * Background compaction (lsm_worker.c): the launcher is registered from
+ * lsm_compact_init; a flush that leaves the table needing compaction (its
+ * manifest m just committed) asks for it with lsm_compact_request.
+ */
+extern void lsm_worker_init(void);
+extern void lsm_compact_request(LsmStore *s, const lsm_manifest *m);
 
 #endif							/* LSM_COMPACT_H */

@@ -35,6 +35,7 @@
 #include "utils/wait_event.h"
 
 #include "lsm/compaction.h"
+#include "lsm_compact.h"
 #include "lsm_storage.h"
 
 PG_FUNCTION_INFO_V1(lsm_flush);
@@ -173,6 +174,8 @@ lsm_flush_memtable(LsmStore *s, LsmTableShared *e, int region, uint64 max_seq,
 		tx.m.log_head = next_seg;
 		lsm_free_pages(s, &tx.m, logpages, nlog);
 		lsm_meta_commit(s, &tx, remove_frozen ? lsm_remove_flushed : NULL, &done);
+		/* Level 0 may now need the background worker. */
+		lsm_compact_request(s, &tx.m);
 		UnlockReleaseBuffer(tx.buf);
 	}
 	PG_FINALLY();
