@@ -1,5 +1,5 @@
 -- lsm_levels() and lsm_memtables(): the shape of an lsm table's tree.
-CREATE EXTENSION IF NOT EXISTS lsm_am;
+CREATE EXTENSION lsm_am;
 
 CREATE TABLE st (k int, v text) USING lsm;
 
@@ -36,3 +36,4 @@ SELECT * FROM lsm_memtables('st_heap');
 SELECT * FROM lsm_levels(NULL);
 
 DROP TABLE st, st_heap;
+DROP EXTENSION lsm_am;

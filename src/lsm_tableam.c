@@ -224,7 +224,7 @@ lsm_relation_copy_for_cluster(Relation OldTable, Relation NewTable,
 			errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 			errmsg("CLUSTER and VACUUM FULL are not supported on lsm table \"%s\" yet",
 				   RelationGetRelationName(OldTable)),
-			errhint("Rows of lsm tables are always kept in key order; compaction reclaims the space of dead rows."));
+			errhint("Rows of lsm tables are always kept in key order of their first column."));
 }
 
 /*

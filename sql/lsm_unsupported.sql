@@ -1,0 +1,27 @@
+-- Operations lsm tables do not support yet fail with a clear error
+-- (SQLSTATE 0A000, feature_not_supported) and change nothing.
+CREATE EXTENSION lsm_am;
+CREATE TABLE u (k int, v text) USING lsm;
+INSERT INTO u SELECT g, 'v' || g FROM generate_series(1, 100) g;
+CREATE INDEX u_v ON u (v);
+
+\set VERBOSITY sqlstate
+CLUSTER u USING u_v;
+VACUUM FULL u;
+SELECT count(*) FROM u TABLESAMPLE SYSTEM (50);
+SELECT count(*) FROM u TABLESAMPLE BERNOULLI (50);
+INSERT INTO u VALUES (1, 'x') ON CONFLICT DO NOTHING;
+CREATE TEMP TABLE u_temp (k int) USING lsm;
+\set VERBOSITY default
+
+-- the same errors, with their messages
+CLUSTER u USING u_v;
+SELECT count(*) FROM u TABLESAMPLE SYSTEM (50);
+
+-- nothing changed; plain VACUUM and ANALYZE work
+VACUUM u;
+ANALYZE u;
+SELECT count(*), sum(k) FROM u;
+SELECT reltuples FROM pg_class WHERE oid = 'u'::regclass;
+DROP TABLE u;
+DROP EXTENSION lsm_am;
