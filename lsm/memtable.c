@@ -16,6 +16,16 @@
  * link with acquire therefore sees the node's contents.  A reader may see a
  * node at level 0 before the upper levels, which only makes its search a
  * little longer.
+ *
+ * Fingers.  A search from the head costs a cache miss on nearly every node it
+ * visits once the list outgrows the CPU caches.  Inserts often come in
+ * ascending runs (row ids, a sorted batch) interleaved with other inserts, so
+ * the writer remembers where its last MT_FINGERS inserts went: the node and,
+ * at each level, the last node at or before it.  An insert above a finger
+ * climbs from it only as many levels as the distance to the new key needs and
+ * descends from there, touching nodes the previous insert left in the cache.
+ * Every insert keeps the other fingers exact.  Only the writer reads or
+ * writes them.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -28,6 +38,7 @@
 #define MT_ALIGN		8
 /* Offsets are u32, so the usable part of a region stops short of 4 GiB. */
 #define MT_MAX_OFFSET	(UINT32_MAX & ~(uint32_t) (MT_ALIGN - 1))
+#define MT_FINGERS		2
 
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2,
 			   "shared-memory links need lock-free 32-bit atomics");
@@ -42,6 +53,19 @@ struct lsm_memtable
 	_Atomic uint32_t alloc;		/* next free offset */
 	_Atomic uint32_t count;		/* published entries */
 	uint64_t	rng;			/* PRNG state; only the writer touches it */
+	uint32_t	inserts;		/* writer's clock for finger replacement */
+
+	/*
+	 * The writer's fingers (see the file comment): node is an inserted node
+	 * (0: unused) and prev[i] the last node at or before it on level i (the
+	 * node itself below its height, the head where none).
+	 */
+	struct
+	{
+		uint32_t	node;
+		uint32_t	used;		/* inserts when last used or set */
+		uint32_t	prev[MT_MAX_HEIGHT];
+	}			fingers[MT_FINGERS];
 };
 
 typedef struct mt_node
@@ -51,6 +75,12 @@ typedef struct mt_node
 	uint32_t	height;
 	_Atomic uint32_t next[];	/* level 0 first; 0 means end of list */
 } mt_node;
+
+#if defined(__GNUC__) || defined(__clang__)
+#define mt_prefetch(p) __builtin_prefetch(p)
+#else
+#define mt_prefetch(p) ((void) (p))
+#endif
 
 static inline mt_node *
 node_at(const lsm_memtable *mt, uint32_t off)
@@ -105,24 +135,43 @@ node_cmp(const mt_node *n, const uint8_t *ukey, size_t ulen, uint64_t trailer)
 	return (t < trailer) - (t > trailer);
 }
 
-/*
- * Returns the first node >= target (0 if none).  If prev is not NULL, fills
- * prev[level] with the last node < target at every level below the current
- * height, which is where the writer splices a new node in.
- */
-static uint32_t
-find_ge(const lsm_memtable *mt, const uint8_t *ukey, size_t ulen,
-		uint64_t trailer, uint32_t *prev)
+/* Compares node a's internal key with node b's. */
+static inline int
+node_cmp_node(const mt_node *a, const mt_node *b)
 {
-	uint32_t	x = mt->head;
-	int			level = (int) atomic_load_explicit(&mt->max_height,
-												   memory_order_relaxed) - 1;
-	uint32_t	known_ge = 0;	/* a node already found >= target */
+	size_t		blen = b->key_len - LSM_IKEY_TRAILER;
 
+	return node_cmp(a, node_key(b), blen, lsm_get_u64(node_key(b) + blen));
+}
+
+/*
+ * The descent of a search: from node x (< target) on level, moving right
+ * while the next node is < target and down otherwise, down to level 0.
+ * known_ge is a node already known to be >= target (0 if none), which
+ * needs no comparison when met again.  Returns the first node >= target (0
+ * if none); fills prev[level] as find_ge does.
+ */
+static inline uint32_t
+descend(const lsm_memtable *mt, const uint8_t *ukey, size_t ulen,
+		uint64_t trailer, uint32_t *prev, uint32_t x, int level,
+		uint32_t known_ge)
+{
 	for (;;)
 	{
 		uint32_t	next = next_at(mt, x, level);
 
+		/*
+		 * The node below, where the search goes if next is not < target:
+		 * fetch it while next is compared, so that the two cache misses
+		 * overlap.
+		 */
+		if (level > 0)
+		{
+			uint32_t	below = next_at(mt, x, level - 1);
+
+			if (below != 0)
+				mt_prefetch(node_at(mt, below));
+		}
 		if (next != 0 && next != known_ge &&
 			node_cmp(node_at(mt, next), ukey, ulen, trailer) < 0)
 			x = next;
@@ -136,6 +185,114 @@ find_ge(const lsm_memtable *mt, const uint8_t *ukey, size_t ulen,
 			level--;
 		}
 	}
+}
+
+/*
+ * Returns the first node >= target (0 if none).  If prev is not NULL, fills
+ * prev[level] with the last node < target at every level below the current
+ * height, which is where the writer splices a new node in.
+ */
+static uint32_t
+find_ge(const lsm_memtable *mt, const uint8_t *ukey, size_t ulen,
+		uint64_t trailer, uint32_t *prev)
+{
+	int			top = (int) atomic_load_explicit(&mt->max_height,
+												 memory_order_relaxed) - 1;
+
+	return descend(mt, ukey, ulen, trailer, prev, mt->head, top, 0);
+}
+
+/*
+ * find_ge for the writer, from a finger whose node is < target (fprev is
+ * the finger's prev[]).  For levels from 0 up, while the node after
+ * fprev[i] is < target, the new key lies beyond it; at the first level
+ * where it is not, no higher level has a node between the finger and the
+ * target either (the node after fprev[i + 1] is never before the node after
+ * fprev[i]), so prev[] from there up is the finger's, and the search
+ * descends from the level below.
+ * Returns the first node >= target; *near says whether the finger was of
+ * use (the target is not beyond it on every level).
+ */
+static uint32_t
+find_ge_from(const lsm_memtable *mt, const uint8_t *ukey, size_t ulen,
+			 uint64_t trailer, const uint32_t *fprev, uint32_t *prev,
+			 bool *near)
+{
+	int			height = (int) atomic_load_explicit(&mt->max_height,
+													memory_order_relaxed);
+	uint32_t	next = 0;
+	int			m;
+
+	for (m = 0; m < height; m++)
+	{
+		next = next_at(mt, fprev[m], m);
+		if (next == 0 || node_cmp(node_at(mt, next), ukey, ulen, trailer) >= 0)
+			break;
+	}
+	*near = m < height;
+	if (m == height)
+		return descend(mt, ukey, ulen, trailer, prev, fprev[height - 1],
+					   height - 1, 0);
+	for (int i = m; i < height; i++)
+		prev[i] = fprev[i];
+	if (m == 0)
+		return next;
+	return descend(mt, ukey, ulen, trailer, prev, fprev[m - 1], m - 1, next);
+}
+
+/* The finger whose node is the greatest one below the target, or -1. */
+static int
+finger_pick(const lsm_memtable *mt, const uint8_t *ukey, size_t ulen,
+			uint64_t trailer)
+{
+	int			best = -1;
+
+	for (int f = 0; f < MT_FINGERS; f++)
+	{
+		uint32_t	node = mt->fingers[f].node;
+
+		if (node == 0 || node_cmp(node_at(mt, node), ukey, ulen, trailer) >= 0)
+			continue;
+		if (best < 0 ||
+			node_cmp_node(node_at(mt, node), node_at(mt, mt->fingers[best].node)) > 0)
+			best = f;
+	}
+	return best;
+}
+
+/*
+ * After inserting node off (of height, key ukey/trailer) with predecessors
+ * prev: keeps the other fingers exact, and makes finger slot "into" point
+ * at the new node.  A finger's prev[i] changes only if the new node landed
+ * right after it on level i and before the finger's node.
+ */
+static void
+fingers_update(lsm_memtable *mt, int into, uint32_t off, int height,
+			   const uint32_t *prev, int max_height, const uint8_t *ukey,
+			   size_t ulen, uint64_t trailer)
+{
+	for (int f = 0; f < MT_FINGERS; f++)
+	{
+		int			below = -1; /* new node before the finger's: unknown */
+
+		if (f == into || mt->fingers[f].node == 0)
+			continue;
+		for (int i = 0; i < height; i++)
+		{
+			if (prev[i] != mt->fingers[f].prev[i])
+				continue;
+			if (below < 0)
+				below = node_cmp(node_at(mt, mt->fingers[f].node), ukey, ulen,
+								 trailer) > 0;
+			if (below)
+				mt->fingers[f].prev[i] = off;
+		}
+	}
+	mt->fingers[into].node = off;
+	mt->fingers[into].used = mt->inserts;
+	for (int i = 0; i < MT_MAX_HEIGHT; i++)
+		mt->fingers[into].prev[i] = i < height ? off :
+			i < max_height ? prev[i] : mt->head;
 }
 
 /* xorshift64*: small, fast, and its state fits in the header. */
@@ -183,6 +340,8 @@ lsm_memtable_init(void *region, size_t size)
 	mt->size = size;
 	mt->limit = size > MT_MAX_OFFSET ? MT_MAX_OFFSET : (uint32_t) size;
 	mt->rng = UINT64_C(0x9E3779B97F4A7C15);
+	mt->inserts = 0;
+	memset(mt->fingers, 0, sizeof(mt->fingers));
 	h = node_at(mt, head);
 	h->key_len = 0;
 	h->value_len = 0;
@@ -219,6 +378,8 @@ lsm_memtable_add(lsm_memtable *mt, lsm_slice user_key, uint64_t seq,
 														memory_order_relaxed);
 	uint32_t	prev[MT_MAX_HEIGHT];
 	uint32_t	found;
+	int			finger;
+	bool		near = false;
 	mt_node    *n;
 	uint8_t    *p;
 
@@ -233,10 +394,29 @@ lsm_memtable_add(lsm_memtable *mt, lsm_slice user_key, uint64_t seq,
 	if (need > (uint64_t) (mt->limit - off))
 		return LSM_FULL;
 
-	found = find_ge(mt, user_key.data, user_key.len, trailer, prev);
+	finger = finger_pick(mt, user_key.data, user_key.len, trailer);
+	if (finger >= 0)
+		found = find_ge_from(mt, user_key.data, user_key.len, trailer,
+							 mt->fingers[finger].prev, prev, &near);
+	else
+		found = find_ge(mt, user_key.data, user_key.len, trailer, prev);
 	if (found != 0 &&
 		node_cmp(node_at(mt, found), user_key.data, user_key.len, trailer) == 0)
 		return LSM_INVALID;
+
+	/*
+	 * The finger used, if it was of use, follows this insert; else the one
+	 * least recently of use does.
+	 */
+	mt->inserts++;
+	if (finger < 0 || !near)
+	{
+		finger = 0;
+		for (int f = 1; f < MT_FINGERS; f++)
+			if (mt->fingers[f].node == 0 ||
+				(int32_t) (mt->fingers[f].used - mt->fingers[finger].used) < 0)
+				finger = f;
+	}
 
 	/* Fill the node completely before any reader can reach it. */
 	n = node_at(mt, off);
@@ -266,6 +446,9 @@ lsm_memtable_add(lsm_memtable *mt, lsm_slice user_key, uint64_t seq,
 		atomic_store_explicit(&node_at(mt, prev[i])->next[i], off,
 							  memory_order_release);
 	atomic_fetch_add_explicit(&mt->count, 1, memory_order_release);
+	fingers_update(mt, finger, off, height, prev,
+				   height > max_height ? height : max_height,
+				   user_key.data, user_key.len, trailer);
 	return LSM_OK;
 }
 
@@ -296,6 +479,39 @@ lsm_memtable_get(lsm_memtable *mt, lsm_slice user_key, uint64_t snapshot_seq,
 	*kind = (lsm_kind) (trailer & 0xff);
 	*value = lsm_slice_make(k + n->key_len, n->value_len);
 	return LSM_OK;
+}
+
+lsm_status
+lsm_memtable_verify(lsm_memtable *mt)
+{
+	int			height = (int) atomic_load_explicit(&mt->max_height,
+													memory_order_acquire);
+	uint32_t	alloc = atomic_load_explicit(&mt->alloc, memory_order_acquire);
+	uint64_t	n = 0;
+
+	if (mt->magic != MT_MAGIC || height < 1 || height > MT_MAX_HEIGHT)
+		return LSM_CORRUPT;
+	for (int level = height - 1; level >= 0; level--)
+	{
+		uint32_t	prev = 0;
+		uint64_t	count = 0;
+
+		for (uint32_t x = next_at(mt, mt->head, level); x != 0;
+			 x = next_at(mt, x, level))
+		{
+			mt_node    *node = node_at(mt, x);
+
+			if (x < mt->head || x >= alloc || (int) node->height <= level ||
+				(prev != 0 && node_cmp_node(node_at(mt, prev), node) >= 0) ||
+				++count > (uint64_t) alloc)
+				return LSM_CORRUPT;
+			prev = x;
+		}
+		if (level == 0)
+			n = count;
+	}
+	return n == atomic_load_explicit(&mt->count, memory_order_acquire) ?
+		LSM_OK : LSM_CORRUPT;
 }
 
 uint64_t

@@ -53,6 +53,13 @@ lsm_status	lsm_memtable_get(lsm_memtable *mt, lsm_slice user_key,
 							 uint64_t snapshot_seq, uint64_t *seq,
 							 lsm_kind *kind, lsm_slice *value);
 
+/*
+ * Checks the list's structure: every level in strictly ascending order and
+ * made of nodes that tall, and as many entries as counted.  LSM_CORRUPT if
+ * not.  For the writer, or with no writer running.
+ */
+lsm_status	lsm_memtable_verify(lsm_memtable *mt);
+
 uint64_t	lsm_memtable_count(lsm_memtable *mt);
 size_t		lsm_memtable_bytes_used(lsm_memtable *mt);	/* including header */
 size_t		lsm_memtable_size(lsm_memtable *mt);

@@ -1,7 +1,9 @@
 /*
  * test_memtable.c - the shared-memory skip list: versions and snapshots,
  * order against a sorted reference, seek, LSM_FULL, relocation of the
- * region, and one writer racing two lock-free readers.
+ * region, insertion patterns that the writer's fingers serve (ascending
+ * runs interleaved with other inserts, sorted batches), and one writer
+ * racing two lock-free readers.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -259,6 +261,7 @@ test_random(void)
 		add_bad += add_entry(mt, &ref[i]) != LSM_OK;
 	is_int(add_bad, 0, "added %d random entries", n);
 	is_int(lsm_memtable_count(mt), n, "count matches");
+	is_int(lsm_memtable_verify(mt), LSM_OK, "every level is in order");
 
 	qsort(ref, (size_t) n, sizeof(ref_entry), ref_cmp);
 	is_int(iter_mismatches(mt, ref, n), 0,
@@ -368,6 +371,127 @@ test_random(void)
 	is_int(lsm_memtable_count(mt), n + 1, "count after relocation add");
 	free(moved);
 	free(ref);
+}
+
+/* An 8-byte big-endian key with a one-byte family prefix, as lsm_am's are. */
+static void
+pattern_key(ref_entry *e, uint8_t family, uint64_t k, uint64_t seq)
+{
+	uint8_t		uk[9];
+
+	uk[0] = family;
+	for (int i = 0; i < 8; i++)
+		uk[1 + i] = (uint8_t) (k >> (56 - 8 * i));
+	lsm_ikey_write(e->ik, lsm_slice_make(uk, 9), seq, LSM_KIND_VALUE);
+	e->iklen = 9 + LSM_IKEY_TRAILER;
+	e->vlen = 8;
+	memcpy(e->val, e->ik + 1, 8);
+}
+
+/*
+ * Inserts n entries in one of several orders and checks the list: the
+ * order they come in decides which fingers the writer can use, never what
+ * the list holds.
+ */
+static void
+test_pattern(const char *name, int pattern, int n)
+{
+	size_t		size = (size_t) n * 96 + 65536;
+	void	   *region = region_alloc(size);
+	lsm_memtable *mt;
+	ref_entry  *ref = calloc((size_t) n, sizeof(ref_entry));
+	uint64_t	s = 4242 + (uint64_t) pattern;
+	int			add_bad = 0;
+	int			dup_bad = 0;
+	int			get_bad = 0;
+	int			i = 0;
+
+	lsm_memtable_init(region, size);
+	mt = lsm_memtable_at(region);
+	while (i < n)
+	{
+		switch (pattern)
+		{
+			case 0:				/* one ascending run and random keys, alternating */
+				pattern_key(&ref[i], 1, (uint64_t) i, (uint64_t) i + 1);
+				i++;
+				if (i < n)
+				{
+					pattern_key(&ref[i], 2, rnd(&s), (uint64_t) i + 1);
+					i++;
+				}
+				break;
+			case 1:				/* sorted batches of random keys after ascending runs */
+				{
+					int			b = (int) (rnd(&s) % 300) + 1;
+					int			start = i;
+
+					for (int j = 0; j < b && i < n; j++, i++)
+						pattern_key(&ref[i], 1, (uint64_t) i, (uint64_t) i + 1);
+					for (int j = 0; j < b && i < n; j++, i++)
+						pattern_key(&ref[i], 2, rnd(&s), (uint64_t) i + 1);
+					qsort(&ref[start], (size_t) (i - start), sizeof(ref_entry), ref_cmp);
+					break;
+				}
+			case 2:				/* three ascending runs, interleaved */
+				pattern_key(&ref[i], (uint8_t) (1 + i % 3), (uint64_t) i / 3 * 1000 + rnd(&s) % 1000,
+							(uint64_t) i + 1);
+				i++;
+				break;
+			case 3:				/* descending */
+				pattern_key(&ref[i], 2, (uint64_t) (n - i) * 7, (uint64_t) i + 1);
+				i++;
+				break;
+			case 4:				/* an ascending run, each key followed by one just below it */
+				pattern_key(&ref[i], 2, (uint64_t) (i / 2 + 1) * 1000 - (uint64_t) (i % 2),
+							(uint64_t) i + 1);
+				i++;
+				break;
+			default:			/* one user key, rising and falling sequence numbers */
+				pattern_key(&ref[i], 2, 42, i % 2 ? (uint64_t) i + 1 : (uint64_t) (2 * n - i));
+				i++;
+				break;
+		}
+	}
+	for (i = 0; i < n; i++)
+		add_bad += add_entry(mt, &ref[i]) != LSM_OK;
+	is_int(add_bad, 0, "%s: added %d entries", name, n);
+	/* adding any of them again is refused, and changes nothing */
+	for (i = 0; i < n; i += 97)
+		dup_bad += add_entry(mt, &ref[i]) != LSM_INVALID;
+	is_int(dup_bad, 0, "%s: adding an entry again is refused", name);
+	is_int(lsm_memtable_count(mt), n, "%s: count matches", name);
+	is_int(lsm_memtable_verify(mt), LSM_OK, "%s: every level is in order", name);
+	for (i = 0; i < n; i++)
+	{
+		lsm_ikey	p;
+		uint64_t	seq;
+		lsm_kind	kind;
+		lsm_slice	v;
+
+		lsm_ikey_parse(lsm_slice_make(ref[i].ik, ref[i].iklen), &p);
+		if (lsm_memtable_get(mt, p.user_key, p.seq, &seq, &kind, &v) != LSM_OK ||
+			seq != p.seq || !slice_eq(v, ref[i].val, ref[i].vlen))
+			get_bad++;
+	}
+	is_int(get_bad, 0, "%s: every entry is found by get", name);
+	qsort(ref, (size_t) n, sizeof(ref_entry), ref_cmp);
+	is_int(iter_mismatches(mt, ref, n), 0, "%s: iteration equals the sorted reference", name);
+	free(ref);
+	free(region);
+}
+
+static void
+test_patterns(void)
+{
+	int			n = small_scale ? 20000 : 100000;
+
+	test_pattern("ascending run and random keys", 0, n);
+	test_pattern("sorted batches", 1, n);
+	test_pattern("three ascending runs", 2, n);
+	test_pattern("descending", 3, n);
+	test_pattern("ascending, each key followed by one just below", 4, n);
+	test_pattern("one key, many versions", 5, small_scale ? 2000 : 10000);
 }
 
 static void
@@ -673,6 +797,7 @@ main(void)
 	small_scale = scale && strcmp(scale, "small") == 0;
 	test_versions();
 	test_random();
+	test_patterns();
 	test_full();
 	test_concurrency();
 	return done_testing();
