@@ -41,6 +41,12 @@
 /* Row ids reserved per metapage change. */
 #define LSM_ROWID_BATCH 4096
 
+/*
+ * Row ids a backend takes from the shared counter at a time, so that most
+ * inserts find theirs without attaching to the table's shared state.
+ */
+#define LSM_ROWID_LOCAL 64
+
 /* An opened run, shared by the versions that contain it. */
 typedef struct LsmRun
 {
@@ -86,6 +92,10 @@ struct LsmTree
 	size_t		pending_start;
 	bool		pending_listed;
 	dlist_node	pending_node;
+
+	/* Row ids taken from the shared counter and not used yet. */
+	LsmRowId	rowid_next;
+	LsmRowId	rowid_end;
 };
 
 /* What a reader sees. */
@@ -209,6 +219,7 @@ lsm_forget_local(const RelFileNode *node)
 	{
 		t->generation = 0;
 		t->key_valid = false;	/* the relfilenode is formatted afresh */
+		t->rowid_next = t->rowid_end = 0;	/* and counts row ids from 0 */
 	}
 }
 
@@ -297,6 +308,8 @@ lsm_tree_open(Relation rel)
 		memset(&t->pending, 0, sizeof(t->pending));
 		t->pending_start = 0;
 		t->pending_listed = false;
+		t->rowid_next = 0;
+		t->rowid_end = 0;
 		lsm_store_init(&t->store, &rel->rd_node, rel->rd_rel->relpersistence,
 					   RelationNeedsWAL(rel), RelationGetRelationName(rel), t->cxt);
 	}
@@ -374,13 +387,79 @@ lsm_memtable_fits(lsm_memtable *mt, const LsmWrite *w, int n)
 }
 
 /*
- * One step of lsm_tree_write, under the writer lock: adds as many entries
- * as the active memtable has room for, with the next sequence numbers (the
- * first returned in *seq), or freezes the full memtable.
+ * Batches at least this large are added to the memtable in key order: the
+ * memtable's writer then finds each entry's place from the previous one's
+ * (lsm/memtable.c), touching few nodes that are not in the CPU caches
+ * already, where random keys would each cost a search from the top.
+ */
+#define LSM_SORT_BATCH 16
+
+/* A batch entry's place in key order: its key's first 8 bytes, and where it is. */
+typedef struct LsmWriteOrder
+{
+	uint64		prefix;			/* big-endian, zero-padded: compares as memcmp */
+	int			pos;
+} LsmWriteOrder;
+
+static inline int
+lsm_write_order_cmp(const LsmWriteOrder *a, const LsmWriteOrder *b,
+					const LsmWrite *w)
+{
+	const LsmWrite *x;
+	const LsmWrite *y;
+	int			c;
+
+	if (a->prefix != b->prefix)
+		return a->prefix < b->prefix ? -1 : 1;
+	x = &w[a->pos];
+	y = &w[b->pos];
+	c = memcmp(x->key, y->key, Min(x->keylen, y->keylen));
+	if (c != 0)
+		return c;
+	if (x->keylen != y->keylen)
+		return x->keylen < y->keylen ? -1 : 1;
+	return (a->pos > b->pos) - (a->pos < b->pos);
+}
+
+#define ST_SORT lsm_sort_write_order
+#define ST_ELEMENT_TYPE LsmWriteOrder
+#define ST_COMPARE_ARG_TYPE const LsmWrite
+#define ST_COMPARE(a, b, w) lsm_write_order_cmp(a, b, w)
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+/* The positions of w[0..n) in key order. */
+static LsmWriteOrder *
+lsm_write_order(const LsmWrite *w, int n)
+{
+	LsmWriteOrder *order = palloc(n * sizeof(LsmWriteOrder));
+
+	for (int j = 0; j < n; j++)
+	{
+		uint64		prefix = 0;
+
+		for (Size b = 0; b < 8; b++)
+			prefix = (prefix << 8) | (b < w[j].keylen ? w[j].key[b] : 0);
+		order[j].prefix = prefix;
+		order[j].pos = j;
+	}
+	lsm_sort_write_order(order, n, w);
+	return order;
+}
+
+/*
+ * One step of lsm_tree_write, under the writer lock: adds as many of the
+ * entries w[0..n) as the active memtable has room for, with the next
+ * sequence numbers in the order given (the first returned in *seq), or
+ * freezes the full memtable.  order, if not NULL, lists the positions of
+ * the whole batch, of which w[0] is position first, in key order; the
+ * entries are added in that order.
  */
 static LsmWriteStep
 lsm_write_step(LsmStore *s, LsmTableShared *e, const LsmWrite *w, int n,
-			   int *done, uint64 *seq)
+			   const LsmWriteOrder *order, int first, int total, int *done,
+			   uint64 *seq)
 {
 	lsm_memtable *mt;
 	int			k;
@@ -406,12 +485,16 @@ lsm_write_step(LsmStore *s, LsmTableShared *e, const LsmWrite *w, int n,
 		 */
 		*seq = e->next_seq;
 		e->next_seq += k;
-		for (int j = 0; j < k; j++)
+		for (int o = 0; o < (order ? total : k); o++)
 		{
-			lsm_status	st = lsm_memtable_add(mt, lsm_slice_make(w[j].key, w[j].keylen),
-											  *seq + j, w[j].kind,
-											  lsm_slice_make(w[j].value, w[j].vallen));
+			int			j = order ? order[o].pos - first : o;
+			lsm_status	st;
 
+			if (j < 0 || j >= k)
+				continue;
+			st = lsm_memtable_add(mt, lsm_slice_make(w[j].key, w[j].keylen),
+								  *seq + j, w[j].kind,
+								  lsm_slice_make(w[j].value, w[j].vallen));
 			if (st != LSM_OK)
 				elog(ERROR, "lsm table \"%s\": could not add an entry to the memtable: %s",
 					 s->relname, lsm_status_str(st));
@@ -654,6 +737,7 @@ lsm_tree_write(LsmTree *t, const LsmWrite *w, int n)
 	LsmUse	   *u;
 	LsmTableShared *e;
 	Size		need = 0;
+	LsmWriteOrder *order = NULL;
 	int			i = 0;
 
 	for (int j = 0; j < n; j++)
@@ -686,6 +770,9 @@ lsm_tree_write(LsmTree *t, const LsmWrite *w, int n)
 				errdetail("Failed while buffering %zu bytes of log records for lsm table \"%s\".",
 						  need, t->store.relname));
 
+	if (n >= LSM_SORT_BATCH)
+		order = lsm_write_order(w, n);
+
 	u = lsm_tree_use(t, true);
 	e = u->entry;
 	while (i < n)
@@ -696,7 +783,8 @@ lsm_tree_write(LsmTree *t, const LsmWrite *w, int n)
 
 		CHECK_FOR_INTERRUPTS();
 		LWLockAcquire(&e->writer, LW_EXCLUSIVE);
-		step = lsm_write_step(&t->store, e, w + i, n - i, &done, &seq);
+		step = lsm_write_step(&t->store, e, w + i, n - i, order, i, n,
+							  &done, &seq);
 		LWLockRelease(&e->writer);
 
 		for (int j = i; j < i + done; j++)
@@ -730,31 +818,45 @@ lsm_tree_write(LsmTree *t, const LsmWrite *w, int n)
 	else if (t->pending.len - t->pending_start >= LSM_PENDING_FLUSH)
 		lsm_pending_write(t, e, false);
 	lsm_use_release(u);
+	if (order)
+		pfree(order);
 }
 
 LsmRowId
 lsm_tree_new_rowid(LsmTree *t)
 {
-	LsmUse	   *u = lsm_tree_use(t, true);
-	LsmTableShared *e = u->entry;
-	LsmRowId	id;
+	LsmUse	   *u;
+	LsmTableShared *e;
 
+	if (t->rowid_next < t->rowid_end)
+		return t->rowid_next++;
+
+	/*
+	 * A few at a time; those this backend does not use are never handed
+	 * out again (a reload of the table starts from the high-water mark in
+	 * the metapage, past every id taken).
+	 */
+	u = lsm_tree_use(t, true);
+	e = u->entry;
 	for (;;)
 	{
 		bool		have;
 
 		SpinLockAcquire(&e->mutex);
 		have = e->next_rowid < e->rowid_limit;
-		id = e->next_rowid;
 		if (have)
-			e->next_rowid++;
+		{
+			t->rowid_next = e->next_rowid;
+			t->rowid_end = Min(e->rowid_limit, e->next_rowid + LSM_ROWID_LOCAL);
+			e->next_rowid = t->rowid_end;
+		}
 		SpinLockRelease(&e->mutex);
 		if (have)
 			break;
 		lsm_meta_reserve_rowids(&t->store, e, LSM_ROWID_BATCH);
 	}
 	lsm_use_release(u);
-	return id;
+	return t->rowid_next++;
 }
 
 void
