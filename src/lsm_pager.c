@@ -269,37 +269,44 @@ lsm_read_page(LsmStore *s, BlockNumber blkno, uint16 type, int lockmode)
 /*
  * Adds npages pages at the end of the relation and returns the first.  The
  * pages are zero-filled; when locked is not NULL, the last one is returned
- * there pinned and exclusively locked (the caller formats it), else all are
- * released.  Extension is serialised by the table's extension lock, which
- * also covers flushes done on behalf of other backends.
+ * there pinned and exclusively locked (the caller formats it).  Extension
+ * is serialised by the table's extension lock, which also covers flushes
+ * done on behalf of other backends.
+ *
+ * Only the last page is written, past the end of the file: the file system
+ * fills the pages before it with zeros, so a run's or the log's new extent
+ * costs one write instead of one per page through shared buffers (hash
+ * indexes allocate their bucket pages the same way).  Like pages added
+ * through the buffer manager, the extension itself is not WAL-logged: every
+ * page is WAL-logged when it is first written.
  */
 BlockNumber
 lsm_extend(LsmStore *s, uint32 npages, Buffer *locked)
 {
 	LWLock	   *lock = s->entry ? &s->entry->extend : NULL;
-	BlockNumber first = InvalidBlockNumber;
+	SMgrRelation srel = smgropen(s->node, InvalidBackendId);
+	PGAlignedBlock zero;
+	BlockNumber first;
 
 	Assert(npages > 0);
+	memset(zero.data, 0, BLCKSZ);
 	if (lock)
 		LWLockAcquire(lock, LW_EXCLUSIVE);
-	for (uint32 i = 0; i < npages; i++)
-	{
-		Buffer		buf = ReadBufferWithoutRelcache(s->node, MAIN_FORKNUM, P_NEW,
-												RBM_ZERO_AND_LOCK, NULL,
-												s->permanent);
-
-		if (i == 0)
-			first = BufferGetBlockNumber(buf);
-		else if (BufferGetBlockNumber(buf) != first + i)
-			elog(ERROR, "lsm table \"%s\" was extended concurrently", s->relname);
-		if (locked && i == npages - 1)
-			*locked = buf;
-		else
-			UnlockReleaseBuffer(buf);
-	}
+	first = smgrnblocks(srel, MAIN_FORKNUM);
+	if ((uint64) first + npages > MaxBlockNumber)
+		ereport(ERROR,
+				errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				errmsg("cannot extend lsm table \"%s\" beyond %u blocks",
+					   s->relname, MaxBlockNumber));
+	smgrextend(srel, MAIN_FORKNUM, first + npages - 1, zero.data, false);
 	if (lock)
 		LWLockRelease(lock);
 	s->nblocks = Max(s->nblocks, first + npages);
+	if (locked)
+		*locked = ReadBufferWithoutRelcache(s->node, MAIN_FORKNUM,
+											first + npages - 1,
+											RBM_ZERO_AND_LOCK, NULL,
+											s->permanent);
 	return first;
 }
 
