@@ -578,7 +578,23 @@ mt_iter_next(lsm_iter *it)
 	mt_iter    *mi = (mt_iter *) it;
 
 	if (mi->node != 0)
+	{
 		mi->node = next_at(mi->mt, mi->node, 0);
+
+		/*
+		 * Nodes lie in the region in insertion order, not key order: fetch
+		 * the one after this while the caller works on this one (a flush
+		 * builds a block from it), so that walking the list does not stall
+		 * on a cache miss at every entry.
+		 */
+		if (mi->node != 0)
+		{
+			uint32_t	after = next_at(mi->mt, mi->node, 0);
+
+			if (after != 0)
+				mt_prefetch(node_at(mi->mt, after));
+		}
+	}
 }
 
 static lsm_slice
