@@ -21,14 +21,15 @@
 #   scripts/bench-load.sh                      1M and 5M rows
 #   scripts/bench-load.sh --quick              100k rows
 #   scripts/bench-load.sh --rows 1M [--rows 5M ...] [--tables "lsm heap+btree heap"]
-#                         [--methods "insert copy"] [--dir DIR] [--out FILE]
-#                         [--no-install] [--keep]
+#                         [--methods "insert copy"] [--set "NAME = VALUE" ...]
+#                         [--dir DIR] [--out FILE] [--no-install] [--keep]
 #
 # Run as root (the server runs as $LSM_PG_USER, default lsmci) or as a user
 # that can run PostgreSQL and write its install directories (make install).
-# --no-install uses the lsm_am already installed.  The cluster lives in DIR
-# (default: a new directory under $TMPDIR or /tmp), removed at the end
-# unless --keep.
+# --set adds a setting to the server's configuration (the results list the
+# lsm.* ones).  --no-install uses the lsm_am already installed.  The cluster
+# lives in DIR (default: a new directory under $TMPDIR or /tmp), removed at
+# the end unless --keep.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -36,6 +37,7 @@ REPO=$(pwd)
 . scripts/cluster.sh
 
 rows_list=()
+extra_settings=()
 tables="lsm heap+btree heap"
 methods="insert copy"
 dir=""
@@ -60,6 +62,7 @@ while [ $# -gt 0 ]; do
 		--out) out=$2; shift ;;
 		--no-install) install=0 ;;
 		--keep) keep=1 ;;
+		--set) extra_settings+=("$2"); shift ;;
 		-h|--help) usage ;;
 		*) echo "unknown argument: $1" >&2; usage ;;
 	esac
@@ -104,6 +107,9 @@ wal_buffers = 64MB
 maintenance_work_mem = 256MB
 max_parallel_workers_per_gather = 0
 EOF
+for setting in ${extra_settings[@]+"${extra_settings[@]}"}; do
+	echo "$setting" >>"$conf"
+done
 
 cleanup()
 {
