@@ -7,6 +7,7 @@
 #define LSM_TAP_H
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -52,6 +53,21 @@ diag(const char *fmt, ...)
 	vprintf(fmt, ap);
 	va_end(ap);
 	printf("\n");
+}
+
+/*
+ * xorshift64*: a deterministic generator, so a failure reproduces.  A test
+ * that wants its own sequence sets tap_rng before drawing.
+ */
+static uint64_t tap_rng = 0x9e3779b97f4a7c15ULL;
+
+static inline uint64_t
+tap_rand(void)
+{
+	tap_rng ^= tap_rng >> 12;
+	tap_rng ^= tap_rng << 25;
+	tap_rng ^= tap_rng >> 27;
+	return tap_rng * 0x2545f4914f6cdd1dULL;
 }
 
 static inline int

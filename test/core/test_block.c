@@ -11,17 +11,6 @@
 #include "ikey.h"
 #include "tap.h"
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
-
-static uint64_t
-rnd(void)
-{
-	/* xorshift64*: deterministic, so failures reproduce */
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dULL;
-}
 
 typedef struct entry
 {
@@ -41,10 +30,10 @@ static void
 random_user_key(char *out, size_t cap)
 {
 	int			n = snprintf(out, cap, "tenant/%02d/item/%04d",
-							 (int) (rnd() % 7), (int) (rnd() % 300));
+							 (int) (tap_rand() % 7), (int) (tap_rand() % 300));
 
-	if (rnd() % 3 == 0)
-		snprintf(out + n, cap - (size_t) n, "/%x", (unsigned) (rnd() % 4096));
+	if (tap_rand() % 3 == 0)
+		snprintf(out + n, cap - (size_t) n, "/%x", (unsigned) (tap_rand() % 4096));
 }
 
 static void
@@ -68,8 +57,8 @@ make_entries(size_t want, size_t *nout)
 		int			vl;
 
 		random_user_key(user, sizeof(user));
-		make_ikey(&e[i].key, user, rnd() % 1000, (lsm_kind) (rnd() % 4));
-		vl = snprintf(v, sizeof(v), "value-%zu-%.*s", i, (int) (rnd() % 20),
+		make_ikey(&e[i].key, user, tap_rand() % 1000, (lsm_kind) (tap_rand() % 4));
+		vl = snprintf(v, sizeof(v), "value-%zu-%.*s", i, (int) (tap_rand() % 20),
 					  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
 		lsm_buf_set(&e[i].val, v, (size_t) vl);
 	}
@@ -187,10 +176,10 @@ test_round_trip(entry *e, size_t n, int interval)
 		size_t		want;
 
 		if (i % 4 == 0)
-			snprintf(user, sizeof(user), "%c", (char) ('a' + rnd() % 26));
+			snprintf(user, sizeof(user), "%c", (char) ('a' + tap_rand() % 26));
 		else
 			random_user_key(user, sizeof(user));
-		make_ikey(&t, user, rnd() % 1100, (lsm_kind) (rnd() % 4));
+		make_ikey(&t, user, tap_rand() % 1100, (lsm_kind) (tap_rand() % 4));
 		want = ref_lower_bound(e, n, lsm_buf_slice(&t));
 		lsm_block_cursor_seek(&c, lsm_buf_slice(&t));
 		if (want == n ? c.valid || c.status != LSM_OK :
@@ -464,10 +453,10 @@ test_corruption(entry *e, size_t n)
 	for (int f = 0; f < flips; f++)
 	{
 		uint8_t    *t = malloc(len);
-		size_t		pos = rnd() % len;
+		size_t		pos = tap_rand() % len;
 
 		memcpy(t, data.data, len);
-		t[pos] ^= (uint8_t) (1 + rnd() % 255);
+		t[pos] ^= (uint8_t) (1 + tap_rand() % 255);
 		if (!exercise(t, len, e, n, &seen) || seen != n)
 			flips_detected++;
 		free(t);

@@ -13,21 +13,11 @@
 static int	scale_small;
 
 /* xorshift64*, deterministic. */
-static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
-
-static uint64_t
-rnd(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dULL;
-}
 
 static int
 rnd_int(int n)
 {
-	return (int) (rnd() % (uint64_t) n);
+	return (int) (tap_rand() % (uint64_t) n);
 }
 
 /* ---------------------------------------------------------------------
