@@ -12,8 +12,6 @@
 
 static int	scale_small;
 
-/* xorshift64*, deterministic. */
-
 static int
 rnd_int(int n)
 {
