@@ -254,9 +254,11 @@ lsm_index_fetch_end(IndexFetchTableData *sscan)
 
 /*
  * Every update gets a new TID and new index entries, so a TID names one row
- * version and there is never another to call again for.  all_dead stays
- * false: index AMs would then remove entries, and telling them which xid
- * horizon that conflicts with on a standby needs compaction's knowledge.
+ * version and there is never another to call again for.  all_dead is set
+ * only for a killed speculative insertion (lsm_tuple.h), dead to everyone
+ * from the start, as heap reports it; otherwise it stays false: index AMs
+ * would then remove entries, and telling them which xid horizon that
+ * conflicts with on a standby needs compaction's knowledge.
  */
 bool
 lsm_index_fetch_tuple(IndexFetchTableData *sscan, ItemPointer tid,
@@ -270,8 +272,15 @@ lsm_index_fetch_tuple(IndexFetchTableData *sscan, ItemPointer tid,
 		*all_dead = false;
 
 	MemoryContextReset(scan->rowcxt);
-	return fetch_visible(scan->base.rel, scan->tree, &scan->fetch,
-						 scan->rowcxt, tid, snapshot, slot);
+	if (fetch_visible(scan->base.rel, scan->tree, &scan->fetch,
+					  scan->rowcxt, tid, snapshot, slot))
+		return true;
+
+	if (all_dead && scan->fetch.row.tuple.t_data != NULL &&
+		HeapTupleHeaderXminInvalid(scan->fetch.row.tuple.t_data) &&
+		!TransactionIdIsValid(HeapTupleHeaderGetRawXmin(scan->fetch.row.tuple.t_data)))
+		*all_dead = true;
+	return false;
 }
 
 /* ------------------------------------------------------------------------

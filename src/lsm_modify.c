@@ -402,9 +402,13 @@ set_insert_writes(LsmWrite *w, LsmNewRow *nr)
 	w[1].vallen = nr->datakey.len;
 }
 
-void
-lsm_tuple_insert(Relation rel, TupleTableSlot *slot, CommandId cid,
-				 int options, struct BulkInsertStateData *bistate)
+/*
+ * Inserts one row; a speculative insertion (specToken != 0) carries the
+ * token in its VALUE's t_ctid until it is confirmed or killed.
+ */
+static void
+insert_row(Relation rel, TupleTableSlot *slot, CommandId cid,
+		   uint32 specToken)
 {
 	LsmTree    *tree = lsm_tree_open(rel);
 	TransactionId xid = GetCurrentTransactionId();
@@ -418,6 +422,8 @@ lsm_tuple_insert(Relation rel, TupleTableSlot *slot, CommandId cid,
 	oldcxt = MemoryContextSwitchTo(cxt);
 
 	form_new_row(rel, tree, lsm_tree_key_info(tree), slot, xid, cid, &nr);
+	if (specToken != 0)
+		HeapTupleHeaderSetSpeculativeToken(nr.value->t_data, specToken);
 	set_insert_writes(w, &nr);
 
 	/* An insert into a relation someone read under SERIALIZABLE. */
@@ -431,6 +437,13 @@ lsm_tuple_insert(Relation rel, TupleTableSlot *slot, CommandId cid,
 	slot->tts_tableOid = RelationGetRelid(rel);
 	slot->tts_tid = nr.tid;
 	pgstat_count_heap_insert(rel, 1);
+}
+
+void
+lsm_tuple_insert(Relation rel, TupleTableSlot *slot, CommandId cid,
+				 int options, struct BulkInsertStateData *bistate)
+{
+	insert_row(rel, slot, cid, 0);
 }
 
 /*
@@ -481,26 +494,58 @@ lsm_multi_insert(Relation rel, TupleTableSlot **slots, int nslots,
 	pgstat_count_heap_insert(rel, nslots);
 }
 
+/*
+ * INSERT ... ON CONFLICT: the executor holds the speculative insertion lock
+ * of specToken (SpeculativeInsertionLockAcquire) while the row is
+ * speculative.  A concurrent inserter whose uniqueness check meets the row
+ * through a dirty snapshot gets the token (lsm_visibility.c) and waits on
+ * that lock rather than on our whole transaction, as on heap.
+ */
 void
 lsm_tuple_insert_speculative(Relation rel, TupleTableSlot *slot,
 							 CommandId cid, int options,
 							 struct BulkInsertStateData *bistate,
 							 uint32 specToken)
 {
-	ereport(ERROR,
-			errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			errmsg("INSERT ... ON CONFLICT is not supported on lsm table \"%s\" yet",
-				   RelationGetRelationName(rel)));
+	Assert(specToken != 0);
+	insert_row(rel, slot, cid, specToken);
 }
 
+/*
+ * heap_finish_speculative and heap_abort_speculative: one delta under the
+ * row's data key ends its speculative state (lsm_tuple.h).  The row is ours
+ * and nobody else can have locked it meanwhile (a locker would first wait
+ * for the token), so no row mutex is needed.
+ */
 void
 lsm_tuple_complete_speculative(Relation rel, TupleTableSlot *slot,
 							   uint32 specToken, bool succeeded)
 {
-	ereport(ERROR,
-			errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			errmsg("INSERT ... ON CONFLICT is not supported on lsm table \"%s\" yet",
-				   RelationGetRelationName(rel)));
+	LsmModify	m;
+	LsmRow	   *row;
+	LsmXmaxDelta delta;
+	LsmWrite	w;
+	ItemPointerData tid = slot->tts_tid;
+
+	modify_begin(&m, rel);
+	row = read_row(&m, &tid);
+	if (!HeapTupleHeaderIsSpeculative(row->tuple.t_data) ||
+		!TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(row->tuple.t_data)))
+		elog(ERROR, "row (%u,%u) of lsm table \"%s\" is not a speculative insertion of this transaction",
+			 ItemPointerGetBlockNumber(&tid), ItemPointerGetOffsetNumber(&tid),
+			 RelationGetRelationName(rel));
+
+	/* no xmax, and the row's own TID as ctid, which clears the token */
+	fill_xmax_write(&w, &delta, &m.fetch, InvalidTransactionId,
+					InvalidCommandId, HEAP_XMAX_INVALID, 0, &tid);
+	if (!succeeded)
+		delta.flags = LSM_DELTA_SUPER_DELETED;
+	lsm_tree_write(m.tree, &w, 1);
+	modify_end(&m, &tid);
+
+	/* count the deletion, as the insertion was counted (as heap does) */
+	if (!succeeded)
+		pgstat_count_heap_delete(rel);
 }
 
 /* ------------------------------------------------------------------------

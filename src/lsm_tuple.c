@@ -166,7 +166,30 @@ lsm_row_builder_finish(LsmRowBuilder *b)
 
 	hdr->t_infomask &= ~HEAP_XMAX_BITS;
 	hdr->t_infomask2 &= ~HEAP_KEYS_UPDATED;
-	if (b->have_delta)
+	if (b->have_delta && (b->delta.flags & LSM_DELTA_SUPER_DELETED))
+	{
+		/*
+		 * heap_abort_speculative sets xmin invalid; the hint makes that
+		 * hold even if compaction froze the VALUE's own xmin.
+		 */
+		hdr->t_infomask &= ~HEAP_XMIN_FROZEN;
+		hdr->t_infomask |= HEAP_XMIN_INVALID;
+		HeapTupleHeaderSetXmin(hdr, InvalidTransactionId);
+		HeapTupleHeaderSetXmax(hdr, InvalidTransactionId);
+		hdr->t_ctid = row->tuple.t_self;
+		row->cmax = InvalidCommandId;
+		row->has_xmax = false;
+	}
+	else if (b->have_delta && (b->delta.infomask & HEAP_XMAX_INVALID))
+	{
+		/* a confirmed speculative insertion: no xmax, token cleared */
+		hdr->t_infomask |= HEAP_XMAX_INVALID;
+		HeapTupleHeaderSetXmax(hdr, InvalidTransactionId);
+		hdr->t_ctid = b->delta.ctid;
+		row->cmax = InvalidCommandId;
+		row->has_xmax = false;
+	}
+	else if (b->have_delta)
 	{
 		hdr->t_infomask |= b->delta.infomask & HEAP_XMAX_BITS;
 		hdr->t_infomask2 |= b->delta.infomask2 & HEAP_KEYS_UPDATED;
@@ -177,9 +200,11 @@ lsm_row_builder_finish(LsmRowBuilder *b)
 	}
 	else
 	{
+		/* a speculative insertion not yet confirmed keeps its token */
 		hdr->t_infomask |= HEAP_XMAX_INVALID;
 		HeapTupleHeaderSetXmax(hdr, InvalidTransactionId);
-		hdr->t_ctid = row->tuple.t_self;
+		if (!HeapTupleHeaderIsSpeculative(hdr))
+			hdr->t_ctid = row->tuple.t_self;
 		row->cmax = InvalidCommandId;
 		row->has_xmax = false;
 	}

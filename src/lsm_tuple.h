@@ -37,7 +37,23 @@ typedef struct LsmXmaxDelta
 	uint16		infomask;		/* only HEAP_XMAX_* bits and HEAP_KEYS_UPDATED via infomask2 */
 	uint16		infomask2;		/* only HEAP_KEYS_UPDATED */
 	ItemPointerData ctid;		/* updated: the new version's TID; else the row's own */
+	uint16		flags;			/* LSM_DELTA_* (in what was padding: 0 before) */
 } LsmXmaxDelta;
+
+/*
+ * Speculative insertions (INSERT ... ON CONFLICT).  The VALUE of a row
+ * inserted speculatively carries the speculative token in its t_ctid, as
+ * heap's tuple does, until a delta follows it:
+ *
+ * - confirming it (heap_finish_speculative) writes a delta with no xmax
+ *   (HEAP_XMAX_INVALID) and the row's own TID as ctid, which clears the
+ *   token;
+ * - killing it (heap_abort_speculative, "super-delete") writes a delta with
+ *   LSM_DELTA_SUPER_DELETED, which makes the row's xmin invalid: invisible
+ *   to every snapshot, dirty and any included, and dead for VACUUM and
+ *   garbage collection whatever its inserter's fate.
+ */
+#define LSM_DELTA_SUPER_DELETED		0x0001
 
 /*
  * One row as resolved from its VALUE and newest delta.  tuple.t_data is a

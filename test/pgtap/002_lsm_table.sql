@@ -63,8 +63,16 @@ SELECT throws_ok('INSERT INTO l VALUES (1, 1, repeat(''x'', 9000))', '54000', NU
 	'a row above the maximum size is refused');
 SELECT throws_ok('CREATE TEMP TABLE t_tmp (k int) USING lsm', '0A000', NULL,
 	'temporary lsm tables are refused');
-SELECT throws_ok('INSERT INTO l VALUES (1, 1, ''x'') ON CONFLICT DO NOTHING', '0A000', NULL,
-	'ON CONFLICT is refused with a clear error');
+CREATE TABLE lu (k int PRIMARY KEY, n int) USING lsm;
+CREATE TABLE hu (k int PRIMARY KEY, n int) USING heap;
+INSERT INTO lu SELECT g, 1 FROM generate_series(1, 50) g ON CONFLICT (k) DO UPDATE SET n = lu.n + 1;
+INSERT INTO hu SELECT g, 1 FROM generate_series(1, 50) g ON CONFLICT (k) DO UPDATE SET n = hu.n + 1;
+INSERT INTO lu SELECT g, 1 FROM generate_series(30, 60) g ON CONFLICT (k) DO UPDATE SET n = lu.n + 1;
+INSERT INTO hu SELECT g, 1 FROM generate_series(30, 60) g ON CONFLICT (k) DO UPDATE SET n = hu.n + 1;
+INSERT INTO lu SELECT g, 0 FROM generate_series(45, 55) g ON CONFLICT DO NOTHING;
+INSERT INTO hu SELECT g, 0 FROM generate_series(45, 55) g ON CONFLICT DO NOTHING;
+SELECT results_eq('SELECT * FROM lu ORDER BY k', 'SELECT * FROM hu ORDER BY k',
+	'INSERT ... ON CONFLICT DO UPDATE and DO NOTHING match heap');
 
 SELECT * FROM finish();
 ROLLBACK;
