@@ -62,3 +62,43 @@ LANGUAGE C STRICT PARALLEL UNSAFE;
 
 COMMENT ON FUNCTION lsm_compact(regclass) IS
 'compacts every run of the lsm table into a single level (memtables stay: lsm_flush writes them to runs first)';
+
+CREATE FUNCTION lsm_stats(rel regclass,
+						  OUT memtables int, OUT memtable_entries bigint,
+						  OUT memtable_bytes bigint,
+						  OUT levels int, OUT runs int, OUT run_entries bigint,
+						  OUT run_bytes bigint,
+						  OUT flushes bigint, OUT bytes_flushed bigint,
+						  OUT last_flush timestamptz,
+						  OUT compactions bigint, OUT bytes_compacted_read bigint,
+						  OUT bytes_compacted_written bigint,
+						  OUT last_compaction timestamptz,
+						  OUT user_bytes_written bigint,
+						  OUT write_amplification double precision,
+						  OUT bloom_probes bigint, OUT bloom_skips bigint,
+						  OUT gc_entries_dropped bigint, OUT gc_entries_frozen bigint,
+						  OUT stall_slowdowns bigint, OUT stall_stops bigint,
+						  OUT stall_time double precision,
+						  OUT compacting_pid int, OUT compaction_requested bool,
+						  OUT stats_reset timestamptz)
+RETURNS record
+AS 'MODULE_PATHNAME', 'lsm_stats'
+LANGUAGE C STRICT VOLATILE;
+
+COMMENT ON FUNCTION lsm_stats(regclass) IS
+'an lsm table''s memtables and runs in total, and its activity since stats_reset: flushes, compactions, write amplification, bloom filter probes and skips, garbage collection, write stalls (time in ms), the process compacting it now';
+
+CREATE VIEW lsm_tables AS
+SELECT c.oid::regclass AS relation, s.*
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_am am ON am.oid = c.relam,
+LATERAL @extschema@.lsm_stats(c.oid) s
+WHERE am.amname = 'lsm'
+  AND c.relkind IN ('r', 'm')
+  AND c.relpersistence <> 't'
+  AND pg_catalog.has_table_privilege(c.oid, 'SELECT');
+
+COMMENT ON VIEW lsm_tables IS
+'lsm_stats() of every lsm table of the database the current user may read';
+
+GRANT SELECT ON lsm_tables TO PUBLIC;

@@ -576,6 +576,12 @@ lsm_sst_close(lsm_sst *t)
 }
 
 bool
+lsm_sst_has_bloom(const lsm_sst *t)
+{
+	return t->bloom_data != NULL;
+}
+
+bool
 lsm_sst_may_contain(const lsm_sst *t, lsm_slice user_key)
 {
 	if (t->bloom_data == NULL)

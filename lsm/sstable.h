@@ -93,6 +93,8 @@ void		lsm_sst_close(lsm_sst *t);
 
 /* False if the bloom filter says user_key is absent. */
 bool		lsm_sst_may_contain(const lsm_sst *t, lsm_slice user_key);
+/* Whether the run has a bloom filter (lsm_sst_may_contain then probes it). */
+bool		lsm_sst_has_bloom(const lsm_sst *t);
 
 /*
  * Point lookup: the newest entry for user_key with seq <= snapshot_seq, of

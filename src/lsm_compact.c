@@ -196,6 +196,16 @@ lsm_compact_job_free(LsmCompactJob *job)
 	job->picked = false;
 }
 
+/* Counts an installed compaction step. */
+static void
+lsm_count_compaction(LsmTableShared *e, const LsmCompactJob *job)
+{
+	lsm_counter_add(e, LSM_CTR_COMPACTIONS, 1);
+	lsm_counter_add(e, LSM_CTR_BYTES_COMPACTED_READ, job->stats.bytes_read);
+	lsm_counter_add(e, LSM_CTR_BYTES_COMPACTED_WRITTEN, job->stats.bytes_written);
+	lsm_counter_set_time(e, LSM_TS_LAST_COMPACTION);
+}
+
 /*
  * Installs the merged runs: one manifest change made to the manifest as it
  * is now, under the metapage lock.
@@ -235,6 +245,7 @@ lsm_compact_install(LsmStore *s, LsmCompactJob *job)
 		{
 			lsm_manifest_check_status(s, st, "installing a compaction");
 			lsm_meta_commit(s, &tx, NULL, NULL);
+			lsm_count_compaction(s->entry, job);
 		}
 		UnlockReleaseBuffer(tx.buf);
 	}
@@ -264,6 +275,7 @@ lsm_compact_step(LsmStore *s, bool full)
 		return false;
 	}
 
+	lsm_counter_set_compacting(s->entry, true);
 	PG_TRY();
 	{
 		lsm_sst_options opts;
@@ -289,6 +301,7 @@ lsm_compact_step(LsmStore *s, bool full)
 	}
 	PG_FINALLY();
 	{
+		lsm_counter_set_compacting(s->entry, false);
 		lsm_compact_job_free(job);
 	}
 	PG_END_TRY();

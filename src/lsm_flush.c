@@ -63,23 +63,22 @@ lsm_freeze_locked(LsmTableShared *e, int new_region)
 	return true;
 }
 
-typedef struct LsmFlushDone
-{
-	int			region;
-	uint64		nbytes;
-} LsmFlushDone;
-
 /* Commit hook: the flushed memtable leaves the list with the manifest change. */
 static void
 lsm_remove_flushed(LsmTableShared *e, void *arg)
 {
-	LsmFlushDone *done = (LsmFlushDone *) arg;
-
-	Assert(e->nfrozen > 0 && e->frozen[0].region == done->region);
+	Assert(e->nfrozen > 0 && e->frozen[0].region == *(int *) arg);
 	memmove(&e->frozen[0], &e->frozen[1], (e->nfrozen - 1) * sizeof(LsmMem));
 	e->nfrozen--;
-	e->flushes++;
-	e->bytes_flushed += done->nbytes;
+}
+
+/* Counts a flush that wrote a run of nbytes. */
+static void
+lsm_count_flush(LsmTableShared *e, uint64 nbytes)
+{
+	lsm_counter_add(e, LSM_CTR_FLUSHES, 1);
+	lsm_counter_add(e, LSM_CTR_BYTES_FLUSHED, nbytes);
+	lsm_counter_set_time(e, LSM_TS_LAST_FLUSH);
 }
 
 static int
@@ -127,7 +126,6 @@ lsm_flush_memtable(LsmStore *s, LsmTableShared *e, int region, uint64 max_seq,
 	BlockNumber *logpages;
 	int			nlog;
 	LsmMetaTx	tx;
-	LsmFlushDone done;
 
 	/* The segment's log pages, found before anything is written. */
 	logpages = lsm_log_pages_between(s, seg_first, next_seg, &nlog);
@@ -149,8 +147,6 @@ lsm_flush_memtable(LsmStore *s, LsmTableShared *e, int region, uint64 max_seq,
 		lsm_store_raise(s, st, "flushing a memtable to a run");
 	}
 
-	done.region = region;
-	done.nbytes = st == LSM_OK ? meta.nbytes : 0;
 	lsm_manifest_init(&tx.m);
 	PG_TRY();
 	{
@@ -173,7 +169,9 @@ lsm_flush_memtable(LsmStore *s, LsmTableShared *e, int region, uint64 max_seq,
 		tx.m.last_seq = Max(tx.m.last_seq, max_seq);
 		tx.m.log_head = next_seg;
 		lsm_free_pages(s, &tx.m, logpages, nlog);
-		lsm_meta_commit(s, &tx, remove_frozen ? lsm_remove_flushed : NULL, &done);
+		lsm_meta_commit(s, &tx, remove_frozen ? lsm_remove_flushed : NULL, &region);
+		if (st == LSM_OK)
+			lsm_count_flush(e, meta.nbytes);
 		/* Level 0 may now need the background worker. */
 		lsm_compact_request(s, &tx.m);
 		UnlockReleaseBuffer(tx.buf);

@@ -396,14 +396,13 @@ lsm_entry_init(LsmTableShared *e)
 	e->manifest_version = 0;
 	e->next_rowid = 0;
 	e->rowid_limit = 0;
-	e->flushes = 0;
-	e->bytes_flushed = 0;
 	e->stalls = 0;
 	e->next_seq = 1;
 	e->log_tail = InvalidBlockNumber;
 	e->log_tail_off = 0;
 	e->log_spare = InvalidBlockNumber;
 	e->log_nspare = 0;
+	lsm_counters_init(&e->counters);
 }
 
 /* Whether the relation file still exists with at least its metapage. */

@@ -69,6 +69,7 @@
 #include "lsm/memtable.h"
 #include "lsm/pager.h"
 
+#include "lsm_counters.h"
 #include "lsm_tree.h"
 
 /* ----------------------------------------------------------------
@@ -209,8 +210,6 @@ typedef struct LsmTableShared
 	uint64		manifest_version;	/* of the manifest in the metapage */
 	LsmRowId	next_rowid;
 	LsmRowId	rowid_limit;	/* reserved in the metapage up to here */
-	uint64		flushes;
-	uint64		bytes_flushed;
 	uint64		stalls;
 
 	/* protected by writer */
@@ -219,6 +218,9 @@ typedef struct LsmTableShared
 	uint32		log_tail_off;	/* payload offset where the next record goes */
 	BlockNumber log_spare;		/* pages set aside for the log: */
 	uint32		log_nspare;		/* [log_spare, log_spare + log_nspare) */
+
+	/* atomics, no lock: activity since the entry was created */
+	LsmCounters counters;
 } LsmTableShared;
 
 /* Memtable pool regions. */

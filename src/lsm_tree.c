@@ -731,6 +731,21 @@ lsm_tree_discard_pending(const RelFileNode *node)
 		lsm_pending_reset(t);
 }
 
+/*
+ * Counts what users wrote: key and value bytes of every entry (rows, row-map
+ * entries, deltas; those of transactions that later abort too, since they
+ * are flushed all the same).
+ */
+static void
+lsm_count_user_bytes(LsmTableShared *e, const LsmWrite *w, int n)
+{
+	uint64		bytes = 0;
+
+	for (int j = 0; j < n; j++)
+		bytes += w[j].keylen + w[j].vallen;
+	lsm_counter_add(e, LSM_CTR_BYTES_WRITTEN_BY_USERS, bytes);
+}
+
 void
 lsm_tree_write(LsmTree *t, const LsmWrite *w, int n)
 {
@@ -817,6 +832,7 @@ lsm_tree_write(LsmTree *t, const LsmWrite *w, int n)
 		lsm_pending_write(t, e, true);
 	else if (t->pending.len - t->pending_start >= LSM_PENDING_FLUSH)
 		lsm_pending_write(t, e, false);
+	lsm_count_user_bytes(e, w, n);
 	lsm_use_release(u);
 	if (order)
 		pfree(order);
@@ -1077,6 +1093,8 @@ typedef struct LsmVersionsCall
 	void	   *arg;
 	bool		found;
 	bool		stop;
+	uint64		bloom_probes;	/* runs whose filter was checked */
+	uint64		bloom_skips;	/* ... and said the key is absent */
 } LsmVersionsCall;
 
 /* Delivers the entries of the user key from it, newest first. */
@@ -1137,10 +1155,25 @@ lsm_level_find(LsmRun **runs, int n, lsm_slice key)
 	return lo < n && lsm_run_covers(runs[lo], key) ? runs[lo] : NULL;
 }
 
+/* Whether run r may hold the key: its key range, then its bloom filter. */
+static bool
+lsm_versions_may_be_in(LsmVersionsCall *c, LsmRun *r)
+{
+	if (!lsm_run_covers(r, c->key))
+		return false;
+	if (!lsm_sst_has_bloom(r->sst))
+		return true;
+	c->bloom_probes++;
+	if (lsm_sst_may_contain(r->sst, c->key))
+		return true;
+	c->bloom_skips++;
+	return false;
+}
+
 static void
 lsm_versions_run(LsmVersionsCall *c, LsmRun *r)
 {
-	if (c->stop || !lsm_run_covers(r, c->key) || !lsm_sst_may_contain(r->sst, c->key))
+	if (c->stop || !lsm_versions_may_be_in(c, r))
 		return;
 	c->it = lsm_sst_iter_new(r->sst);
 	if (c->it == NULL)
@@ -1200,6 +1233,8 @@ lsm_tree_versions(LsmTree *t, const uint8 *key, Size keylen,
 	{
 		lsm_iter_destroy(c->it);
 		lsm_view_release(t, &c->view);
+		lsm_counter_add(u->entry, LSM_CTR_BLOOM_PROBES, c->bloom_probes);
+		lsm_counter_add(u->entry, LSM_CTR_BLOOM_SKIPS, c->bloom_skips);
 		lsm_use_release(u);
 	}
 	PG_END_TRY();

@@ -170,6 +170,21 @@ lsm_compact_request(LsmStore *s, const lsm_manifest *m)
 		SetLatch(latch);
 }
 
+bool
+lsm_compact_requested(Oid dbid, Oid relid)
+{
+	bool		found = false;
+
+	if (lsm_worker_shared == NULL)
+		return false;
+	SpinLockAcquire(&lsm_worker_shared->mutex);
+	for (int i = 0; i < LSM_MAX_REQUESTS && !found; i++)
+		found = lsm_worker_shared->requests[i].dbid == dbid &&
+			lsm_worker_shared->requests[i].relid == relid;
+	SpinLockRelease(&lsm_worker_shared->mutex);
+	return found;
+}
+
 /* ----------------------------------------------------------------
  * The launcher
  * ----------------------------------------------------------------
