@@ -15,6 +15,7 @@
 
 #include "lsm/version.h"
 #include "lsm_compact.h"
+#include "lsm_customscan.h"
 #include "lsm_storage.h"
 #include "lsm_tableam.h"
 
@@ -57,6 +58,9 @@ _PG_init(void)
 
 	/* Keep the planner from splitting scans of lsm tables across workers. */
 	lsm_tableam_init();
+
+	/* Key ranges and key order: the LsmScan custom scan. */
+	lsm_customscan_init();
 }
 
 /*

@@ -19,9 +19,10 @@
  *                               runs they merged and of the runs they wrote
  *   ENTRIES_GC_DROPPED, ENTRIES_FROZEN
  *                               entries garbage collection removed / froze
- *   BLOOM_PROBES, BLOOM_SKIPS   point lookups' bloom filter checks of runs
- *                               whose key range covers the key, and those
- *                               that let the run be skipped
+ *   BLOOM_PROBES, BLOOM_SKIPS   point lookups' (and LsmScan's point
+ *                               ranges') bloom filter checks of runs whose
+ *                               key range covers the key, and those that
+ *                               let the run be skipped
  *   STALL_SLOWDOWNS, STALL_STOPS, STALL_USEC
  *                               writes delayed and writes that waited for
  *                               flushes or compaction, and the time spent

@@ -14,6 +14,11 @@
  * backward step by scanning again up to the current row (see
  * scan_build_history); only scans that go backward pay for it.  Parallel
  * scans are never planned (lsm_tableam.c).
+ *
+ * A bounded scan (lsm_scan_set_ranges, used by the custom scan) reads only
+ * the key ranges it is given, in order: it merges only the sources that may
+ * hold keys in them, seeks to the start of each range and stops at its end.
+ * Visibility and everything else are the sequential scan's.
  */
 #include "postgres.h"
 
@@ -44,6 +49,17 @@ typedef struct LsmScanDescData
 	MemoryContext rowcxt;		/* the current row; reset per row */
 	StringInfoData ukey;		/* user key of the entries being consumed */
 	LsmRow		row;
+
+	/*
+	 * A bounded scan: the user-key spans to read, in order, their bytes in
+	 * spanbuf, and the span being read.
+	 */
+	bool		bounded;
+	LsmKeySpan *spans;
+	int			nspans;
+	int			span;
+	StringInfoData spanbuf;
+	LsmScanCounts counts;
 
 	/*
 	 * Backward moves: the data keys of the rows returned, in order, once a
@@ -84,6 +100,22 @@ scan_release_sources(LsmScanDesc scan)
 	scan->iter = NULL;
 }
 
+/* Positions the iterator at the first entry of a user key >= key. */
+static void
+scan_seek(LsmScanDesc scan, lsm_slice key)
+{
+	uint8		small[64];
+	uint8	   *target = small;
+	Size		len = key.len + LSM_IKEY_TRAILER;
+
+	if (len > sizeof(small))
+		target = palloc(len);
+	lsm_ikey_write(target, key, LSM_MAX_SEQ, LSM_KIND_MAX);
+	lsm_iter_seek(scan->iter, lsm_slice_make(target, len));
+	if (target != small)
+		pfree(target);
+}
+
 /* Opens the merged iterator on the first data key, if not done yet. */
 static void
 scan_start(LsmScanDesc scan)
@@ -101,9 +133,20 @@ scan_start(LsmScanDesc scan)
 	 * in the scan's own context.
 	 */
 	oldcxt = MemoryContextSwitchTo(scan->scancxt);
-	scan->tscan = lsm_tree_scan_begin(scan->tree);
+	if (scan->bounded)
+		scan->tscan = lsm_tree_scan_begin_spans(scan->tree, scan->spans,
+												scan->nspans, &scan->counts);
+	else
+		scan->tscan = lsm_tree_scan_begin(scan->tree);
 	scan->iter = lsm_tree_scan_iter(scan->tscan);
 	MemoryContextSwitchTo(oldcxt);
+
+	if (scan->bounded)
+	{
+		scan->span = 0;
+		scan_seek(scan, scan->spans[0].start);
+		return;
+	}
 
 	/* The family byte alone sorts before every data key. */
 	lsm_ikey_write(target, lsm_slice_make(&family, 1), LSM_MAX_SEQ,
@@ -116,7 +159,7 @@ scan_start(LsmScanDesc scan)
  * the data family (the end of the table).
  */
 static bool
-scan_current(LsmScanDesc scan, lsm_ikey *pk)
+scan_current_entry(LsmScanDesc scan, lsm_ikey *pk)
 {
 	lsm_iter   *it = scan->iter;
 	Relation	rel = scan->base.rs_rd;
@@ -146,6 +189,30 @@ scan_current(LsmScanDesc scan, lsm_ikey *pk)
 				errmsg("data key of %zu bytes in lsm table \"%s\" is too short",
 					   pk->user_key.len, RelationGetRelationName(rel)));
 	return true;
+}
+
+/*
+ * Like scan_current_entry, for the scan as a whole: a bounded scan moves on
+ * to the start of the next span when the entry is past the end of its own,
+ * and ends after the last.
+ */
+static bool
+scan_current(LsmScanDesc scan, lsm_ikey *pk)
+{
+	if (!scan->bounded)
+		return scan_current_entry(scan, pk);
+
+	while (scan->span < scan->nspans)
+	{
+		if (!scan_current_entry(scan, pk))
+			break;
+		if (lsm_slice_compare(pk->user_key, scan->spans[scan->span].end) < 0)
+			return true;
+		if (++scan->span < scan->nspans)
+			scan_seek(scan, scan->spans[scan->span].start);
+	}
+	scan->span = scan->nspans;
+	return false;
 }
 
 /*
@@ -230,6 +297,8 @@ lsm_scan_next_row(TableScanDesc sscan)
 	LsmScanDesc scan = (LsmScanDesc) sscan;
 	lsm_ikey	pk;
 
+	if (scan->bounded && scan->nspans == 0)
+		return NULL;			/* nothing can match */
 	scan_start(scan);
 
 	while (scan_current(scan, &pk))
@@ -335,6 +404,11 @@ lsm_scan_end(TableScanDesc sscan)
 	scan_release_sources(scan);
 	MemoryContextDelete(scan->rowcxt);
 	pfree(scan->ukey.data);
+	if (scan->spans != NULL)
+	{
+		pfree(scan->spans);
+		pfree(scan->spanbuf.data);
+	}
 	if (scan->hist_off != NULL)
 	{
 		pfree(scan->hist_off);
@@ -347,6 +421,120 @@ lsm_scan_end(TableScanDesc sscan)
 	if (scan->base.rs_key)
 		pfree(scan->base.rs_key);
 	pfree(scan);
+}
+
+/*
+ * Appends to spanbuf the user key of a bound on the key column part (tag and
+ * encoding, see lsm_keys.h): the family byte, the bound's bytes and, to pass
+ * every row id of the bound's value, seven 0xFF bytes (row ids take six).
+ * Encodings are self-delimiting, so a greater value differs from the bound
+ * within the bound's bytes and sorts after that.  Returns its offset.
+ */
+static int
+span_key(StringInfo buf, const uint8 *bound, Size len, bool past_rowids)
+{
+	int			off = buf->len;
+
+	appendStringInfoCharMacro(buf, LSM_FAMILY_DATA);
+	if (len > 0)
+		appendBinaryStringInfo(buf, (const char *) bound, len);
+	if (past_rowids)
+	{
+		for (int i = 0; i <= LSM_ROWID_BYTES; i++)
+			appendStringInfoCharMacro(buf, (char) 0xFF);
+	}
+	return off;
+}
+
+/*
+ * Makes the scan read only the given ranges of the key column, which must
+ * be sorted and disjoint; none at all reads nothing.  For a scan that has
+ * not returned a row yet (right after lsm_scan_begin or a rescan).
+ */
+void
+lsm_scan_set_ranges(TableScanDesc sscan, const LsmKeyRange *ranges, int n)
+{
+	LsmScanDesc scan = (LsmScanDesc) sscan;
+	MemoryContext oldcxt = MemoryContextSwitchTo(scan->scancxt);
+	int		   *offs = palloc(sizeof(int) * 3 * Max(n, 1));
+	int			nspans = 0;
+	uint8		family_end = LSM_FAMILY_DATA + 1;
+
+	scan_release_sources(scan);
+	if (scan->spans == NULL)
+		initStringInfo(&scan->spanbuf);
+	else
+	{
+		pfree(scan->spans);
+		resetStringInfo(&scan->spanbuf);
+	}
+
+	/* Offsets first: spanbuf may move while it grows. */
+	for (int i = 0; i < n; i++)
+	{
+		const LsmKeyRange *r = &ranges[i];
+		int		   *o = &offs[3 * i];
+
+		/* no lower bound: the family byte alone; no upper: the next family */
+		o[0] = span_key(&scan->spanbuf, r->lower, r->lower ? r->lowerlen : 0,
+						r->lower && !r->lower_inclusive);
+		if (r->upper)
+			o[1] = span_key(&scan->spanbuf, r->upper, r->upperlen,
+							r->upper_inclusive);
+		else
+		{
+			o[1] = scan->spanbuf.len;
+			appendStringInfoCharMacro(&scan->spanbuf, (char) family_end);
+		}
+		o[2] = -1;
+		if (r->lower && r->upper && r->lower_inclusive && r->upper_inclusive &&
+			r->lowerlen == r->upperlen &&
+			memcmp(r->lower, r->upper, r->lowerlen) == 0)
+		{
+			uint8		rowid[LSM_ROWID_BYTES] = {0};
+
+			o[2] = span_key(&scan->spanbuf, r->lower, r->lowerlen, false);
+			appendBinaryStringInfo(&scan->spanbuf, (const char *) rowid,
+								   LSM_ROWID_BYTES);
+		}
+	}
+
+	scan->spans = palloc(sizeof(LsmKeySpan) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		int		   *o = &offs[3 * i];
+		const uint8 *base = (const uint8 *) scan->spanbuf.data;
+		int			end_end = i + 1 < n ? offs[3 * (i + 1)] : scan->spanbuf.len;
+		LsmKeySpan *sp = &scan->spans[nspans];
+
+		/* each key ends where the next begins */
+		sp->start = lsm_slice_make(base + o[0], o[1] - o[0]);
+		if (o[2] >= 0)
+		{
+			sp->end = lsm_slice_make(base + o[1], o[2] - o[1]);
+			sp->probe = lsm_slice_make(base + o[2], end_end - o[2]);
+		}
+		else
+		{
+			sp->end = lsm_slice_make(base + o[1], end_end - o[1]);
+			sp->probe = lsm_slice_make(NULL, 0);
+		}
+		if (lsm_slice_compare(sp->start, sp->end) < 0)
+			nspans++;
+	}
+	pfree(offs);
+	MemoryContextSwitchTo(oldcxt);
+
+	scan->nspans = nspans;
+	scan->span = 0;
+	scan->bounded = true;
+}
+
+/* What a bounded scan's choice of sources did so far. */
+const LsmScanCounts *
+lsm_scan_counts(TableScanDesc sscan)
+{
+	return &((LsmScanDesc) sscan)->counts;
 }
 
 /* Appends the user key in scan->ukey (the row just returned) to the list. */

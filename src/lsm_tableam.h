@@ -67,6 +67,25 @@ extern void lsm_scan_rescan(TableScanDesc sscan, struct ScanKeyData *key,
 extern bool lsm_scan_getnextslot(TableScanDesc sscan, ScanDirection direction,
 								 TupleTableSlot *slot);
 extern LsmRow *lsm_scan_next_row(TableScanDesc sscan);
+
+/*
+ * A range of the key column for a bounded scan, over encoded column parts
+ * (tag byte and encoding, lsm_keys.h): from lower (NULL: the first key) to
+ * upper (NULL: the last, NULL keys included), each end inclusive or not.
+ */
+typedef struct LsmKeyRange
+{
+	const uint8 *lower;
+	Size		lowerlen;
+	bool		lower_inclusive;
+	const uint8 *upper;
+	Size		upperlen;
+	bool		upper_inclusive;
+} LsmKeyRange;
+
+extern void lsm_scan_set_ranges(TableScanDesc sscan, const LsmKeyRange *ranges,
+								int n);
+extern const LsmScanCounts *lsm_scan_counts(TableScanDesc sscan);
 extern bool lsm_scan_analyze_next_block(TableScanDesc sscan, BlockNumber blockno,
 										BufferAccessStrategy bstrategy);
 extern bool lsm_scan_analyze_next_tuple(TableScanDesc sscan,

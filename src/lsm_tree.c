@@ -1271,6 +1271,7 @@ struct LsmTreeScan
 	int			nkids;
 	lsm_iter   *merged;
 	LsmCheckedIter outer;
+	LsmRun	  **level_runs[LSM_MAX_LEVELS]; /* a bounded scan's chosen runs */
 };
 
 static void
@@ -1495,6 +1496,9 @@ lsm_scan_cleanup(void *arg)
 	}
 	if (s->kids && s->kids != s->children)
 		pfree(s->kids);
+	for (int l = 0; l < LSM_MAX_LEVELS; l++)
+		if (s->level_runs[l])
+			pfree(s->level_runs[l]);
 	lsm_view_release(s->t, &s->view);
 	pfree(s);
 }
@@ -1508,14 +1512,61 @@ lsm_scan_add(LsmTreeScan *s, lsm_iter *it)
 	s->kids[s->nkids++] = it;
 }
 
+/*
+ * Whether a bounded scan must read run r: its key range meets a span, and
+ * for a point span its bloom filter does not rule the point out.  Every
+ * entry of one data key has the same bloom key, so a run the filter rules
+ * out holds no version of any row of that point.
+ */
+static bool
+lsm_run_needed(const LsmRun *r, const LsmKeySpan *spans, int n,
+			   LsmScanCounts *counts)
+{
+	bool		in_range = false;
+
+	for (int i = 0; i < n; i++)
+	{
+		const LsmKeySpan *sp = &spans[i];
+
+		if (lsm_slice_compare(r->largest_user, sp->start) < 0 ||
+			lsm_slice_compare(r->smallest_user, sp->end) >= 0)
+			continue;
+		in_range = true;
+		if (sp->probe.len == 0)
+			return true;
+		counts->bloom_probes++;
+		if (lsm_sst_may_contain(r->sst, sp->probe))
+			return true;
+		counts->bloom_skips++;
+	}
+	if (!in_range)
+		counts->runs_skipped++;
+	return false;
+}
+
 LsmTreeScan *
 lsm_tree_scan_begin(LsmTree *t)
 {
+	return lsm_tree_scan_begin_spans(t, NULL, 0, NULL);
+}
+
+LsmTreeScan *
+lsm_tree_scan_begin_spans(LsmTree *t, const LsmKeySpan *spans, int n,
+						  LsmScanCounts *counts)
+{
 	LsmUse	   *u = lsm_tree_use(t, true);
 	LsmTreeScan *s = MemoryContextAllocZero(TopMemoryContext, sizeof(LsmTreeScan));
+	LsmScanCounts local;
+	LsmScanCounts before;
 	LsmVersion *v;
 	int			nkids;
 
+	if (counts == NULL)
+	{
+		memset(&local, 0, sizeof(local));
+		counts = &local;
+	}
+	before = *counts;
 	s->t = t;
 	s->use = u;
 	s->kids = s->children;
@@ -1532,10 +1583,41 @@ lsm_tree_scan_begin(LsmTree *t)
 	for (int i = 0; i < s->view.nmems; i++)
 		lsm_scan_add(s, lsm_memtable_iter_new(lsm_region_memtable(s->view.mems[i])));
 	for (int i = 0; i < v->nruns[0]; i++)
+	{
+		if (n > 0 && !lsm_run_needed(v->runs[0][i], spans, n, counts))
+			continue;
+		counts->runs_read++;
 		lsm_scan_add(s, lsm_sst_iter_new(v->runs[0][i]->sst));
+	}
 	for (int l = 1; l < LSM_MAX_LEVELS; l++)
-		if (v->nruns[l] > 0)
-			lsm_scan_add(s, lsm_level_iter_new(v->runs[l], v->nruns[l]));
+	{
+		LsmRun	  **runs = v->runs[l];
+		int			nruns = v->nruns[l];
+
+		/* A sorted level's runs are disjoint: keep the needed ones, in order. */
+		if (n > 0 && nruns > 0)
+		{
+			LsmRun	  **chosen = MemoryContextAlloc(TopMemoryContext,
+													nruns * sizeof(LsmRun *));
+			int			nchosen = 0;
+
+			s->level_runs[l] = chosen;
+			for (int i = 0; i < nruns; i++)
+				if (lsm_run_needed(runs[i], spans, n, counts))
+					chosen[nchosen++] = runs[i];
+			runs = chosen;
+			nruns = nchosen;
+		}
+		counts->runs_read += nruns;
+		if (nruns > 0)
+			lsm_scan_add(s, lsm_level_iter_new(runs, nruns));
+	}
+
+	/* The table's bloom counters count point ranges' probes too. */
+	lsm_counter_add(u->entry, LSM_CTR_BLOOM_PROBES,
+					counts->bloom_probes - before.bloom_probes);
+	lsm_counter_add(u->entry, LSM_CTR_BLOOM_SKIPS,
+					counts->bloom_skips - before.bloom_skips);
 
 	s->merged = lsm_merge_iter_new(s->kids, s->nkids);
 	if (s->merged == NULL)
@@ -1567,6 +1649,26 @@ lsm_tree_scan_end(LsmTreeScan *s)
  * Estimates
  * ----------------------------------------------------------------
  */
+
+void
+lsm_tree_shape(Relation rel, int *nsources, int *nruns)
+{
+	LsmTree    *t = lsm_tree_open(rel);
+	LsmUse	   *u = lsm_tree_use(t, true);
+	LsmView		view;
+
+	lsm_view_acquire(t, u, &view);
+	*nsources = view.nmems + view.version->nruns[0];
+	*nruns = view.version->nruns[0];
+	for (int l = 1; l < LSM_MAX_LEVELS; l++)
+	{
+		if (view.version->nruns[l] > 0)
+			(*nsources)++;
+		*nruns += view.version->nruns[l];
+	}
+	lsm_view_release(t, &view);
+	lsm_use_release(u);
+}
 
 /*
  * Pages: the relation's size (runs, log pages and free pages alike).

@@ -168,6 +168,44 @@ extern bool lsm_tree_versions(LsmTree *t, const uint8 *key, Size keylen,
 typedef struct LsmTreeScan LsmTreeScan;
 
 extern LsmTreeScan *lsm_tree_scan_begin(LsmTree *t);
+
+/*
+ * A bounded scan reads the user keys k with start <= k < end (memcmp order)
+ * of each span.  A span whose keys all share one bloom key (a point: one
+ * key value, any row id) gives a key with that bloom key in probe, so that
+ * runs whose filter rules it out are left out; probe is empty otherwise.
+ */
+typedef struct LsmKeySpan
+{
+	lsm_slice	start;
+	lsm_slice	end;
+	lsm_slice	probe;
+} LsmKeySpan;
+
+/* What a bounded scan's choice of sources did, for EXPLAIN. */
+typedef struct LsmScanCounts
+{
+	uint64		runs_read;		/* runs merged */
+	uint64		runs_skipped;	/* runs whose key range misses every span */
+	uint64		bloom_probes;	/* filter probes for point spans */
+	uint64		bloom_skips;	/* ... that ruled a run out for a span */
+} LsmScanCounts;
+
+/*
+ * A scan as lsm_tree_scan_begin's, merging only the memtables and the runs
+ * that may hold a key of one of the n spans (sorted, disjoint); the caller
+ * reads within the spans only.  The spans' bytes need not outlive the call.
+ * counts, if not NULL, is added to.
+ */
+extern LsmTreeScan *lsm_tree_scan_begin_spans(LsmTree *t,
+											  const LsmKeySpan *spans, int n,
+											  LsmScanCounts *counts);
+
+/*
+ * The sources a scan of rel would merge now (memtables, level-0 runs,
+ * non-empty deeper levels) and its runs in all, for the planner.
+ */
+extern void lsm_tree_shape(Relation rel, int *nsources, int *nruns);
 extern lsm_iter *lsm_tree_scan_iter(LsmTreeScan *s);
 extern void lsm_tree_scan_end(LsmTreeScan *s);
 
