@@ -48,6 +48,14 @@ _PG_init(void)
 	lsm_compact_init();
 
 	/*
+	 * Background flushes (the lsm flusher) and write stalls
+	 * (lsm.l0_slowdown_trigger, lsm.l0_stop_trigger,
+	 * lsm.max_frozen_memtables, lsm.delayed_write_rate).
+	 */
+	lsm_flusher_init();
+	lsm_stall_init();
+
+	/*
 	 * The lsm.* settings (memtable pool and per-table memtable size, bloom
 	 * bits per key, compaction knobs) are defined here by the issues that
 	 * implement what they control; a setting that changes nothing is not

@@ -52,6 +52,7 @@ extern bool lsm_take_reusable_extent(lsm_manifest *m, uint32 npages,
  */
 extern void lsm_worker_init(void);
 extern void lsm_compact_request(LsmStore *s, const lsm_manifest *m);
+extern bool lsm_compaction_worker_running(Oid dbid);
 
 /* Whether a request for the table waits for a worker (for lsm_stats). */
 extern bool lsm_compact_requested(Oid dbid, Oid relid);

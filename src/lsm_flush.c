@@ -11,12 +11,21 @@
  * again); the memtable leaves the list in the same step.  Its region
  * returns to the pool once no reader has it pinned.
  *
- * Until a background worker takes over, the writer that froze a memtable
- * flushes it.  When the pool has no free region, a writer flushes its own
- * frozen memtables (or waits for the backend flushing them), else its full
- * active memtable, else frees idle tables' empty memtables, else flushes
- * the memtable of the table written longest ago, else sleeps until a region
- * is freed.  Never a crash, never a lost row: every entry is in the log.
+ * Flushing is the flusher's job (lsm_flusher.c): a writer that froze a
+ * memtable wakes it and goes on writing into the fresh one.  A writer
+ * flushes itself only when the flusher cannot: it is not running, or it
+ * could not lock the table lately, or this transaction holds a lock that
+ * keeps it out (the table was created, truncated or locked exclusively in
+ * it), or the relfilenode skips WAL (wal_level minimal; only the creating
+ * transaction may write it).
+ *
+ * When the pool has no free region, a writer waits for the flusher to flush
+ * its table's frozen memtables (a write stall, lsm_stall.c), or flushes them
+ * itself if the flusher cannot; else freezes its full active memtable
+ * without a successor and does the same; else frees idle tables' empty
+ * memtables, else flushes the memtable of the table written longest ago,
+ * else sleeps until a region is freed.  Never a crash, never a lost row:
+ * every entry is in the log.
  */
 #include "postgres.h"
 
@@ -175,6 +184,9 @@ lsm_flush_memtable(LsmStore *s, LsmTableShared *e, int region, uint64 max_seq,
 		/* Level 0 may now need the background worker. */
 		lsm_compact_request(s, &tx.m);
 		UnlockReleaseBuffer(tx.buf);
+		elog(DEBUG1, "lsm table \"%s\": flushed a memtable into a level-0 run of %llu entries, %llu bytes",
+			 s->relname, (unsigned long long) meta.nentries,
+			 (unsigned long long) (st == LSM_OK ? meta.nbytes : 0));
 	}
 	PG_FINALLY();
 	{
@@ -241,94 +253,127 @@ lsm_flush_one(LsmStore *s, LsmUse *u, bool wait)
 }
 
 /*
- * Flushes another table's oldest frozen memtable, freezing its active one
- * first if it has none; the caller holds its locks.
+ * Flushes the oldest frozen memtable of another backend's table v, attached
+ * to as vu, with its relation (and, for another database, that database)
+ * locked against DROP, TRUNCATE and ALTER TABLE, without waiting for them:
+ * this is called by backends busy with another table and by the flusher,
+ * and waiting could deadlock.  With freeze_active, freezes the active
+ * memtable first if nothing is frozen.
  */
-static bool
-lsm_flush_victim(LsmUse *vu, const LsmVictim *v)
+LsmFlushOutcome
+lsm_flush_other(LsmUse *vu, const LsmVictim *v, bool freeze_active)
 {
 	LsmTableShared *e = vu->entry;
-	LsmStore	store;
-	bool		have;
+	LOCKTAG		dbtag;
+	LOCKTAG		reltag;
+	bool		db_locked = false;
+	LsmFlushOutcome outcome = LSM_FLUSH_BUSY;
 
-	if (!LWLockConditionalAcquire(&e->writer, LW_EXCLUSIVE))
-		return false;
-	SpinLockAcquire(&e->mutex);
-	have = e->nfrozen > 0;
-	SpinLockRelease(&e->mutex);
-	if (!have)
-		have = lsm_freeze_locked(e, -1);
-	LWLockRelease(&e->writer);
-	if (!have)
-		return false;
+	if (v->dbid != MyDatabaseId)
+	{
+		SET_LOCKTAG_OBJECT(dbtag, InvalidOid, DatabaseRelationId, v->dbid, 0);
+		if (LockAcquire(&dbtag, AccessShareLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
+			return LSM_FLUSH_BUSY;
+		db_locked = true;
+	}
+	SET_LOCKTAG_RELATION(reltag, v->dbid, v->relid);
+	if (LockAcquire(&reltag, AccessShareLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
+	{
+		bool		have = false;
 
-	lsm_store_init(&store, &v->node, v->persistence, v->needs_wal,
-				   NameStr(v->relname), CurrentMemoryContext);
-	store.entry = e;
-	(void) lsm_flush_one(&store, vu, false);
-	lsm_store_free(&store);
-	return true;
+		outcome = LSM_FLUSH_NOTHING;
+		if (lsm_relfilenode_alive(&v->node))
+		{
+			SpinLockAcquire(&e->mutex);
+			have = e->nfrozen > 0;
+			SpinLockRelease(&e->mutex);
+			if (!have && freeze_active &&
+				LWLockConditionalAcquire(&e->writer, LW_EXCLUSIVE))
+			{
+				have = lsm_freeze_locked(e, -1);
+				LWLockRelease(&e->writer);
+			}
+		}
+		if (have)
+		{
+			LsmStore	store;
+
+			lsm_store_init(&store, &v->node, v->persistence, v->needs_wal,
+						   NameStr(v->relname), CurrentMemoryContext);
+			store.entry = e;
+			if (lsm_flush_one(&store, vu, false))
+				outcome = LSM_FLUSH_DONE;
+			lsm_store_free(&store);
+		}
+		LockRelease(&reltag, AccessShareLock, false);
+	}
+	if (db_locked)
+		LockRelease(&dbtag, AccessShareLock, false);
+	return outcome;
 }
 
 /*
  * Flushes the memtable of the table (other than self) written longest ago
  * that nobody is using, to free its region and make its directory entry
- * evictable.  Only with the table's relation (and, for another database,
- * that database) locked against DROP and TRUNCATE, without waiting.
+ * evictable.
  */
 bool
 lsm_flush_idle_table(LsmTableShared *self)
 {
 	LsmVictim	v;
-	LsmUse	   *vu = lsm_use_attach_victim(self, &v);
-	LOCKTAG		dbtag;
-	LOCKTAG		reltag;
-	bool		db_locked = false;
-	bool		done = false;
+	LsmUse	   *vu = lsm_use_attach_victim(self, &v, false);
+	bool		done;
 
 	if (vu == NULL)
 		return false;
-	if (v.dbid != MyDatabaseId)
-	{
-		SET_LOCKTAG_OBJECT(dbtag, InvalidOid, DatabaseRelationId, v.dbid, 0);
-		if (LockAcquire(&dbtag, AccessShareLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
-		{
-			lsm_use_release(vu);
-			return false;
-		}
-		db_locked = true;
-	}
-	SET_LOCKTAG_RELATION(reltag, v.dbid, v.relid);
-	if (LockAcquire(&reltag, AccessShareLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
-	{
-		if (lsm_relfilenode_alive(&v.node))
-			done = lsm_flush_victim(vu, &v);
-		LockRelease(&reltag, AccessShareLock, false);
-	}
-	if (db_locked)
-		LockRelease(&dbtag, AccessShareLock, false);
+	done = lsm_flush_other(vu, &v, true) == LSM_FLUSH_DONE;
 	lsm_use_release(vu);
 	return done;
 }
 
 /*
+ * Called by a writer that froze a memtable of its table: the flusher takes
+ * it if it can, else the writer flushes what is frozen (unless another
+ * backend already is).
+ */
+void
+lsm_flush_frozen(LsmStore *s, LsmUse *u)
+{
+	if (lsm_flusher_takes(u->entry))
+		lsm_flusher_wake();
+	else
+		while (lsm_flush_one(s, u, false))
+			;
+}
+
+/*
  * Called by a writer whose active memtable has no room for next and for
  * which no free region was found (writer lock not held).  Makes progress
- * towards a free region or sleeps a little; the caller retries.
+ * towards a free region, or waits a little for the flusher; the caller
+ * retries.
  */
 void
 lsm_make_room(LsmStore *s, LsmUse *u, const LsmWrite *next)
 {
 	LsmTableShared *e = u->entry;
+	bool		have_frozen;
 	bool		froze;
 
 	CHECK_FOR_INTERRUPTS();
 
-	/* Our frozen memtables: flushing one frees a region. */
-	if (lsm_flush_one(s, u, true))
-		return;
+	/* Our frozen memtables: a flush of one frees a region. */
+	SpinLockAcquire(&e->mutex);
+	have_frozen = e->nfrozen > 0;
+	SpinLockRelease(&e->mutex);
+	if (have_frozen)
+	{
+		if (lsm_flusher_takes(e) && lsm_stall_for_flush(s, u))
+			return;
+		if (lsm_flush_one(s, u, true))
+			return;
+	}
 
-	/* Our full active memtable: flush it without a successor. */
+	/* Our full active memtable: frozen without a successor, then as above. */
 	LWLockAcquire(&e->writer, LW_EXCLUSIVE);
 	froze = e->active.region >= 0 &&
 		!lsm_memtable_has_room(lsm_region_memtable(e->active.region),
@@ -337,7 +382,7 @@ lsm_make_room(LsmStore *s, LsmUse *u, const LsmWrite *next)
 	LWLockRelease(&e->writer);
 	if (froze)
 	{
-		(void) lsm_flush_one(s, u, true);
+		lsm_flush_frozen(s, u);
 		return;
 	}
 
@@ -345,10 +390,7 @@ lsm_make_room(LsmStore *s, LsmUse *u, const LsmWrite *next)
 	if (lsm_reclaim_regions() || lsm_flush_idle_table(e))
 		return;
 
-	SpinLockAcquire(&e->mutex);
-	e->stalls++;
-	SpinLockRelease(&e->mutex);
-	lsm_wait_for_region();
+	lsm_stall_for_region(e);
 }
 
 /* A region for a table being loaded (it holds none yet). */

@@ -630,6 +630,7 @@ lsm_replay(LsmStore *s, LsmTableShared *e, int region)
 	hwm = tx.meta.rowid_hwm;
 	SpinLockAcquire(&e->mutex);
 	e->manifest_version = tx.m.version;
+	e->l0_runs = tx.m.levels[0].nruns;
 	SpinLockRelease(&e->mutex);
 	lsm_meta_end(&tx);
 

@@ -225,9 +225,12 @@ lsm_meta_commit_into(LsmStore *s, LsmMetaTx *tx, LsmCommitHook hook, void *arg,
 	{
 		SpinLockAcquire(&s->entry->mutex);
 		s->entry->manifest_version = tx->m.version;
+		s->entry->l0_runs = tx->m.levels[0].nruns;
 		if (hook)
 			hook(s->entry, arg);
 		SpinLockRelease(&s->entry->mutex);
+		/* Writers stopped for level 0 look again (lsm_stall.c). */
+		ConditionVariableBroadcast(&s->entry->stall_cv);
 	}
 }
 

@@ -381,6 +381,7 @@ lsm_entry_init(LsmTableShared *e)
 	LWLockInitialize(&e->writer, lsm_state->writer_tranche);
 	LWLockInitialize(&e->extend, lsm_state->extend_tranche);
 	ConditionVariableInit(&e->flush_cv);
+	ConditionVariableInit(&e->stall_cv);
 	SpinLockInit(&e->mutex);
 	e->loaded = false;
 	e->flushing = false;
@@ -394,9 +395,11 @@ lsm_entry_init(LsmTableShared *e)
 	e->active.max_seq = 0;
 	e->nfrozen = 0;
 	e->manifest_version = 0;
+	e->l0_runs = 0;
+	e->flusher_blocked_until = 0;
+	e->delay_next = 0;
 	e->next_rowid = 0;
 	e->rowid_limit = 0;
-	e->stalls = 0;
 	e->next_seq = 1;
 	e->log_tail = InvalidBlockNumber;
 	e->log_tail_off = 0;
@@ -559,17 +562,23 @@ lsm_reclaim_regions(void)
 }
 
 /*
- * Picks another table whose memtable is worth flushing to free its region:
- * unused, loaded, no flush under way, the oldest last write.  Attaches to
- * it (as a use of the current resource owner) and describes it in *v.
+ * Picks another table whose memtable is worth flushing.  For a backend that
+ * needs a region (frozen_only false): unused, loaded, no flush under way,
+ * holding entries, the oldest last write.  For the flusher (frozen_only):
+ * loaded, no flush under way, with frozen memtables, the most of them (then
+ * the oldest last write), unless the flusher was lately unable to flush it.
+ * Attaches to it (as a use of the current resource owner) and describes it
+ * in *v.
  */
 LsmUse *
-lsm_use_attach_victim(LsmTableShared *self, LsmVictim *v)
+lsm_use_attach_victim(LsmTableShared *self, LsmVictim *v, bool frozen_only)
 {
 	HASH_SEQ_STATUS status;
 	LsmTableShared *e;
 	LsmTableShared *best = NULL;
 	uint64		best_tick = PG_UINT64_MAX;
+	int			best_frozen = 0;
+	TimestampTz now = frozen_only ? GetCurrentTimestamp() : 0;
 	LsmUse	   *u;
 
 	u = MemoryContextAllocZero(TopMemoryContext, sizeof(LsmUse));
@@ -578,21 +587,31 @@ lsm_use_attach_victim(LsmTableShared *self, LsmVictim *v)
 	while ((e = hash_seq_search(&status)) != NULL)
 	{
 		bool		ok;
+		int			nfrozen;
 		uint64		tick;
 
-		if (e == self || pg_atomic_read_u32(&e->users) != 0)
+		if (e == self || (!frozen_only && pg_atomic_read_u32(&e->users) != 0))
 			continue;
 		SpinLockAcquire(&e->mutex);
+		nfrozen = e->nfrozen;
 		ok = e->loaded && !e->flushing && !e->wal_skipped &&
-			OidIsValid(e->relid) &&
-			(e->nfrozen > 0 ||
-			 (e->active.region >= 0 &&
-			  lsm_memtable_count(lsm_region_memtable(e->active.region)) > 0));
+			OidIsValid(e->relid);
+		if (frozen_only)
+			ok = ok && nfrozen > 0 && e->flusher_blocked_until <= now;
+		else
+			ok = ok && (nfrozen > 0 ||
+						(e->active.region >= 0 &&
+						 lsm_memtable_count(lsm_region_memtable(e->active.region)) > 0));
 		SpinLockRelease(&e->mutex);
+		if (!ok)
+			continue;
+		if (!frozen_only)
+			nfrozen = 0;		/* the oldest write decides alone */
 		tick = pg_atomic_read_u64(&e->write_tick);
-		if (ok && tick < best_tick)
+		if (nfrozen > best_frozen || (nfrozen == best_frozen && tick < best_tick))
 		{
 			best = e;
+			best_frozen = nfrozen;
 			best_tick = tick;
 		}
 	}

@@ -63,6 +63,7 @@
 #include "storage/spin.h"
 #include "utils/rel.h"
 #include "utils/resowner.h"
+#include "utils/timestamp.h"
 
 #include "lsm/logrec.h"
 #include "lsm/manifest.h"
@@ -165,8 +166,11 @@ typedef struct LsmLogPageHeader
  * ----------------------------------------------------------------
  */
 
-/* Frozen memtables a table may have waiting for a flush. */
-#define LSM_MAX_FROZEN		4
+/*
+ * Frozen memtables a table can have waiting for a flush; writers freeze
+ * only up to lsm.max_frozen_memtables of them (lsm_stall.c).
+ */
+#define LSM_MAX_FROZEN		8
 #define LSM_MAX_MEMS		(1 + LSM_MAX_FROZEN)
 
 /* One memtable of a table: a pool region and where its log starts. */
@@ -194,6 +198,7 @@ typedef struct LsmTableShared
 	LWLock		writer;
 	LWLock		extend;			/* serialises extension of the relation */
 	ConditionVariable flush_cv; /* broadcast when a flush ends */
+	ConditionVariable stall_cv; /* broadcast when the manifest changes */
 	slock_t		mutex;
 
 	/* protected by mutex */
@@ -208,9 +213,11 @@ typedef struct LsmTableShared
 	int			nfrozen;
 	LsmMem		frozen[LSM_MAX_FROZEN];	/* oldest first */
 	uint64		manifest_version;	/* of the manifest in the metapage */
+	int			l0_runs;		/* level-0 runs in that manifest */
+	TimestampTz flusher_blocked_until;	/* writers flush it themselves till then */
+	TimestampTz delay_next;		/* slowed writes may go on from then */
 	LsmRowId	next_rowid;
 	LsmRowId	rowid_limit;	/* reserved in the metapage up to here */
-	uint64		stalls;
 
 	/* protected by writer */
 	uint64		next_seq;
@@ -278,7 +285,8 @@ typedef struct LsmVictim
 	NameData	relname;
 } LsmVictim;
 
-extern LsmUse *lsm_use_attach_victim(LsmTableShared *self, LsmVictim *v);
+extern LsmUse *lsm_use_attach_victim(LsmTableShared *self, LsmVictim *v,
+									  bool frozen_only);
 extern bool lsm_relfilenode_alive(const RelFileNode *node);
 
 /* ----------------------------------------------------------------
@@ -371,9 +379,45 @@ extern void lsm_flush_memtable(LsmStore *s, LsmTableShared *e, int region,
 							   uint64 max_seq, BlockNumber seg_first,
 							   BlockNumber next_seg, bool remove_frozen);
 extern bool lsm_flush_one(LsmStore *s, LsmUse *u, bool wait);
+extern void lsm_flush_frozen(LsmStore *s, LsmUse *u);
 extern void lsm_make_room(LsmStore *s, LsmUse *u, const LsmWrite *next);
 extern int	lsm_region_acquire(LsmUse *u);
 extern bool lsm_flush_idle_table(LsmTableShared *self);
 extern void lsm_forget_local(const RelFileNode *node);
+
+/* What lsm_flush_other did. */
+typedef enum LsmFlushOutcome
+{
+	LSM_FLUSH_DONE,				/* flushed a memtable */
+	LSM_FLUSH_NOTHING,			/* nothing (left) to flush */
+	LSM_FLUSH_BUSY				/* the table or its database is locked */
+} LsmFlushOutcome;
+
+extern LsmFlushOutcome lsm_flush_other(LsmUse *vu, const LsmVictim *v,
+									   bool freeze_active);
+
+/* ----------------------------------------------------------------
+ * The flusher (lsm_flusher.c): a background worker that flushes frozen
+ * memtables, so that writers do not
+ * ----------------------------------------------------------------
+ */
+extern void lsm_flusher_init(void);
+extern bool lsm_flusher_takes(LsmTableShared *e);
+extern void lsm_flusher_wake(void);
+
+/* ----------------------------------------------------------------
+ * Write stalls (lsm_stall.c)
+ * ----------------------------------------------------------------
+ */
+extern int	lsm_l0_slowdown_trigger;
+extern int	lsm_l0_stop_trigger;
+extern int	lsm_max_frozen_memtables;
+extern int	lsm_delayed_write_rate_kb;
+
+extern void lsm_stall_init(void);
+extern void lsm_write_throttle(LsmStore *s, LsmUse *u, Size bytes,
+							   bool may_wait);
+extern bool lsm_stall_for_flush(LsmStore *s, LsmUse *u);
+extern void lsm_stall_for_region(LsmTableShared *e);
 
 #endif							/* LSM_STORAGE_H */

@@ -503,7 +503,8 @@ lsm_write_step(LsmStore *s, LsmTableShared *e, const LsmWrite *w, int n,
 		*done = k;
 		return LSM_WROTE;
 	}
-	if (e->nfrozen < LSM_MAX_FROZEN && (region = lsm_region_try_alloc()) >= 0)
+	if (e->nfrozen < Min(lsm_max_frozen_memtables, LSM_MAX_FROZEN) &&
+		(region = lsm_region_try_alloc()) >= 0)
 	{
 		if (lsm_freeze_locked(e, region))
 			return LSM_FROZE;
@@ -752,6 +753,7 @@ lsm_tree_write(LsmTree *t, const LsmWrite *w, int n)
 	LsmUse	   *u;
 	LsmTableShared *e;
 	Size		need = 0;
+	Size		bytes = 0;
 	LsmWriteOrder *order = NULL;
 	int			i = 0;
 
@@ -765,6 +767,7 @@ lsm_tree_write(LsmTree *t, const LsmWrite *w, int n)
 		if ((unsigned) w[j].kind > LSM_KIND_MAX)
 			elog(ERROR, "invalid lsm entry kind %d", (int) w[j].kind);
 		need += lsm_logrec_size(w[j].keylen, w[j].vallen, LSM_MAX_SEQ);
+		bytes += w[j].keylen + w[j].vallen;
 	}
 
 	if (!lsm_pending_callbacks)
@@ -790,6 +793,8 @@ lsm_tree_write(LsmTree *t, const LsmWrite *w, int n)
 
 	u = lsm_tree_use(t, true);
 	e = u->entry;
+	/* Slowed down or stopped while flushes or compaction fall behind. */
+	lsm_write_throttle(&t->store, u, bytes, !lsm_xact_committing);
 	while (i < n)
 	{
 		LsmWriteStep step;
@@ -819,11 +824,7 @@ lsm_tree_write(LsmTree *t, const LsmWrite *w, int n)
 		i += done;
 
 		if (step == LSM_FROZE)
-		{
-			/* Flush what is frozen, unless another backend already is. */
-			while (lsm_flush_one(&t->store, u, false))
-				;
-		}
+			lsm_flush_frozen(&t->store, u);	/* the flusher's job, usually */
 		else if (step == LSM_NO_ROOM)
 			lsm_make_room(&t->store, u, &w[i]);
 	}

@@ -11,7 +11,11 @@
  * to its database and, for each request of it, locks the table with
  * ShareUpdateExclusiveLock without waiting (a table busy with VACUUM, DDL or
  * another compaction is retried later), compacts until the picker has
- * nothing more, and exits once its database has no request left.  Both
+ * nothing more or another table's request waits (tables take turns, so that
+ * one under a steady load does not keep the others' writers stopped), and
+ * exits once its database has no request left.  Flushes are not theirs:
+ * the flusher (lsm_flusher.c) does them, never waiting behind a
+ * compaction.  Both
  * restart after a crash of their own (the launcher after 5 seconds; workers
  * are started again by the launcher while requests remain).
  *
@@ -326,24 +330,69 @@ lsm_worker_exit(int code, Datum arg)
 		SetLatch(latch);
 }
 
-/* Compacts one table until the picker has nothing; false if it was busy. */
+/* Whether a request of db for a table other than relid is waiting. */
 static bool
-lsm_worker_compact(Oid relid, RelFileNode node)
+lsm_worker_others_wait(Oid dbid, Oid relid)
 {
+	bool		found = false;
+
+	SpinLockAcquire(&lsm_worker_shared->mutex);
+	for (int i = 0; i < LSM_MAX_REQUESTS && !found; i++)
+		found = lsm_worker_shared->requests[i].dbid == dbid &&
+			lsm_worker_shared->requests[i].relid != relid;
+	SpinLockRelease(&lsm_worker_shared->mutex);
+	return found;
+}
+
+/*
+ * Whether a compaction worker runs (or is being started) for database
+ * dbid; writers stopped for level 0 compact themselves when none does.
+ */
+bool
+lsm_compaction_worker_running(Oid dbid)
+{
+	bool		running = false;
+
+	if (lsm_worker_shared == NULL)
+		return false;
+	SpinLockAcquire(&lsm_worker_shared->mutex);
+	for (int w = 0; w < LSM_MAX_WORKERS && !running; w++)
+		running = lsm_worker_shared->worker_db[w] == dbid;
+	SpinLockRelease(&lsm_worker_shared->mutex);
+	return running;
+}
+
+typedef enum LsmWorkerOutcome
+{
+	LSM_WORKER_DONE,			/* nothing more to compact (or no table) */
+	LSM_WORKER_BUSY,			/* locked by someone else: retry later */
+	LSM_WORKER_YIELDED			/* more to do, but other tables wait */
+} LsmWorkerOutcome;
+
+/*
+ * Compacts one table until the picker has nothing, or, after a step, until
+ * another table of the database waits: a table under a steady load always
+ * has more, and the others' writers may be stopped meanwhile.
+ */
+static LsmWorkerOutcome
+lsm_worker_compact(Oid dbid, Oid relid, RelFileNode node)
+{
+	LsmWorkerOutcome outcome = LSM_WORKER_DONE;
+
 	Relation	rel;
 	LsmStore	store;
 	LsmUse	   *u;
 
 	if (!ConditionalLockRelationOid(relid, ShareUpdateExclusiveLock))
-		return false;
+		return LSM_WORKER_BUSY;
 	rel = try_relation_open(relid, NoLock);
 	if (rel == NULL)
-		return true;			/* dropped: nothing to do */
+		return LSM_WORKER_DONE; /* dropped: nothing to do */
 	if (!lsm_is_lsm_relation(rel) || !RelFileNodeEquals(rel->rd_node, node))
 	{
 		/* Rewritten meanwhile: the new relfilenode asks for itself. */
 		relation_close(rel, NoLock);
-		return true;
+		return LSM_WORKER_DONE;
 	}
 	u = lsm_use_attach(&rel->rd_node);
 	lsm_store_init(&store, &rel->rd_node, rel->rd_rel->relpersistence,
@@ -354,11 +403,18 @@ lsm_worker_compact(Oid relid, RelFileNode node)
 	lsm_load(&store, u);
 	pgstat_report_activity(STATE_RUNNING, RelationGetRelationName(rel));
 	while (lsm_compact_step(&store, false))
+	{
 		CHECK_FOR_INTERRUPTS();
+		if (lsm_worker_others_wait(dbid, relid))
+		{
+			outcome = LSM_WORKER_YIELDED;
+			break;
+		}
+	}
 	lsm_store_free(&store);
 	lsm_use_release(u);
 	relation_close(rel, NoLock);
-	return true;
+	return outcome;
 }
 
 void
@@ -366,6 +422,7 @@ lsm_worker_main(Datum arg)
 {
 	Oid			dbid;
 	int			busy_rounds = 0;
+	int			next = 0;
 
 	lsm_worker_slot = DatumGetInt32(arg);
 	pqsignal(SIGTERM, die);
@@ -384,17 +441,20 @@ lsm_worker_main(Datum arg)
 		int			idx = -1;
 		Oid			relid = InvalidOid;
 		RelFileNode node = {0};
-		bool		done;
+		LsmWorkerOutcome outcome;
 
 		CHECK_FOR_INTERRUPTS();
 
 		/*
 		 * The request leaves the array before the work: a flush meanwhile
 		 * asks again, so nothing that arrives during the compaction is lost.
+		 * The search starts after the last one taken, so that tables take
+		 * turns.
 		 */
 		SpinLockAcquire(&lsm_worker_shared->mutex);
-		for (int i = 0; i < LSM_MAX_REQUESTS; i++)
+		for (int n = 0; n < LSM_MAX_REQUESTS; n++)
 		{
+			int			i = (next + n) % LSM_MAX_REQUESTS;
 			LsmRequest *r = &lsm_worker_shared->requests[i];
 
 			if (r->dbid == dbid)
@@ -403,6 +463,7 @@ lsm_worker_main(Datum arg)
 				relid = r->relid;
 				node = r->node;
 				r->dbid = InvalidOid;
+				next = i + 1;
 				break;
 			}
 		}
@@ -412,16 +473,19 @@ lsm_worker_main(Datum arg)
 
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
-		done = lsm_worker_compact(relid, node);
+		outcome = lsm_worker_compact(dbid, relid, node);
 		CommitTransactionCommand();
 		pgstat_report_activity(STATE_IDLE, NULL);
-		if (done)
+		if (outcome == LSM_WORKER_DONE)
 		{
 			busy_rounds = 0;
 			continue;
 		}
 
-		/* Busy (VACUUM, DDL, lsm_compact): ask again and retry a bit later. */
+		/*
+		 * Yielded to another table, or busy (VACUUM, DDL, lsm_compact): ask
+		 * again, and when busy retry a bit later.
+		 */
 		SpinLockAcquire(&lsm_worker_shared->mutex);
 		for (int i = 0; i < LSM_MAX_REQUESTS; i++)
 		{
@@ -438,6 +502,8 @@ lsm_worker_main(Datum arg)
 			}
 		}
 		SpinLockRelease(&lsm_worker_shared->mutex);
+		if (outcome == LSM_WORKER_YIELDED)
+			continue;
 		if (++busy_rounds > 50)
 			break;				/* the launcher starts another one later */
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
