@@ -102,3 +102,13 @@ COMMENT ON VIEW lsm_tables IS
 'lsm_stats() of every lsm table of the database the current user may read';
 
 GRANT SELECT ON lsm_tables TO PUBLIC;
+
+CREATE FUNCTION lsm_verify(rel regclass,
+						   OUT problem text, OUT level int, OUT run bigint,
+						   OUT block bigint, OUT detail text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'lsm_verify'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION lsm_verify(regclass) IS
+'checks an lsm table''s manifest, log chain, every run (checksums, key order, entry counts and key ranges) and that every page has exactly one owner; one row per problem, none when healthy';

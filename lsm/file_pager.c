@@ -232,7 +232,7 @@ fp_npages(lsm_pager *p)
 }
 
 static const lsm_pager_ops file_pager_ops = {
-	fp_get, fp_release, fp_write, fp_npages
+	fp_get, fp_release, fp_write, fp_npages, NULL
 };
 
 lsm_status

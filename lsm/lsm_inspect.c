@@ -106,7 +106,7 @@ rf_npages(lsm_pager *p)
 	return ((relfile *) p)->npages;
 }
 
-static const lsm_pager_ops rf_ops = {rf_get, rf_release, rf_write, rf_npages};
+static const lsm_pager_ops rf_ops = {rf_get, rf_release, rf_write, rf_npages, NULL};
 
 /* Appends one segment file to rf; false if it does not exist. */
 static bool

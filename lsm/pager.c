@@ -16,6 +16,13 @@ lsm_pager_read_stream(lsm_pager *p, lsm_pageno first, uint64_t off,
 	uint64_t	page = first + off / p->payload_size;
 	size_t		poff = (size_t) (off % p->payload_size);
 
+	if (p->ops->reading != NULL && len > 0)
+	{
+		uint64_t	last = first + (off + len - 1) / p->payload_size;
+
+		if (last <= UINT32_MAX)
+			p->ops->reading(p, (lsm_pageno) page, (lsm_pageno) last);
+	}
 	while (len > 0)
 	{
 		size_t		n = p->payload_size - poff;

@@ -37,6 +37,13 @@ typedef struct lsm_pager_ops
 
 	/* Number of pages the store holds now. */
 	lsm_pageno	(*npages) (lsm_pager *p);
+
+	/*
+	 * Optional (may be NULL): told the pages [first, last] of each stream
+	 * read before they are got, so that an owner whose checksum check of
+	 * what was read fails can name the pages that hold it.
+	 */
+	void		(*reading) (lsm_pager *p, lsm_pageno first, lsm_pageno last);
 } lsm_pager_ops;
 
 struct lsm_pager

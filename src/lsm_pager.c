@@ -30,12 +30,14 @@ static void lsm_pager_release(lsm_pager *p, void *handle);
 static lsm_status lsm_pager_write(lsm_pager *p, lsm_pageno pageno,
 								  const uint8_t *payload);
 static lsm_pageno lsm_pager_npages(lsm_pager *p);
+static void lsm_pager_reading(lsm_pager *p, lsm_pageno first, lsm_pageno last);
 
 static const lsm_pager_ops lsm_buffer_pager_ops = {
 	lsm_pager_get,
 	lsm_pager_release,
 	lsm_pager_write,
-	lsm_pager_npages
+	lsm_pager_npages,
+	lsm_pager_reading
 };
 
 /* ----------------------------------------------------------------
@@ -53,6 +55,8 @@ lsm_store_init(LsmStore *s, const RelFileNode *node, char persistence,
 	s->node = *node;
 	s->cxt = cxt;
 	s->bad_block = InvalidBlockNumber;
+	s->read_first = InvalidBlockNumber;
+	s->read_last = InvalidBlockNumber;
 	strlcpy(s->relname, relname, NAMEDATALEN);
 	s->xlogrel = MemoryContextAllocZero(cxt, sizeof(RelationData));
 	s->xlogrel->rd_rel = MemoryContextAllocZero(cxt, sizeof(FormData_pg_class));
@@ -119,22 +123,46 @@ lsm_store_vraise(LsmStore *s, lsm_status st, const char *fmt, va_list ap)
 {
 	char		what[256];
 	BlockNumber bad = s->bad_block;
+	BlockNumber read_first = s->read_first;
+	BlockNumber read_last = s->read_last;
 
+	vsnprintf(what, sizeof(what), fmt, ap);
+	s->bad_block = InvalidBlockNumber;
+	s->read_first = InvalidBlockNumber;
+	s->read_last = InvalidBlockNumber;
 	if (s->error)
 	{
 		ErrorData  *edata = s->error;
 
 		s->error = NULL;
+
+		/*
+		 * A page the buffer manager refused (data checksum or page header):
+		 * its message names the block and the file; say which table and
+		 * what was being read.
+		 */
+		if (edata->sqlerrcode == ERRCODE_DATA_CORRUPTED)
+			ereport(ERROR,
+					errcode(ERRCODE_DATA_CORRUPTED),
+					errmsg("lsm table \"%s\" is corrupt", s->relname),
+					errdetail("%s, while %s.", edata->message, what));
 		ReThrowError(edata);
 	}
-	vsnprintf(what, sizeof(what), fmt, ap);
-	s->bad_block = InvalidBlockNumber;
 	if (st == LSM_CORRUPT && bad != InvalidBlockNumber)
 		ereport(ERROR,
 				errcode(ERRCODE_DATA_CORRUPTED),
 				errmsg("lsm table \"%s\" is corrupt", s->relname),
 				errdetail("Block %u, needed while %s, is not a page of that kind.",
 						  bad, what));
+	if (st == LSM_CORRUPT && read_first != InvalidBlockNumber)
+		ereport(ERROR,
+				errcode(ERRCODE_DATA_CORRUPTED),
+				errmsg("lsm table \"%s\" is corrupt", s->relname),
+				read_first == read_last ?
+				errdetail("A checksum, length or order check failed while %s; the data last read is in block %u.",
+						  what, read_first) :
+				errdetail("A checksum, length or order check failed while %s; the data last read is in blocks %u..%u.",
+						  what, read_first, read_last));
 	if (st == LSM_CORRUPT)
 		ereport(ERROR,
 				errcode(ERRCODE_DATA_CORRUPTED),
@@ -239,6 +267,41 @@ lsm_page_type_name(uint16 type)
 	return "page";
 }
 
+/*
+ * Reads block blkno into a pinned buffer.  A page the buffer manager
+ * refuses (data checksum, page header) is reported as corruption of the
+ * table, naming the page's role and block.
+ */
+static Buffer
+lsm_read_buffer(LsmStore *s, BlockNumber blkno, uint16 type)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	Buffer		buf = InvalidBuffer;
+
+	PG_TRY();
+	{
+		buf = ReadBufferWithoutRelcache(s->node, MAIN_FORKNUM, blkno, RBM_NORMAL,
+										NULL, s->permanent);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_DATA_CORRUPTED)
+			PG_RE_THROW();
+		FlushErrorState();
+		ereport(ERROR,
+				errcode(ERRCODE_DATA_CORRUPTED),
+				errmsg("lsm table \"%s\" is corrupt", s->relname),
+				errdetail("%s, reading its %s at block %u.", edata->message,
+						  lsm_page_type_name(type), blkno));
+	}
+	PG_END_TRY();
+	return buf;
+}
+
 /* Reads and locks block blkno, which must be an lsm page of type. */
 Buffer
 lsm_read_page(LsmStore *s, BlockNumber blkno, uint16 type, int lockmode)
@@ -251,8 +314,7 @@ lsm_read_page(LsmStore *s, BlockNumber blkno, uint16 type, int lockmode)
 				errmsg("lsm table \"%s\" is corrupt", s->relname),
 				errdetail("It refers to block %u, past its end (%u blocks).",
 						  blkno, s->nblocks));
-	buf = ReadBufferWithoutRelcache(s->node, MAIN_FORKNUM, blkno, RBM_NORMAL,
-									NULL, s->permanent);
+	buf = lsm_read_buffer(s, blkno, type);
 	LockBuffer(buf, lockmode);
 	if (!lsm_page_is(BufferGetPage(buf), type))
 	{
@@ -382,10 +444,20 @@ lsm_pager_get(lsm_pager *p, lsm_pageno pageno, const uint8_t **payload,
 	PG_CATCH();
 	{
 		lsm_store_catch(s);
+		s->bad_block = pageno;
 		st = LSM_IO_ERROR;
 	}
 	PG_END_TRY();
 	return st;
+}
+
+static void
+lsm_pager_reading(lsm_pager *p, lsm_pageno first, lsm_pageno last)
+{
+	LsmStore   *s = (LsmStore *) p;
+
+	s->read_first = first;
+	s->read_last = last;
 }
 
 static void

@@ -313,6 +313,8 @@ typedef struct LsmStore
 	MemoryContext cxt;			/* keeps xlogrel and a caught error */
 	ErrorData  *error;			/* an error caught inside a core callback */
 	BlockNumber bad_block;		/* a page that failed verification */
+	BlockNumber read_first;		/* the pages of the last stream read, */
+	BlockNumber read_last;		/* for naming them when a check fails */
 } LsmStore;
 
 extern void lsm_store_init(LsmStore *s, const RelFileNode *node,

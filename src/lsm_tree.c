@@ -1275,11 +1275,52 @@ struct LsmTreeScan
 	LsmRun	  **level_runs[LSM_MAX_LEVELS]; /* a bounded scan's chosen runs */
 };
 
+/* The run of view v whose extent holds block blk, and its level; NULL if none. */
+static LsmRun *
+lsm_view_run_at(const LsmView *v, BlockNumber blk, int *level)
+{
+	if (blk == InvalidBlockNumber || v->version == NULL)
+		return NULL;
+	for (int l = 0; l < LSM_MAX_LEVELS; l++)
+		for (int i = 0; i < v->version->nruns[l]; i++)
+		{
+			LsmRun	   *r = v->version->runs[l][i];
+
+			if (blk >= r->meta.first_page &&
+				blk - r->meta.first_page < r->meta.npages)
+			{
+				*level = l;
+				return r;
+			}
+		}
+	return NULL;
+}
+
+/*
+ * Raises the error of a scan whose move failed, naming the run it was
+ * reading when the block last read (or refused) belongs to one.
+ */
 static void
 lsm_checked_after_move(LsmCheckedIter *ci)
 {
-	if (!lsm_iter_valid(ci->inner))
-		lsm_store_check(ci->store, lsm_iter_status(ci->inner), "scanning");
+	LsmTreeScan *scan;
+	LsmStore   *store = ci->store;
+	LsmRun	   *r;
+	int			level = 0;
+
+	if (lsm_iter_valid(ci->inner) ||
+		(lsm_iter_status(ci->inner) == LSM_OK && store->error == NULL))
+		return;
+	scan = (LsmTreeScan *) ((char *) ci - offsetof(LsmTreeScan, outer));
+	r = lsm_view_run_at(&scan->view,
+						store->bad_block != InvalidBlockNumber ?
+						store->bad_block : store->read_first, &level);
+	if (r != NULL)
+		lsm_store_check(store, lsm_iter_status(ci->inner),
+						"scanning run %llu (level %d, blocks %u..%u)",
+						(unsigned long long) r->id, level, r->meta.first_page,
+						r->meta.first_page + r->meta.npages - 1);
+	lsm_store_check(store, lsm_iter_status(ci->inner), "scanning");
 }
 
 static bool

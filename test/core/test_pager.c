@@ -22,6 +22,19 @@ rnd(void)
 	return rng_state;
 }
 
+/* What the reading hook was last told. */
+static lsm_pageno seen_first;
+static lsm_pageno seen_last;
+static int	seen_calls;
+
+static void
+note_reading(lsm_pager *p, lsm_pageno first, lsm_pageno last)
+{
+	seen_first = first;
+	seen_last = last;
+	seen_calls++;
+}
+
 static void
 poke(const char *path, off_t off, uint8_t xor)
 {
@@ -82,6 +95,21 @@ main(void)
 	is_int(bad, 0, "2000 random stream reads across page boundaries match");
 	is_int(lsm_pager_read_stream(p, 1, 0, dst, slen), LSM_OK, "read the whole stream");
 	ok(memcmp(dst, src, slen) == 0, "whole stream matches");
+	{
+		/* The reading hook names exactly the pages of each stream read. */
+		const lsm_pager_ops *plain = p->ops;
+		lsm_pager_ops hooked = *plain;
+
+		hooked.reading = note_reading;
+		p->ops = &hooked;
+		lsm_pager_read_stream(p, 1, psz - 10, dst, 20);
+		ok(seen_first == 1 && seen_last == 2, "a read across a page boundary names both pages");
+		lsm_pager_read_stream(p, 1, psz * 2, dst, psz);
+		ok(seen_first == 3 && seen_last == 3, "a read of one whole payload names one page");
+		lsm_pager_read_stream(p, 1, 5, dst, 0);
+		is_int(seen_calls, 2, "an empty read reads no page and is not reported");
+		p->ops = plain;
+	}
 	is_int(p->ops->get(p, 4, &payload, &h), LSM_OK, "last page reads");
 	{
 		bool		zeros = true;
