@@ -702,11 +702,13 @@ lsm_load(LsmStore *s, LsmUse *u)
 	if (loaded)
 		return;
 
+	/*
+	 * A standby's readers read the log themselves (lsm_standby.c): the
+	 * shared memtables are the primary's, and one loaded now would miss
+	 * what replay appends to the log later.
+	 */
 	if (RecoveryInProgress())
-		ereport(ERROR,
-				errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				errmsg("lsm table \"%s\" cannot be read during recovery", s->relname),
-				errdetail("Reading lsm tables on a hot standby is not supported yet."));
+		elog(ERROR, "lsm table \"%s\" cannot be loaded during recovery", s->relname);
 
 	region = lsm_region_acquire(u);
 	LWLockAcquire(&e->writer, LW_EXCLUSIVE);

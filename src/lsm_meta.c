@@ -123,6 +123,14 @@ lsm_meta_begin(LsmStore *s, LsmMetaTx *tx, bool exclusive, bool read_manifest)
 		lsm_meta_read_manifest(s, page, &tx->meta, &tx->m);
 }
 
+/* Reads the manifest of a metapage locked by lsm_meta_begin without it. */
+void
+lsm_meta_read(LsmStore *s, LsmMetaTx *tx)
+{
+	lsm_manifest_free(&tx->m);
+	lsm_meta_read_manifest(s, BufferGetPage(tx->buf), &tx->meta, &tx->m);
+}
+
 void
 lsm_meta_end(LsmMetaTx *tx)
 {

@@ -405,11 +405,27 @@ lsm_write_page(LsmStore *s, BlockNumber blkno, uint16 type, const uint8 *payload
  * ----------------------------------------------------------------
  */
 
-static lsm_status
-lsm_pager_get(lsm_pager *p, lsm_pageno pageno, const uint8_t **payload,
-			  void **handle)
+/*
+ * A run page (of a run read since metapage LSN lsn_limit, if valid; see
+ * LsmRunPager) that was rewritten after the run was seen: its extent was
+ * freed and reused by the primary while this standby still read it.
+ */
+static void
+lsm_run_page_reused(LsmStore *s, BlockNumber pageno)
 {
-	LsmStore   *s = (LsmStore *) p;
+	ereport(ERROR,
+			errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+			errmsg("canceling statement due to conflict with recovery"),
+			errdetail("The primary server reused block %u of lsm table \"%s\", which holds a run this statement was still reading.",
+					  pageno, s->relname),
+			errhint("Turn on hot_standby_feedback on the standby so that the primary keeps the runs standby queries read, then retry."));
+}
+
+/* Reads and share-locks a run page for the core (see lsm_pager_get). */
+static lsm_status
+lsm_run_page_get(LsmStore *s, lsm_pageno pageno, XLogRecPtr lsn_limit,
+				 const uint8_t **payload, void **handle)
+{
 	volatile lsm_status st = LSM_OK;
 
 	if (s->error)
@@ -425,10 +441,19 @@ lsm_pager_get(lsm_pager *p, lsm_pageno pageno, const uint8_t **payload,
 		}
 		else
 		{
+			Page		page;
+
 			buf = ReadBufferWithoutRelcache(s->node, MAIN_FORKNUM, pageno,
 											RBM_NORMAL, NULL, s->permanent);
 			LockBuffer(buf, BUFFER_LOCK_SHARE);
-			if (!lsm_page_is(BufferGetPage(buf), LSM_PAGE_RUN))
+			page = BufferGetPage(buf);
+			/* A reused page may be of any kind now: checked first. */
+			if (!XLogRecPtrIsInvalid(lsn_limit) && PageGetLSN(page) > lsn_limit)
+			{
+				UnlockReleaseBuffer(buf);
+				lsm_run_page_reused(s, pageno);
+			}
+			if (!lsm_page_is(page, LSM_PAGE_RUN))
 			{
 				UnlockReleaseBuffer(buf);
 				s->bad_block = pageno;
@@ -436,7 +461,7 @@ lsm_pager_get(lsm_pager *p, lsm_pageno pageno, const uint8_t **payload,
 			}
 			else
 			{
-				*payload = LsmPagePayload(BufferGetPage(buf));
+				*payload = LsmPagePayload(page);
 				*handle = (void *) (uintptr_t) buf;
 			}
 		}
@@ -449,6 +474,14 @@ lsm_pager_get(lsm_pager *p, lsm_pageno pageno, const uint8_t **payload,
 	}
 	PG_END_TRY();
 	return st;
+}
+
+static lsm_status
+lsm_pager_get(lsm_pager *p, lsm_pageno pageno, const uint8_t **payload,
+			  void **handle)
+{
+	return lsm_run_page_get((LsmStore *) p, pageno, InvalidXLogRecPtr,
+							payload, handle);
 }
 
 static void
@@ -507,6 +540,54 @@ lsm_pager_npages(lsm_pager *p)
 	}
 	PG_END_TRY();
 	return n;
+}
+
+/*
+ * The pager of a run being read (LsmRunPager): the store's pages, checked
+ * against the run's LSN limit.  Runs are never written through it.
+ */
+static lsm_status
+lsm_run_pager_get(lsm_pager *p, lsm_pageno pageno, const uint8_t **payload,
+				  void **handle)
+{
+	LsmRunPager *rp = (LsmRunPager *) p;
+
+	return lsm_run_page_get(rp->store, pageno, rp->lsn_limit, payload, handle);
+}
+
+static lsm_status
+lsm_run_pager_write(lsm_pager *p, lsm_pageno pageno, const uint8_t *payload)
+{
+	return LSM_INVALID;
+}
+
+static lsm_pageno
+lsm_run_pager_npages(lsm_pager *p)
+{
+	return lsm_pager_npages(&((LsmRunPager *) p)->store->pager);
+}
+
+static void
+lsm_run_pager_reading(lsm_pager *p, lsm_pageno first, lsm_pageno last)
+{
+	lsm_pager_reading(&((LsmRunPager *) p)->store->pager, first, last);
+}
+
+static const lsm_pager_ops lsm_run_pager_ops = {
+	lsm_run_pager_get,
+	lsm_pager_release,
+	lsm_run_pager_write,
+	lsm_run_pager_npages,
+	lsm_run_pager_reading
+};
+
+void
+lsm_run_pager_init(LsmRunPager *rp, LsmStore *s, XLogRecPtr lsn_limit)
+{
+	rp->pager.ops = &lsm_run_pager_ops;
+	rp->pager.payload_size = LSM_PAYLOAD_SIZE;
+	rp->store = s;
+	rp->lsn_limit = lsn_limit;
 }
 
 /*

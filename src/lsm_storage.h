@@ -3,7 +3,8 @@
  * lsm_shmem.c (settings, shared memory, the table directory, the memtable
  * pool), lsm_pager.c (pages through the buffer manager), lsm_meta.c
  * (metapage and manifest), lsm_log.c (log pages and replay), lsm_flush.c
- * (freezing and flushing memtables) and lsm_tree.c (the lsm_tree.h API).
+ * (freezing and flushing memtables), lsm_standby.c (reading the log on a
+ * hot standby) and lsm_tree.c (the lsm_tree.h API).
  *
  * Page format.  Every page of an lsm relation is a standard page: the page
  * header, a payload, and an 8-byte special space that names the page's kind
@@ -52,6 +53,7 @@
 
 #include "postgres.h"
 
+#include "access/xlogdefs.h"
 #include "lib/ilist.h"
 #include "port/atomics.h"
 #include "storage/block.h"
@@ -336,6 +338,25 @@ extern void lsm_write_page(LsmStore *s, BlockNumber blkno, uint16 type,
 						   const uint8 *payload);
 extern BlockNumber lsm_store_nblocks(LsmStore *s);
 extern lsm_status lsm_alloc_extent(void *arg, uint32_t npages, lsm_pageno *first);
+/*
+ * The pager a run is read through: the store's, checking that each page
+ * is still the run's.  A run's pages are written before the manifest
+ * change that adds the run, so their LSN is at most that of the metapage
+ * from which the run was first seen (lsn_limit); a page with a later LSN
+ * was rewritten after the run's extent was freed and reused.  On the
+ * primary that cannot happen while anyone reads the run (lsm_compact.c),
+ * but a standby without hot_standby_feedback may see it: the reader gets a
+ * recovery conflict error, as a heap reader whose rows were vacuumed away
+ * would.  lsn_limit is InvalidXLogRecPtr where no check is needed.
+ */
+typedef struct LsmRunPager
+{
+	lsm_pager	pager;			/* must be first: the core sees this */
+	LsmStore   *store;
+	XLogRecPtr	lsn_limit;
+} LsmRunPager;
+
+extern void lsm_run_pager_init(LsmRunPager *rp, LsmStore *s, XLogRecPtr lsn_limit);
 extern void lsm_sst_options_for(lsm_sst_options *o, bool writing);
 
 /* ----------------------------------------------------------------
@@ -357,6 +378,7 @@ extern void lsm_meta_begin(LsmStore *s, LsmMetaTx *tx, bool exclusive,
 extern void lsm_meta_commit(LsmStore *s, LsmMetaTx *tx, LsmCommitHook hook,
 							void *arg);
 extern void lsm_meta_end(LsmMetaTx *tx);
+extern void lsm_meta_read(LsmStore *s, LsmMetaTx *tx);
 extern void lsm_meta_reserve_rowids(LsmStore *s, LsmTableShared *e, uint64 batch);
 struct LsmKeyInfo;
 extern void lsm_meta_read_key(LsmStore *s, struct LsmKeyInfo *ki);
@@ -371,6 +393,37 @@ extern void lsm_log_write(LsmStore *s, LsmTableShared *e, const uint8 *buf,
 extern BlockNumber *lsm_log_pages_between(LsmStore *s, BlockNumber first,
 										  BlockNumber stop, int *npages);
 extern void lsm_load(LsmStore *s, LsmUse *u);
+
+/* ----------------------------------------------------------------
+ * Reading on a hot standby (lsm_standby.c)
+ * ----------------------------------------------------------------
+ */
+
+/* A backend-local memtable of log records, shared by the views using it. */
+typedef struct LsmStandbyMem
+{
+	int			refs;
+	Size		size;
+	void	   *region;
+	lsm_memtable *mt;
+} LsmStandbyMem;
+
+/* How far a standby backend has read a table's log. */
+typedef struct LsmStandbyLog
+{
+	LsmStandbyMem *mem;			/* the log's records above flushed_seq */
+	BlockNumber head;			/* the log head it was built from */
+	uint64		flushed_seq;	/* ... and the manifest's flushed_seq */
+	BlockNumber page;			/* the page read last */
+	uint32		off;			/* its payload offset read up to */
+	BlockNumber npages;			/* pages followed (to catch loops) */
+	XLogRecPtr	meta_lsn;		/* metapage LSN of the manifest read last */
+} LsmStandbyLog;
+
+extern void lsm_standby_catch_up(LsmStore *s, LsmStandbyLog *sl,
+								 BlockNumber log_head, uint64 flushed_seq);
+extern void lsm_standby_reset(LsmStandbyLog *sl);
+extern void lsm_standby_mem_unref(LsmStandbyMem *mem);
 
 /* ----------------------------------------------------------------
  * Freezing and flushing (lsm_flush.c)

@@ -21,6 +21,7 @@
 #include "access/generic_xlog.h"
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_class.h"
 #include "catalog/storage.h"
 #include "miscadmin.h"
@@ -52,6 +53,7 @@ typedef struct LsmRun
 {
 	uint64		id;
 	lsm_sst    *sst;
+	LsmRunPager rpager;			/* what sst reads through */
 	lsm_run_meta meta;			/* our copy: key range for skipping */
 	lsm_slice	smallest_user;
 	lsm_slice	largest_user;
@@ -96,6 +98,10 @@ struct LsmTree
 	/* Row ids taken from the shared counter and not used yet. */
 	LsmRowId	rowid_next;
 	LsmRowId	rowid_end;
+
+	/* On a hot standby: the log read into backend-local memory. */
+	bool		in_recovery;	/* the operation begun last runs in recovery */
+	LsmStandbyLog standby;
 };
 
 /* What a reader sees. */
@@ -104,6 +110,7 @@ typedef struct LsmView
 	LsmVersion *version;
 	int			nmems;
 	int			mems[LSM_MAX_MEMS]; /* regions, newest first */
+	LsmStandbyMem *smem;		/* on a standby, the log's records instead */
 } LsmView;
 
 static HTAB *lsm_trees = NULL;
@@ -154,6 +161,7 @@ lsm_tree_free(LsmTree *t)
 {
 	Assert(t->nuses == 0);
 	lsm_tree_reset_cache(t);
+	lsm_standby_reset(&t->standby);
 	lsm_pending_reset(t);
 	lsm_buf_free(&t->pending);
 	if (t->store.error)
@@ -220,19 +228,28 @@ lsm_forget_local(const RelFileNode *node)
 		t->generation = 0;
 		t->key_valid = false;	/* the relfilenode is formatted afresh */
 		t->rowid_next = t->rowid_end = 0;	/* and counts row ids from 0 */
+		lsm_standby_reset(&t->standby);
 	}
 }
 
 /*
  * Begins an operation on t: attaches to the shared entry (creating it),
  * drops caches that belong to an older incarnation of the entry, and, with
- * load, replays the log if the entry is not loaded.
+ * load, replays the log if the entry is not loaded.  During recovery
+ * nothing is loaded: readers read the log themselves (lsm_standby.c).
  */
 static LsmUse *
 lsm_tree_use(LsmTree *t, bool load)
 {
-	LsmUse	   *u = lsm_use_attach(&t->node);
-	LsmTableShared *e = u->entry;
+	LsmUse	   *u;
+	LsmTableShared *e;
+
+	/* Decided once per operation: promotion may end recovery meanwhile. */
+	t->in_recovery = RecoveryInProgress();
+	if (!t->in_recovery && t->standby.mem != NULL)
+		lsm_standby_reset(&t->standby);
+	u = lsm_use_attach(&t->node);
+	e = u->entry;
 
 	u->holder_count = &t->nuses;
 	t->nuses++;
@@ -249,9 +266,21 @@ lsm_tree_use(LsmTree *t, bool load)
 		t->described = e->generation;
 		t->described_wal = t->store.needs_wal;
 	}
-	if (load)
+	if (load && !t->in_recovery)
 		lsm_load(&t->store, u);
 	return u;
+}
+
+/* Writes are for the primary; PostgreSQL refuses them earlier on a standby. */
+static void
+lsm_tree_check_writable(LsmTree *t)
+{
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				errmsg("cannot change lsm table \"%s\" during recovery",
+					   t->store.relname),
+				errhint("Flush and write lsm tables on the primary server."));
 }
 
 /* Records who the table is, for flushes done on its behalf by others. */
@@ -310,6 +339,9 @@ lsm_tree_open(Relation rel)
 		t->pending_listed = false;
 		t->rowid_next = 0;
 		t->rowid_end = 0;
+		t->in_recovery = false;
+		t->standby.mem = NULL;
+		lsm_standby_reset(&t->standby);
 		lsm_store_init(&t->store, &rel->rd_node, rel->rd_rel->relpersistence,
 					   RelationNeedsWAL(rel), RelationGetRelationName(rel), t->cxt);
 	}
@@ -770,6 +802,7 @@ lsm_tree_write(LsmTree *t, const LsmWrite *w, int n)
 		bytes += w[j].keylen + w[j].vallen;
 	}
 
+	lsm_tree_check_writable(t);
 	if (!lsm_pending_callbacks)
 	{
 		RegisterXactCallback(lsm_xact_callback, NULL);
@@ -847,6 +880,7 @@ lsm_tree_new_rowid(LsmTree *t)
 
 	if (t->rowid_next < t->rowid_end)
 		return t->rowid_next++;
+	lsm_tree_check_writable(t);
 
 	/*
 	 * A few at a time; those this backend does not use are never handed
@@ -879,8 +913,12 @@ lsm_tree_new_rowid(LsmTree *t)
 void
 lsm_tree_flush(LsmTree *t)
 {
-	LsmUse	   *u = lsm_tree_use(t, true);
-	LsmTableShared *e = u->entry;
+	LsmUse	   *u;
+	LsmTableShared *e;
+
+	lsm_tree_check_writable(t);
+	u = lsm_tree_use(t, true);
+	e = u->entry;
 
 	for (;;)
 	{
@@ -952,8 +990,12 @@ lsm_find_run(LsmVersion *v, uint64 id)
 	return NULL;
 }
 
+/*
+ * Opens a run of a manifest read from a metapage whose LSN was lsn_limit
+ * (InvalidXLogRecPtr: its pages are not checked; see LsmRunPager).
+ */
 static LsmRun *
-lsm_open_run(LsmTree *t, const lsm_run_meta *meta)
+lsm_open_run(LsmTree *t, const lsm_run_meta *meta, XLogRecPtr lsn_limit)
 {
 	LsmRun	   *r = MemoryContextAllocZero(t->cxt, sizeof(LsmRun));
 	lsm_sst_options opts;
@@ -967,7 +1009,8 @@ lsm_open_run(LsmTree *t, const lsm_run_meta *meta)
 		lsm_store_raise(&t->store, st, "opening run %llu",
 						(unsigned long long) meta->id);
 	}
-	st = lsm_sst_open(&t->store.pager, &r->meta, &opts, &r->sst);
+	lsm_run_pager_init(&r->rpager, &t->store, lsn_limit);
+	st = lsm_sst_open(&r->rpager.pager, &r->meta, &opts, &r->sst);
 	if (st != LSM_OK)
 	{
 		lsm_run_meta_free(&r->meta);
@@ -985,10 +1028,10 @@ lsm_open_run(LsmTree *t, const lsm_run_meta *meta)
 
 /*
  * Builds the version of manifest m, reusing runs the current version has
- * open, and makes it current.
+ * open, and makes it current.  lsn_limit is for the runs it opens.
  */
 static void
-lsm_install_version(LsmTree *t, const lsm_manifest *m)
+lsm_install_version(LsmTree *t, const lsm_manifest *m, XLogRecPtr lsn_limit)
 {
 	LsmVersion *v = MemoryContextAllocZero(t->cxt, sizeof(LsmVersion));
 
@@ -1010,7 +1053,7 @@ lsm_install_version(LsmTree *t, const lsm_manifest *m)
 				if (r)
 					r->refs++;
 				else
-					r = lsm_open_run(t, &lv->runs[i]);
+					r = lsm_open_run(t, &lv->runs[i], lsn_limit);
 				v->runs[l][i] = r;
 				v->nruns[l] = i + 1;
 				v->nentries += lv->runs[i].nentries;
@@ -1029,6 +1072,54 @@ lsm_install_version(LsmTree *t, const lsm_manifest *m)
 }
 
 /*
+ * A view on a hot standby: the runs of the manifest in the metapage and
+ * this backend's memtable of the log, caught up under the metapage's share
+ * lock so that the two agree (lsm_standby.c).  The manifest is read again
+ * only when the metapage changed.  Runs first seen now are checked against
+ * the metapage's LSN as they are read: the primary may reuse their pages
+ * once they are gone from the manifest (LsmRunPager).
+ */
+static void
+lsm_view_acquire_standby(LsmTree *t, LsmView *view)
+{
+	LsmMetaTx	tx;
+	XLogRecPtr	lsn;
+	volatile bool read = false;
+
+	view->nmems = 0;
+	lsm_meta_begin(&t->store, &tx, false, false);
+	PG_TRY();
+	{
+		lsn = PageGetLSN(BufferGetPage(tx.buf));
+		if (t->current == NULL || t->standby.mem == NULL ||
+			lsn != t->standby.meta_lsn)
+		{
+			lsm_meta_read(&t->store, &tx);
+			read = true;
+			lsm_standby_catch_up(&t->store, &t->standby, tx.m.log_head,
+								 tx.m.flushed_seq);
+		}
+		else
+			lsm_standby_catch_up(&t->store, &t->standby, t->standby.head,
+								 t->standby.flushed_seq);
+		UnlockReleaseBuffer(tx.buf);
+		if (read && (t->current == NULL || t->current->version != tx.m.version))
+			lsm_install_version(t, &tx.m, lsn);
+		/* Only now: after an error the manifest is read again. */
+		t->standby.meta_lsn = lsn;
+	}
+	PG_FINALLY();
+	{
+		lsm_manifest_free(&tx.m);
+	}
+	PG_END_TRY();
+	view->version = t->current;
+	view->version->refs++;
+	view->smem = t->standby.mem;
+	view->smem->refs++;
+}
+
+/*
  * Takes a view of the table for use u: pinned memtables and the runs of
  * the matching manifest version.
  */
@@ -1037,6 +1128,13 @@ lsm_view_acquire(LsmTree *t, LsmUse *u, LsmView *view)
 {
 	LsmMetaTx	tx;
 	uint64		version;
+
+	view->smem = NULL;
+	if (t->in_recovery)
+	{
+		lsm_view_acquire_standby(t, view);
+		return;
+	}
 
 	/* Fast path: the version pinned along with the memtables is cached. */
 	version = lsm_use_pin_mems(u, view->mems, &view->nmems);
@@ -1059,7 +1157,7 @@ lsm_view_acquire(LsmTree *t, LsmUse *u, LsmView *view)
 				 t->store.relname, (unsigned long long) version,
 				 (unsigned long long) tx.m.version);
 		if (t->current == NULL || t->current->version != tx.m.version)
-			lsm_install_version(t, &tx.m);
+			lsm_install_version(t, &tx.m, InvalidXLogRecPtr);
 	}
 	PG_FINALLY();
 	{
@@ -1076,6 +1174,21 @@ lsm_view_release(LsmTree *t, LsmView *view)
 	if (view->version)
 		lsm_version_unref(t, view->version);
 	view->version = NULL;
+	lsm_standby_mem_unref(view->smem);
+	view->smem = NULL;
+}
+
+/* The view's memtables, newest first; returns how many. */
+static int
+lsm_view_memtables(const LsmView *view, lsm_memtable **mts)
+{
+	int			n = 0;
+
+	for (int i = 0; i < view->nmems; i++)
+		mts[n++] = lsm_region_memtable(view->mems[i]);
+	if (view->smem)
+		mts[n++] = view->smem->mt;
+	return n;
 }
 
 /* ----------------------------------------------------------------
@@ -1189,10 +1302,12 @@ static void
 lsm_versions_search(LsmVersionsCall *c)
 {
 	LsmVersion *v = c->view.version;
+	lsm_memtable *mts[LSM_MAX_MEMS + 1];
+	int			nmts = lsm_view_memtables(&c->view, mts);
 
-	for (int i = 0; i < c->view.nmems && !c->stop; i++)
+	for (int i = 0; i < nmts && !c->stop; i++)
 	{
-		c->it = lsm_memtable_iter_new(lsm_region_memtable(c->view.mems[i]));
+		c->it = lsm_memtable_iter_new(mts[i]);
 		if (c->it == NULL)
 			lsm_store_raise(&c->t->store, LSM_NO_MEMORY, "reading a memtable");
 		lsm_versions_from(c, "memtable", i);
@@ -1601,6 +1716,8 @@ lsm_tree_scan_begin_spans(LsmTree *t, const LsmKeySpan *spans, int n,
 	LsmScanCounts local;
 	LsmScanCounts before;
 	LsmVersion *v;
+	lsm_memtable *mts[LSM_MAX_MEMS + 1];
+	int			nmts;
 	int			nkids;
 
 	if (counts == NULL)
@@ -1617,13 +1734,14 @@ lsm_tree_scan_begin_spans(LsmTree *t, const LsmKeySpan *spans, int n,
 
 	lsm_view_acquire(t, u, &s->view);
 	v = s->view.version;
-	nkids = s->view.nmems + v->nruns[0] + LSM_MAX_LEVELS;
+	nmts = lsm_view_memtables(&s->view, mts);
+	nkids = nmts + v->nruns[0] + LSM_MAX_LEVELS;
 	if (nkids > (int) lengthof(s->children))
 		s->kids = MemoryContextAlloc(TopMemoryContext, nkids * sizeof(lsm_iter *));
 
 	/* Newest sources first: on equal keys the merge prefers lower children. */
-	for (int i = 0; i < s->view.nmems; i++)
-		lsm_scan_add(s, lsm_memtable_iter_new(lsm_region_memtable(s->view.mems[i])));
+	for (int i = 0; i < nmts; i++)
+		lsm_scan_add(s, lsm_memtable_iter_new(mts[i]));
 	for (int i = 0; i < v->nruns[0]; i++)
 	{
 		if (n > 0 && !lsm_run_needed(v->runs[0][i], spans, n, counts))
@@ -1698,9 +1816,10 @@ lsm_tree_shape(Relation rel, int *nsources, int *nruns)
 	LsmTree    *t = lsm_tree_open(rel);
 	LsmUse	   *u = lsm_tree_use(t, true);
 	LsmView		view;
+	lsm_memtable *mts[LSM_MAX_MEMS + 1];
 
 	lsm_view_acquire(t, u, &view);
-	*nsources = view.nmems + view.version->nruns[0];
+	*nsources = lsm_view_memtables(&view, mts) + view.version->nruns[0];
 	*nruns = view.version->nruns[0];
 	for (int l = 1; l < LSM_MAX_LEVELS; l++)
 	{
@@ -1725,12 +1844,15 @@ lsm_tree_estimate(Relation rel, BlockNumber *pages, double *tuples)
 	LsmTree    *t = lsm_tree_open(rel);
 	LsmUse	   *u = lsm_tree_use(t, true);
 	LsmView		view;
+	lsm_memtable *mts[LSM_MAX_MEMS + 1];
+	int			nmts;
 	double		entries;
 
 	lsm_view_acquire(t, u, &view);
 	entries = (double) view.version->nentries;
-	for (int i = 0; i < view.nmems; i++)
-		entries += (double) lsm_memtable_count(lsm_region_memtable(view.mems[i]));
+	nmts = lsm_view_memtables(&view, mts);
+	for (int i = 0; i < nmts; i++)
+		entries += (double) lsm_memtable_count(mts[i]);
 	lsm_view_release(t, &view);
 	lsm_use_release(u);
 
