@@ -87,6 +87,9 @@ typedef struct LsmScanDescData
 	double		an_total;
 	double		an_ordinal;
 	BlockNumber an_block;
+
+	/* A scan by row ids (bitmap, TABLESAMPLE): lsm_rowid_scan.c, made on first use. */
+	LsmRowidScan *rowid_scan;
 } LsmScanDescData;
 
 typedef LsmScanDescData *LsmScanDesc;
@@ -384,6 +387,8 @@ lsm_scan_rescan(TableScanDesc sscan, struct ScanKeyData *key, bool set_params,
 
 	/* Start over from fresh sources on the next row. */
 	scan_release_sources(scan);
+	if (scan->rowid_scan != NULL)
+		lsm_rowid_scan_reset(scan->rowid_scan);
 	MemoryContextReset(scan->rowcxt);
 	scan->an_ordinal = 0;
 	scan->returned_any = false;
@@ -396,11 +401,19 @@ lsm_scan_rescan(TableScanDesc sscan, struct ScanKeyData *key, bool set_params,
 		pgstat_count_heap_scan(scan->base.rs_rd);
 }
 
+LsmRowidScan **
+lsm_scan_rowid_state(TableScanDesc sscan)
+{
+	return &((LsmScanDesc) sscan)->rowid_scan;
+}
+
 void
 lsm_scan_end(TableScanDesc sscan)
 {
 	LsmScanDesc scan = (LsmScanDesc) sscan;
 
+	if (scan->rowid_scan != NULL)
+		lsm_rowid_scan_end(scan->rowid_scan);
 	scan_release_sources(scan);
 	MemoryContextDelete(scan->rowcxt);
 	pfree(scan->ukey.data);

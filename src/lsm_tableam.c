@@ -4,8 +4,9 @@
  * sizes and planner estimates, and what lsm tables do not support yet.
  *
  * The callbacks themselves live by responsibility in lsm_scan.c (sequential
- * scans, ANALYZE), lsm_fetch.c (reads by TID), lsm_modify.c (writes and row
- * locks) and lsm_index_build.c (CREATE INDEX).
+ * scans, ANALYZE), lsm_rowid_scan.c (bitmap heap scans, TABLESAMPLE),
+ * lsm_fetch.c (reads by TID), lsm_modify.c (writes and row locks) and
+ * lsm_index_build.c (CREATE INDEX).
  *
  * Parallel scans: a block-range split of the relation means nothing for a
  * tree whose rows are ordered by key across memtables and runs, so lsm tables
@@ -88,6 +89,13 @@ lsm_get_relation_info(PlannerInfo *root, Oid relationObjectId, bool inhparent,
 		ListCell   *lc;
 
 		rel->rel_parallel_workers = 0;
+
+		/* No bitmap paths where the executor's prefetch would fail. */
+		if (!lsm_bitmap_scan_possible(relation))
+		{
+			foreach(lc, rel->indexlist)
+				((IndexOptInfo *) lfirst(lc))->amhasgetbitmap = false;
+		}
 
 		/*
 		 * No visibility map: an index-only scan would visit every row
@@ -283,37 +291,9 @@ lsm_relation_estimate_size(Relation rel, int32 *attr_widths,
 	*allvisfrac = 0;
 }
 
-/* ------------------------------------------------------------------------
- * Not supported yet
- * ------------------------------------------------------------------------
- */
-
-static bool
-lsm_scan_sample_next_block(TableScanDesc scan, struct SampleScanState *scanstate)
-{
-	ereport(ERROR,
-			errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			errmsg("TABLESAMPLE is not supported on lsm table \"%s\" yet",
-				   RelationGetRelationName(scan->rs_rd)));
-	return false;
-}
-
-static bool
-lsm_scan_sample_next_tuple(TableScanDesc scan, struct SampleScanState *scanstate,
-						   TupleTableSlot *slot)
-{
-	ereport(ERROR,
-			errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			errmsg("TABLESAMPLE is not supported on lsm table \"%s\" yet",
-				   RelationGetRelationName(scan->rs_rd)));
-	return false;
-}
-
 /*
- * Bitmap heap scans are left out (both callbacks NULL, so the planner never
- * builds one): nodeBitmapHeapscan.c prefetches the TID's block number as a
- * block of the relation's file, which our TIDs are not.  Nor TID range
- * scans: their callbacks are optional too.
+ * Bitmap heap scans and TABLESAMPLE: lsm_rowid_scan.c.  TID range scans are
+ * left out (their callbacks are optional, so the planner never builds one).
  */
 const TableAmRoutine lsm_tableam_methods = {
 	.type = T_TableAmRoutine,
@@ -362,6 +342,9 @@ const TableAmRoutine lsm_tableam_methods = {
 	.relation_needs_toast_table = lsm_relation_needs_toast_table,
 
 	.relation_estimate_size = lsm_relation_estimate_size,
+
+	.scan_bitmap_next_block = lsm_scan_bitmap_next_block,
+	.scan_bitmap_next_tuple = lsm_scan_bitmap_next_tuple,
 
 	.scan_sample_next_block = lsm_scan_sample_next_block,
 	.scan_sample_next_tuple = lsm_scan_sample_next_tuple,

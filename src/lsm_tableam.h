@@ -1,6 +1,7 @@
 /*
  * lsm_tableam.h - what the table access method's modules (lsm_tableam.c,
- * lsm_scan.c, lsm_fetch.c, lsm_modify.c, lsm_index_build.c) share.
+ * lsm_scan.c, lsm_rowid_scan.c, lsm_fetch.c, lsm_modify.c, lsm_index_build.c)
+ * share.
  *
  * Rows are resolved from the tree as LsmRow (lsm_tuple.h) and handed to the
  * executor in heap tuple slots (TTSOpsHeapTuple): the row's VALUE is a heap
@@ -92,6 +93,25 @@ extern bool lsm_scan_analyze_next_tuple(TableScanDesc sscan,
 										TransactionId OldestXmin,
 										double *liverows, double *deadrows,
 										TupleTableSlot *slot);
+
+/* The state of a scan by row ids (lsm_rowid_scan.c) a scan carries (lsm_scan.c). */
+typedef struct LsmRowidScan LsmRowidScan;
+extern LsmRowidScan **lsm_scan_rowid_state(TableScanDesc sscan);
+
+/* Bitmap heap scans and TABLESAMPLE (lsm_rowid_scan.c). */
+extern bool lsm_bitmap_scan_possible(Relation rel);
+extern bool lsm_scan_bitmap_next_block(TableScanDesc scan,
+									   struct TBMIterateResult *tbmres);
+extern bool lsm_scan_bitmap_next_tuple(TableScanDesc scan,
+									   struct TBMIterateResult *tbmres,
+									   TupleTableSlot *slot);
+extern bool lsm_scan_sample_next_block(TableScanDesc scan,
+									   struct SampleScanState *scanstate);
+extern bool lsm_scan_sample_next_tuple(TableScanDesc scan,
+									   struct SampleScanState *scanstate,
+									   TupleTableSlot *slot);
+extern void lsm_rowid_scan_reset(LsmRowidScan *st);
+extern void lsm_rowid_scan_end(LsmRowidScan *st);
 
 /* Single-row reads (lsm_fetch.c). */
 extern struct IndexFetchTableData *lsm_index_fetch_begin(Relation rel);

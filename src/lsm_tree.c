@@ -910,6 +910,36 @@ lsm_tree_new_rowid(LsmTree *t)
 	return t->rowid_next++;
 }
 
+LsmRowId
+lsm_tree_rowid_limit(LsmTree *t)
+{
+	LsmUse	   *u = lsm_tree_use(t, true);
+	LsmTableShared *e = u->entry;
+	LsmRowId	limit;
+
+	if (t->in_recovery)
+	{
+		LsmMetaTx	tx;
+
+		/*
+		 * Nothing is loaded during recovery: the metapage's reservation,
+		 * replayed before any row that uses it, bounds every row id a
+		 * standby can see.
+		 */
+		lsm_meta_begin(&t->store, &tx, false, false);
+		limit = tx.meta.rowid_hwm;
+		lsm_meta_end(&tx);
+	}
+	else
+	{
+		SpinLockAcquire(&e->mutex);
+		limit = e->rowid_limit;
+		SpinLockRelease(&e->mutex);
+	}
+	lsm_use_release(u);
+	return limit;
+}
+
 void
 lsm_tree_flush(LsmTree *t)
 {

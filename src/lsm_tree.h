@@ -120,6 +120,9 @@ extern void lsm_tree_forget(RelFileNode rnode);
 /* A new row id, unique for the table forever (reserved in batches via the metapage). */
 extern LsmRowId lsm_tree_new_rowid(LsmTree *t);
 
+/* Every row id handed out so far is below this (the metapage's reservation). */
+extern LsmRowId lsm_tree_rowid_limit(LsmTree *t);
+
 /* One entry to write. */
 typedef struct LsmWrite
 {
