@@ -180,17 +180,12 @@ lsm_row_builder_finish(LsmRowBuilder *b)
 		row->cmax = InvalidCommandId;
 		row->has_xmax = false;
 	}
-	else if (b->have_delta && (b->delta.infomask & HEAP_XMAX_INVALID))
-	{
-		/* a confirmed speculative insertion: no xmax, token cleared */
-		hdr->t_infomask |= HEAP_XMAX_INVALID;
-		HeapTupleHeaderSetXmax(hdr, InvalidTransactionId);
-		hdr->t_ctid = b->delta.ctid;
-		row->cmax = InvalidCommandId;
-		row->has_xmax = false;
-	}
 	else if (b->have_delta)
 	{
+		/*
+		 * An xmax (a confirmed speculative insertion's delta has none: its
+		 * HEAP_XMAX_INVALID and own TID clear the token).
+		 */
 		hdr->t_infomask |= b->delta.infomask & HEAP_XMAX_BITS;
 		hdr->t_infomask2 |= b->delta.infomask2 & HEAP_KEYS_UPDATED;
 		HeapTupleHeaderSetXmax(hdr, b->delta.xmax);
