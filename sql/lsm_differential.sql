@@ -1,10 +1,15 @@
 --
--- lsm_differential: a long pseudo-random sequence of INSERT, UPDATE and
--- DELETE statements (fixed seed) applied identically to a heap table and to
--- an lsm table, in transactions of up to ten statements of which some roll
--- back, with savepoints (plpgsql exception blocks) of which some roll back,
--- and with the lsm table's memtable flushed to a run every 97 statements
--- and at random moments, inside transactions too.
+-- lsm_differential: a long pseudo-random sequence of INSERT, UPDATE,
+-- DELETE and INSERT ... ON CONFLICT DO NOTHING / DO UPDATE statements (fixed
+-- seed) applied identically to a heap table and to an lsm table, in
+-- transactions of up to ten statements of which some roll back, with
+-- savepoints (plpgsql exception blocks) of which some roll back, and with
+-- the lsm table's memtable flushed to a run every 97 statements and at
+-- random moments, inside transactions too.  Both tables have a unique index
+-- on id (the ON CONFLICT arbiter) and indexes on k and n; about a third of
+-- the transactions run with sequential scans off, so that their statements
+-- and comparisons go through index and bitmap scans.  The stream runs in
+-- eight parts with a VACUUM of both tables between them.
 --
 -- After every statement the two tables must report the same number of rows
 -- affected; every few statements a random range of keys is compared; after
@@ -25,6 +30,12 @@ CREATE EXTENSION lsm_am;
 
 CREATE TABLE dh (k int, id int, v text, n int) USING heap;
 CREATE TABLE dl (k int, id int, v text, n int) USING :am;
+CREATE UNIQUE INDEX dh_id ON dh (id);
+CREATE UNIQUE INDEX dl_id ON dl (id);
+CREATE INDEX dh_k ON dh (k);
+CREATE INDEX dl_k ON dl (k);
+CREATE INDEX dh_n ON dh (n);
+CREATE INDEX dl_n ON dl (n);
 CREATE TABLE diff_stats (what text, n int);
 
 CREATE PROCEDURE test_flush(rel regclass)
@@ -93,6 +104,17 @@ BEGIN
 	IF a1 IS DISTINCT FROM a2 THEN
 		RAISE EXCEPTION 'k IS NULL: heap % lsm %, after: %', a1, a2, last_stmt;
 	END IF;
+	-- through the other indexes (when sequential scans are off)
+	SELECT array_agg(d ORDER BY id)::text INTO a1 FROM dh d WHERE id BETWEEN lo * 5 AND hi * 5;
+	SELECT array_agg(d ORDER BY id)::text INTO a2 FROM dl d WHERE id BETWEEN lo * 5 AND hi * 5;
+	IF a1 IS DISTINCT FROM a2 THEN
+		RAISE EXCEPTION 'id BETWEEN % AND %: heap % lsm %, after: %', lo * 5, hi * 5, a1, a2, last_stmt;
+	END IF;
+	SELECT array_agg(d ORDER BY id)::text INTO a1 FROM dh d WHERE n = lo % 100 OR id = hi;
+	SELECT array_agg(d ORDER BY id)::text INTO a2 FROM dl d WHERE n = lo % 100 OR id = hi;
+	IF a1 IS DISTINCT FROM a2 THEN
+		RAISE EXCEPTION 'n = % OR id = %: heap % lsm %, after: %', lo % 100, hi, a1, a2, last_stmt;
+	END IF;
 END $$;
 
 -- Makes one random statement, with @T for the table.  next_id is the last
@@ -148,6 +170,24 @@ BEGIN
 		stmt := format('DELETE FROM @T WHERE k BETWEEN %s AND %s', lo, lo + floor(random() * 10)::int);
 	ELSIF r < 0.96 THEN
 		stmt := format('DELETE FROM @T WHERE n = %s', floor(random() * 100)::int);
+	ELSIF r < 0.975 THEN
+		-- an upsert of an id that may exist (or did, or never will again)
+		lo := 1 + floor(random() * greatest(next_id, 1))::int;
+		stmt := format('INSERT INTO @T VALUES (%s, %s, %s, 1) ON CONFLICT (id) DO UPDATE SET v = coalesce(@T.v, '''') || EXCLUDED.v, n = @T.n + 1',
+					   rkey(), lo, rval());
+		IF random() < 0.3 THEN
+			stmt := stmt || ' WHERE @T.n % 2 = 0';
+		END IF;
+	ELSIF r < 0.985 THEN
+		-- several distinct ids, some existing; ids past the last one are
+		-- handed out here
+		lo := floor(random() * greatest(next_id, 1))::int;
+		m := 1 + floor(random() * 8)::int;
+		stmt := format('INSERT INTO @T SELECT %s, %s + g * 3, ''up '' || g, g FROM generate_series(1, %s) g ON CONFLICT (id) %s',
+					   rkey(), lo, m,
+					   CASE WHEN random() < 0.5 THEN 'DO NOTHING'
+					   ELSE 'DO UPDATE SET k = EXCLUDED.k, n = coalesce(@T.n, 0) + EXCLUDED.n' END);
+		last_id := greatest(next_id, lo + 3 * m);
 	ELSE
 		-- a statement reading the table it changes
 		stmt := format('UPDATE @T SET n = n + (SELECT count(*) FROM @T WHERE k = %s) WHERE k = %s',
@@ -172,10 +212,9 @@ BEGIN
 	RETURN ch;
 END $$;
 
-CREATE PROCEDURE differential(nstmts int)
+CREATE PROCEDURE differential(nstmts int, seed float8, INOUT next_id int)
 LANGUAGE plpgsql AS $$
 DECLARE
-	next_id int := 0;
 	done int := 0;
 	txn_len int;
 	stmt text := '(none)';
@@ -190,10 +229,16 @@ DECLARE
 	n_flush int := 0;
 	n_range int := 0;
 	n_full int := 0;
+	n_noseq int := 0;
 BEGIN
-	PERFORM setseed(0.1234);
+	PERFORM setseed(seed);
 	WHILE done < nstmts LOOP
 		txn_len := 1 + floor(random() * 10)::int;
+		-- sequential scans off for this transaction: index and bitmap scans
+		IF random() < 0.35 THEN
+			PERFORM set_config('enable_seqscan', 'off', true);
+			n_noseq := n_noseq + 1;
+		END IF;
 		FOR j IN 1..txn_len LOOP
 			IF random() < 0.12 THEN
 				-- a savepoint: one to three statements, then rolled back or released
@@ -246,15 +291,60 @@ BEGIN
 		n_full := n_full + 1;
 	END LOOP;
 	INSERT INTO diff_stats VALUES
-		('statements', done), ('rows affected', n_rows), ('last id', next_id),
+		('statements', done), ('rows affected', n_rows),
+		('transactions without sequential scans', n_noseq),
 		('transactions committed', n_commit), ('transactions rolled back', n_rollback),
 		('savepoints released', n_sp_release), ('savepoints rolled back', n_sp_rollback),
 		('flushes', n_flush), ('range comparisons', n_range), ('full comparisons', n_full);
 	COMMIT;
 END $$;
 
-CALL differential(4000);
-SELECT * FROM diff_stats;
+-- Eight parts of 500 statements each, with a VACUUM of both tables after
+-- each part; next_id carries the last id handed out from part to part.
+CREATE TABLE diff_next (id int);
+INSERT INTO diff_next VALUES (0);
+CREATE PROCEDURE differential_part(seed float8)
+LANGUAGE plpgsql AS $$
+DECLARE
+	last_id int := (SELECT id FROM diff_next);
+BEGIN
+	CALL differential(500, seed, last_id);
+	UPDATE diff_next SET id = last_id;
+END $$;
+CALL differential_part(0.1111);
+VACUUM dh;
+VACUUM dl;
+SELECT compare_all('VACUUM after part 1');
+CALL differential_part(0.1222);
+VACUUM dh;
+VACUUM dl;
+SELECT compare_all('VACUUM after part 2');
+CALL differential_part(0.1333);
+VACUUM dh;
+VACUUM dl;
+SELECT compare_all('VACUUM after part 3');
+CALL differential_part(0.1444);
+VACUUM dh;
+VACUUM dl;
+SELECT compare_all('VACUUM after part 4');
+CALL differential_part(0.1555);
+VACUUM dh;
+VACUUM dl;
+SELECT compare_all('VACUUM after part 5');
+CALL differential_part(0.1666);
+VACUUM dh;
+VACUUM dl;
+SELECT compare_all('VACUUM after part 6');
+CALL differential_part(0.1777);
+VACUUM dh;
+VACUUM dl;
+SELECT compare_all('VACUUM after part 7');
+CALL differential_part(0.1888);
+VACUUM dh;
+VACUUM dl;
+SELECT compare_all('VACUUM after part 8');
+SELECT what, sum(n) FROM diff_stats GROUP BY what ORDER BY what;
+SELECT id AS last_id FROM diff_next;
 SELECT count(*), count(k), count(DISTINCT k), sum(k), count(v), sum(n) FROM dl;
 
 -- Once more after a last flush, and a few queries on the key.
@@ -266,9 +356,9 @@ SELECT (SELECT array_agg(id ORDER BY id) FROM dh WHERE k BETWEEN 100 AND 103)
 SELECT (SELECT array_agg(k ORDER BY k, id) FROM dh) = (SELECT array_agg(k ORDER BY k, id) FROM dl)
 	AS same_keys;
 
-DROP PROCEDURE differential(int);
+DROP PROCEDURE differential_part(float8), differential(int, float8, int);
 DROP FUNCTION run_both(text), random_statement(int), compare_range(text), compare_all(text),
 	rval(), rkey();
 DROP PROCEDURE test_flush(regclass);
-DROP TABLE dh, dl, diff_stats;
+DROP TABLE dh, dl, diff_stats, diff_next;
 DROP EXTENSION lsm_am;
