@@ -186,20 +186,28 @@ lsm_standby_read_page(LsmStore *s, LsmStandbyLog *sl, Page page)
 static void
 lsm_standby_follow(LsmStore *s, LsmStandbyLog *sl)
 {
-	BlockNumber nblocks = lsm_store_nblocks(s);
+	BlockNumber nblocks = InvalidBlockNumber;
 	PGAlignedBlock copy;
 
 	for (;;)
 	{
 		Buffer		buf = lsm_read_page(s, sl->page, LSM_PAGE_LOG, BUFFER_LOCK_SHARE);
-		BlockNumber next;
+		Page		page = BufferGetPage(buf);
+		BlockNumber next = ((LsmLogPageHeader *) LsmPagePayload(page))->next;
 
-		memcpy(copy.data, BufferGetPage(buf), BLCKSZ);
+		/* Most reads find nothing new: no copy then. */
+		if (next == 0 && LsmPageUsed(page) == sl->off)
+		{
+			UnlockReleaseBuffer(buf);
+			break;
+		}
+		memcpy(copy.data, page, BLCKSZ);
 		UnlockReleaseBuffer(buf);
-		next = ((LsmLogPageHeader *) LsmPagePayload(copy.data))->next;
 		lsm_standby_read_page(s, sl, (Page) copy.data);
 		if (next == 0)
 			break;
+		if (nblocks == InvalidBlockNumber)
+			nblocks = lsm_store_nblocks(s);
 		if (++sl->npages >= nblocks)
 			lsm_standby_corrupt(s, sl->head, "the chain from it loops");
 		sl->page = next;
