@@ -200,6 +200,7 @@ CREATE TABLE lt_icu (k text COLLATE "und-x-icu", n int) USING lsm;
 INSERT INTO lt_c VALUES ('a', 1), ('B', 2), ('b', 3), ('ab', 4), ('', 5), (NULL, 6), ('a b', 7);
 INSERT INTO lt_icu SELECT * FROM lt_c;
 SET enable_seqscan = off;
+SET jit = off;
 EXPLAIN (COSTS OFF) SELECT * FROM lt_c WHERE k >= 'a' AND k < 'b';
 SELECT * FROM lt_c WHERE k >= 'a' AND k < 'b';
 SELECT * FROM lt_c WHERE k > 'B';
@@ -213,6 +214,7 @@ EXPLAIN (COSTS OFF) SELECT * FROM lt_c WHERE k > 'a' COLLATE "und-x-icu";
 SELECT * FROM lt_c WHERE k > 'a' COLLATE "und-x-icu" ORDER BY k;
 EXPLAIN (COSTS OFF) SELECT * FROM lt_c ORDER BY k COLLATE "und-x-icu" LIMIT 2;
 RESET enable_seqscan;
+RESET jit;
 
 -- lsm.enable_lsmscan = off leaves the sequential scan.
 SET lsm.enable_lsmscan = off;
