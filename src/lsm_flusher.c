@@ -181,7 +181,11 @@ lsm_flusher_step(void)
 	vu = lsm_use_attach_victim(NULL, &v, true);
 	if (vu != NULL)
 	{
-		pgstat_report_activity(STATE_RUNNING, NameStr(v.relname));
+		char		activity[NAMEDATALEN + 32];
+
+		snprintf(activity, sizeof(activity), "flushing lsm table \"%s\"",
+				 NameStr(v.relname));
+		pgstat_report_activity(STATE_RUNNING, activity);
 		PG_TRY();
 		{
 			outcome = lsm_flush_other(vu, &v, false);
@@ -193,6 +197,7 @@ lsm_flusher_step(void)
 			PG_RE_THROW();
 		}
 		PG_END_TRY();
+
 		/*
 		 * Locked (or its relation file is gone, or a writer began to flush
 		 * it meanwhile): skipped for a while, its writers flush it.
