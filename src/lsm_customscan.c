@@ -510,7 +510,14 @@ lsm_start(LsmScanState *st)
 	else
 		table_rescan(st->scan, NULL);
 
-	if (st->nquals > 0)
+	if (st->nquals == 0)
+	{
+		/* the whole table, in key order: one range, so that runs are counted */
+		LsmKeyRange all = {0};
+
+		lsm_scan_set_ranges(st->scan, &all, 1);
+	}
+	else
 	{
 		MemoryContextReset(st->rangecxt);
 		oldcxt = MemoryContextSwitchTo(st->rangecxt);
