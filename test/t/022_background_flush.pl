@@ -10,7 +10,8 @@
 #  - With level 0 grown to the slowdown trigger (the compaction lock held
 #    by another session), writes go at lsm.delayed_write_rate; at the stop
 #    trigger a write waits (wait event Extension) until compaction can run;
-#    lsm_stats counts slowdowns, stops and their time.
+#    lsm_stats counts slowdowns, stops and their time; a stopped write for
+#    whose lock ALTER TABLE waits goes on (waiting would deadlock).
 #  - Four pgbench sessions insert into an lsm table and a heap copy while
 #    another session holds the table's compaction lock for a while: writers
 #    stop (wait event Extension in pg_stat_activity), level 0 stays bounded,
@@ -166,6 +167,44 @@ $node->safe_psql('postgres', q{
 	ALTER SYSTEM RESET lsm.delayed_write_rate;
 	SELECT pg_reload_conf();
 });
+
+# A write stopped at the trigger goes on once a DDL statement waits for its
+# transaction's lock: compaction could not take the table before the DDL
+# statement, which waits for the write's transaction.
+$node->safe_psql('postgres', 'CREATE TABLE dd (k bigint, pad text) USING lsm');
+my $blocker2 = $node->background_psql('postgres');
+$blocker2->query_safe('BEGIN; LOCK TABLE dd IN SHARE UPDATE EXCLUSIVE MODE');
+for my $i (1 .. 4)
+{
+	$node->safe_psql('postgres', "INSERT INTO dd VALUES ($i, 'x'); SELECT lsm_flush('dd')");
+}
+my ($wout, $werr, $dout, $derr) = ('', '', '', '');
+my $w = IPC::Run::start(
+	[
+		'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'),
+		'-c', "BEGIN; INSERT INTO dd VALUES (300, 'waits'); COMMIT"
+	],
+	'>', \$wout, '2>', \$werr, IPC::Run::timeout(60));
+ok($node->poll_query_until('postgres', q{
+	SELECT count(*) = 1 FROM pg_stat_activity
+	 WHERE wait_event_type = 'Extension' AND query LIKE 'BEGIN; INSERT INTO dd%'}),
+	'a write to dd waits at the stop trigger');
+my $d = IPC::Run::start(
+	[
+		'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'),
+		'-c', 'ALTER TABLE dd ADD COLUMN extra int'
+	],
+	'>', \$dout, '2>', \$derr, IPC::Run::timeout(60));
+$t = time;
+$w->finish;
+$elapsed = time - $t;
+is($werr, '', 'the write goes on once ALTER TABLE waits for its lock');
+cmp_ok($elapsed, '<', 5, sprintf('without waiting out the no-progress limit (%.1f s)', $elapsed));
+$blocker2->query_safe('COMMIT');
+$blocker2->quit;
+$d->finish;
+is($derr, '', 'and ALTER TABLE then runs');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM dd'), '5', 'every row of dd is there');
 
 # 4. Sustained load from several sessions, with compaction held off a while.
 $node->safe_psql('postgres', q{
