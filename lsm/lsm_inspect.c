@@ -9,9 +9,15 @@
  * shared buffers.  It prints the metapage, the key description and the
  * manifest (runs per level); --runs lists every run; --verify opens every
  * run and checks its footer, index, bloom filter, every block's checksum and
- * the key order, and checks the manifest's invariants (no page owned by two
- * runs or free extents).  Exit status: 0 fine, 1 problems found, 2 usage or
- * I/O error.
+ * the key order (naming the pages of a block that fails), checks the
+ * manifest's invariants, walks the log chain (log pages only, no loop, every
+ * record's checksum), and checks that no page has two owners among the
+ * metapage, the manifest's overflow pages, the log, the runs and the free
+ * list and that all of them lie inside the file.  Pages of none of them are
+ * counted but are no problem: a live table keeps pages set aside for its log
+ * in shared memory only, and an interrupted flush leaves pages behind; the
+ * table's next load gives them to the free list.  Exit status: 0 fine, 1
+ * problems found, 2 usage or I/O error.
  *
  * The core includes no PostgreSQL header, so the page layout the table AM
  * uses (src/lsm_storage.h) is restated here: a 24-byte page header, the
@@ -29,6 +35,7 @@
 #include <unistd.h>
 
 #include "coding.h"
+#include "logrec.h"
 #include "manifest.h"
 #include "sstable.h"
 
@@ -37,6 +44,7 @@
 #define PAYLOAD_SIZE		(LSM_PAGE_SIZE - PG_PAGE_HEADER - PG_SPECIAL)
 #define PAGE_ID				0xFF8B
 #define PAGE_META			1
+#define PAGE_LOG			2
 #define PAGE_RUN			3
 #define PAGE_MANIFEST		4
 #define META_MAGIC			0x4C534D54	/* "LSMT" */
@@ -44,6 +52,8 @@
 #define SEGMENT_PAGES		131072	/* 1 GB segments of 8 KiB pages */
 #define ROWID_BYTES			6
 #define FAMILY_DATA			0x02
+#define PD_LOWER			12	/* offset of pd_lower in the page header */
+#define LOG_HEADER			8	/* next page (u32), reserved (u32) */
 
 /* The relation file, read whole into memory (segments concatenated). */
 typedef struct relfile
@@ -51,6 +61,9 @@ typedef struct relfile
 	lsm_pager	base;			/* must be first */
 	uint8_t    *data;
 	lsm_pageno	npages;
+	lsm_pageno	read_first;		/* the pages of the last stream read */
+	lsm_pageno	read_last;
+	lsm_pageno	bad_page;		/* a page handed out that was not a run page */
 } relfile;
 
 static const char *const encoders[] = {
@@ -83,7 +96,10 @@ rf_get(lsm_pager *p, lsm_pageno pageno, const uint8_t **payload, void **handle)
 	if (pageno >= rf->npages)
 		return LSM_IO_ERROR;
 	if (page_type(rf, pageno) != PAGE_RUN && page_type(rf, pageno) != PAGE_MANIFEST)
+	{
+		rf->bad_page = pageno;
 		return LSM_CORRUPT;
+	}
 	*payload = page_at(rf, pageno) + PG_PAGE_HEADER;
 	*handle = NULL;
 	return LSM_OK;
@@ -106,7 +122,16 @@ rf_npages(lsm_pager *p)
 	return ((relfile *) p)->npages;
 }
 
-static const lsm_pager_ops rf_ops = {rf_get, rf_release, rf_write, rf_npages, NULL};
+static void
+rf_reading(lsm_pager *p, lsm_pageno first, lsm_pageno last)
+{
+	relfile    *rf = (relfile *) p;
+
+	rf->read_first = first;
+	rf->read_last = last;
+}
+
+static const lsm_pager_ops rf_ops = {rf_get, rf_release, rf_write, rf_npages, rf_reading};
 
 /* Appends one segment file to rf; false if it does not exist. */
 static bool
@@ -283,6 +308,8 @@ verify_runs(relfile *rf, const lsm_manifest *m)
 {
 	lsm_sst_options o;
 	int			problems = 0;
+	int			nruns = 0;
+	uint64_t	entries = 0;
 
 	lsm_sst_options_default(&o);
 	o.bloom_key_len = bloom_key_len;
@@ -292,20 +319,176 @@ verify_runs(relfile *rf, const lsm_manifest *m)
 			const lsm_run_meta *r = &m->levels[l].runs[i];
 			char		msg[256] = "";
 			lsm_sst    *t = NULL;
-			lsm_status	st = lsm_sst_open(&rf->base, r, &o, &t);
+			lsm_status	st;
 
+			rf->read_first = rf->read_last = rf->bad_page = 0;
+			st = lsm_sst_open(&rf->base, r, &o, &t);
 			if (st == LSM_OK)
 				st = lsm_sst_verify(t, msg, sizeof(msg));
-			if (st != LSM_OK)
+			nruns++;
+			if (st == LSM_OK)
+				entries += r->nentries;
+			else
 			{
-				printf("run %llu (level %d, pages %u..%u): %s%s%s\n",
+				printf("run %llu (level %d, pages %u..%u): %s%s%s",
 					   (unsigned long long) r->id, l, r->first_page,
 					   r->first_page + r->npages - 1, lsm_status_str(st),
 					   msg[0] ? ": " : "", msg);
+				if (rf->bad_page != 0)
+					printf(" (page %u is not a run page)", rf->bad_page);
+				else if (rf->read_first != 0)
+					printf(" (the data last read is on page%s %u..%u)",
+						   rf->read_first == rf->read_last ? "" : "s",
+						   rf->read_first, rf->read_last);
+				printf("\n");
 				problems++;
 			}
 			lsm_sst_close(t);
 		}
+	printf("runs: %d checked, %d intact with %llu entries\n", nruns, nruns - problems,
+		   (unsigned long long) entries);
+	return problems;
+}
+
+/* Payload bytes in use on page p (pd_lower less the page header). */
+static uint32_t
+page_used(const relfile *rf, lsm_pageno p)
+{
+	uint32_t	lower = lsm_get_u16(page_at(rf, p) + PD_LOWER);
+
+	return lower < PG_PAGE_HEADER ? 0 : lower - PG_PAGE_HEADER;
+}
+
+/*
+ * Walks the log chain from its head: log pages only, no loop, every record
+ * intact.  Marks its pages in owned (by LOG).  Returns the number of
+ * problems.
+ */
+static int
+verify_log(const relfile *rf, const lsm_manifest *m, uint8_t *owner)
+{
+	int			problems = 0;
+	uint32_t	npages = 0;
+	uint64_t	nrecords = 0;
+
+	for (lsm_pageno p = m->log_head;;)
+	{
+		const uint8_t *payload;
+		uint32_t	used;
+
+		if (p == 0 || p >= rf->npages)
+		{
+			printf("log: the chain leads to page %u, outside the file's %u pages\n", p, rf->npages);
+			return problems + 1;
+		}
+		if (owner[p] == 'L')
+		{
+			printf("log: the chain loops back to page %u\n", p);
+			return problems + 1;
+		}
+		owner[p] = 'L';
+		npages++;
+		if (page_type(rf, p) != PAGE_LOG)
+		{
+			printf("log: page %u of the chain is not a log page\n", p);
+			return problems + 1;
+		}
+		payload = page_at(rf, p) + PG_PAGE_HEADER;
+		used = page_used(rf, p);
+		if (used < LOG_HEADER || used > PAYLOAD_SIZE)
+		{
+			printf("log: page %u claims %u payload bytes in use\n", p, used);
+			problems++;
+		}
+		else
+		{
+			for (uint32_t off = LOG_HEADER; off < used;)
+			{
+				lsm_logrec	rec;
+				size_t		len;
+
+				if (lsm_logrec_decode(payload + off, used - off, &rec, &len) != LSM_OK)
+				{
+					printf("log: page %u, the record at offset %u is damaged\n", p, off);
+					problems++;
+					break;
+				}
+				nrecords++;
+				off += (uint32_t) len;
+			}
+		}
+		p = lsm_get_u32(payload);
+		if (p == 0)
+			break;
+	}
+	printf("log: %u pages from page %u, %llu records\n", npages, m->log_head,
+		   (unsigned long long) nrecords);
+	return problems;
+}
+
+/* Marks [first, first + n) as owned by what; reports overlaps and overruns. */
+static int
+own_pages(const relfile *rf, uint8_t *owner, char what, const char *name,
+		  lsm_pageno first, uint32_t n)
+{
+	int			problems = 0;
+
+	if (first == 0 || (uint64_t) first + n > rf->npages)
+	{
+		printf("pages: %s at pages %u..%u is not inside the file's pages 1..%u\n",
+			   name, first, first + n - 1, rf->npages - 1);
+		problems++;
+	}
+	for (uint64_t p = first; p < (uint64_t) first + n && p < rf->npages; p++)
+	{
+		if (p == 0)
+			continue;
+		if (owner[p] != 0)
+		{
+			lsm_pageno start = (lsm_pageno) p;
+			char		other = owner[p];
+
+			while (p + 1 < (uint64_t) first + n && p + 1 < rf->npages && owner[p + 1] == other)
+				p++;
+			printf("pages: pages %u..%u of %s also belong to %s\n", start, (lsm_pageno) p, name,
+				   other == 'M' ? "the manifest" : other == 'L' ? "the log" :
+				   other == 'R' ? "a run" : "the free list");
+			problems++;
+			continue;
+		}
+		owner[p] = what;
+	}
+	return problems;
+}
+
+/* Checks that every page has at most one owner; counts those with none. */
+static int
+verify_pages(const relfile *rf, const lsm_manifest *m, uint8_t *owner)
+{
+	const uint8_t *meta = page_at(rf, 0) + PG_PAGE_HEADER;
+	uint32_t	mfirst = lsm_get_u32(meta + 28);
+	uint32_t	mpages = lsm_get_u32(meta + 32);
+	int			problems = 0;
+	uint32_t	unowned = 0;
+	char		name[96];
+
+	if (mfirst != 0)
+		problems += own_pages(rf, owner, 'M', "the manifest's overflow extent", mfirst, mpages);
+	for (int l = 0; l < LSM_MAX_LEVELS; l++)
+		for (int i = 0; i < m->levels[l].nruns; i++)
+		{
+			const lsm_run_meta *r = &m->levels[l].runs[i];
+
+			snprintf(name, sizeof(name), "run %llu", (unsigned long long) r->id);
+			problems += own_pages(rf, owner, 'R', name, r->first_page, r->npages);
+		}
+	for (int i = 0; i < m->nfree; i++)
+		problems += own_pages(rf, owner, 'F', "a free extent", m->free[i].first,
+							  m->free[i].npages);
+	for (lsm_pageno p = 1; p < rf->npages; p++)
+		unowned += owner[p] == 0;
+	printf("pages: %u in the file, %u belonging to nothing (pages set aside for the log, or left by an interrupted flush or compaction: the table's next load frees them)\n",
+		   rf->npages, unowned);
 	return problems;
 }
 
@@ -337,7 +520,8 @@ main(int argc, char **argv)
 	{
 		fprintf(stderr, "usage: lsm_inspect [--runs] [--verify] RELATION-FILE\n"
 				"  prints an lsm table's metapage and manifest; --runs lists its runs,\n"
-				"  --verify checks every run and the manifest's invariants\n");
+				"  --verify checks every run, the manifest's invariants, the log chain\n"
+				"  and that no page has two owners\n");
 		return 2;
 	}
 	relfile_open(&rf, path);
@@ -351,12 +535,22 @@ main(int argc, char **argv)
 		print_levels(&m, runs);
 		if (verify)
 		{
+			uint8_t    *owner = calloc(rf.npages, 1);
+
+			if (owner == NULL)
+			{
+				fprintf(stderr, "lsm_inspect: out of memory\n");
+				return 2;
+			}
 			if (lsm_manifest_check(&m, msg, sizeof(msg)) != LSM_OK)
 			{
 				printf("manifest: %s\n", msg);
 				problems++;
 			}
 			problems += verify_runs(&rf, &m);
+			problems += verify_log(&rf, &m, owner);
+			problems += verify_pages(&rf, &m, owner);
+			free(owner);
 			printf("verify: %d problem%s\n", problems, problems == 1 ? "" : "s");
 		}
 	}

@@ -10,7 +10,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION lsm_am;
 
-SELECT plan(10);
+SELECT plan(14);
 
 SELECT has_extension('lsm_am', 'lsm_am is installed');
 SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'lsm_am'), '0.1',
@@ -36,6 +36,12 @@ SELECT is((SELECT current_setting('shared_preload_libraries')), 'lsm_am',
 
 SELECT throws_ok('SET lsm.nonexistent = 1', '42602', NULL,
 	'lsm.* settings are reserved');
+
+SELECT has_function('lsm_stats', ARRAY['regclass'], 'lsm_stats(regclass) exists');
+SELECT has_view('lsm_tables', 'the lsm_tables view exists');
+SELECT has_function('lsm_verify', ARRAY['regclass'], 'lsm_verify(regclass) exists');
+SELECT is((SELECT has_table_privilege('public', 'lsm_tables', 'SELECT')), true,
+	'everyone may read lsm_tables (it shows only tables they may read)');
 
 SELECT * FROM finish();
 ROLLBACK;

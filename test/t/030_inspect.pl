@@ -27,6 +27,7 @@ $node->safe_psql('postgres', q{
 	SELECT lsm_flush('t');
 	DELETE FROM t WHERE k % 10 = 0;
 	SELECT lsm_flush('t');
+	INSERT INTO t SELECT g * 7 + 2, 'in the log ' || g FROM generate_series(1, 1000) g;
 });
 my $file = $node->data_dir . '/'
   . $node->safe_psql('postgres', "SELECT pg_relation_filepath('t')");
@@ -39,7 +40,13 @@ like($out, qr/key: attribute 1, type oid 20, collation oid 0, encoder int8/,
 	'the key description is the first column\'s');
 like($out, qr/level 0: 3 runs, 168000 entries/,
 	'three level-0 runs: 80000 rows with their row-map entries, 8000 deletes');
+like($out, qr/runs: 3 checked, 3 intact with 168000 entries/, 'every run verifies');
+like($out, qr/log: \d+ pages from page \d+, (\d+) records/, 'the log chain is walked');
+my ($records) = $out =~ /log: \d+ pages from page \d+, (\d+) records/;
+cmp_ok($records, '>=', 2000, "the log holds the 1000 rows not flushed ($records records)");
+like($out, qr/pages: \d+ in the file, \d+ belonging to nothing/, 'pages are accounted for');
 like($out, qr/verify: 0 problems/, 'no problems found');
+my ($log_head) = $out =~ /log head page (\d+)/;
 
 # Flip one byte in the middle of the first run's first page.
 my ($first) = $out =~ /run \d+: pages (\d+)\.\./;
@@ -59,7 +66,44 @@ IPC::Run::run [ $inspect, '--verify', $bad ], '>', \$out, '2>', \$err;
 is($? >> 8, 1, 'a corrupt run page fails verification');
 like($out, qr/run \d+ \(level 0, pages \d+\.\.\d+\): corrupt data/,
 	'the report names the run, its level and pages');
+my ($from, $to) = $out =~ /the data last read is on pages? (\d+)(?:\.\.(\d+))?/;
+ok(defined $from && $from <= $first && $first <= ($to // $from),
+	"and the pages holding the data that failed its checksum ($first)");
+like($out, qr/runs: 3 checked, 2 intact/, 'the other runs are intact');
 like($out, qr/verify: [1-9]\d* problems?/, 'the problems are counted');
+
+# A damaged record in the log: the first page of the chain that holds one.
+my $badlog = "$file.badlog";
+copy($file, $badlog) or die "copy: $!";
+open($fh, '+<', $badlog) or die "open: $!";
+binmode $fh;
+my $logpage = $log_head;
+for (;;)
+{
+	seek($fh, $logpage * 8192, 0);
+	read($fh, my $page, 8192) == 8192 or die "read: $!";
+	last if unpack('v', substr($page, 12, 2)) > 24 + 8;    # pd_lower: records
+	$logpage = unpack('V', substr($page, 24, 4));           # the next page
+	die "no log page holds a record" if $logpage == 0;
+}
+seek($fh, $logpage * 8192 + 24 + 8 + 12, 0);
+read($fh, $byte, 1);
+seek($fh, $logpage * 8192 + 24 + 8 + 12, 0);
+print $fh chr(ord($byte) ^ 0x5a);
+close $fh;
+IPC::Run::run [ $inspect, '--verify', $badlog ], '>', \$out, '2>', \$err;
+is($? >> 8, 1, 'a damaged log record fails verification');
+like($out, qr/log: page $logpage, the record at offset 8 is damaged/,
+	'the report names the log page and the record');
+
+# Cut short: the runs past the end are outside the file.
+my $short = "$file.short";
+copy($file, $short) or die "copy: $!";
+truncate($short, int((-s $short) / 8192 / 2) * 8192) or die "truncate: $!";
+IPC::Run::run [ $inspect, '--verify', $short ], '>', \$out, '2>', \$err;
+is($? >> 8, 1, 'a truncated file fails verification');
+like($out, qr/pages: (?:run \d+|a free extent|the manifest's overflow extent) at pages \d+\.\.\d+ is not inside the file's pages/,
+	'the report names what lies outside the file');
 
 # Not an lsm relation file at all.
 my $junk = $node->data_dir . '/junk';
