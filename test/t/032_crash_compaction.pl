@@ -122,13 +122,18 @@ sub start_session
 		$expected{"$round $s $j"} = [ $rows, $sum ] if $end eq 'COMMIT';
 		print $fh "BEGIN;\nINSERT INTO t VALUES " . join(', ', @$vals) . ";\n$end;\n"
 		  . "\\echo $end $s $j\n";
+		# At most about a thousand transactions a second: the script
+		# outlasts the round.
+		print $fh "SELECT pg_sleep(0.01);\n" if $j % 10 == 0;
 	}
 	close($fh);
-	my ($out, $err) = ('', '');
+	# Output to files: a pipe nobody reads until the end would fill up and
+	# stop the client.
+	my ($out, $err) = ("$file.out", "$file.err");
 	my $h = IPC::Run::start(
 		[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'), '-f', $file ],
-		'>', \$out, '2>', \$err);
-	return { h => $h, out => \$out, err => \$err, s => $s };
+		'>', $out, '2>', $err);
+	return { h => $h, out => $out, err => $err, s => $s };
 }
 
 sub start_compactor
@@ -137,41 +142,52 @@ sub start_compactor
 	open(my $fh, '>', $file) or die "cannot write $file: $!";
 	print $fh "SELECT lsm_compact('t');\nSELECT pg_sleep(0.02);\n" x 5000;
 	close($fh);
-	my ($out, $err) = ('', '');
 	my $h = IPC::Run::start(
 		[ 'psql', '-X', '-q', '-d', $node->connstr('postgres'), '-f', $file ],
-		'>', \$out, '2>', \$err);
-	return { h => $h, out => \$out, err => \$err };
+		'>', "$file.out", '2>', "$file.err");
+	return { h => $h };
 }
 
 my %committed;      # "round s j" of every acknowledged COMMIT so far
 my %rolled_back;
-srand(20261122);
+# Different instants in each run; LSM_TEST_SEED repeats a run's.
+my $seed = $ENV{LSM_TEST_SEED} // time;
+srand($seed);
+note "random seed $seed";
 for my $round (1 .. $rounds)
 {
 	my @load = map { start_session($round, $_) } 1 .. $sessions;
 	my $compactor = start_compactor();
 
 	# Some load first, then a compaction under way, then a random moment.
-	usleep(300_000 + int(rand(1_200_000)));
+	usleep(1_000_000 + int(rand(2_000_000)));
 
 	# lsm_verify under the load (it waits for a compaction under way, and
 	# writers go on meanwhile) sees nothing wrong either.
 	is($node->safe_psql('postgres',
 		"SELECT coalesce(string_agg(problem || ': ' || detail, E'\\n'), 'none') FROM lsm_verify('t')"),
 		'none', "round $round: lsm_verify finds nothing wrong while rows are being inserted");
-	my ($compacting, $compactions) = (0, 0);
-	my $deadline = time + 20;
-	while (time < $deadline)
-	{
-		my $r = $node->safe_psql('postgres',
-			"SELECT compacting_pid IS NOT NULL, compactions FROM lsm_stats('t')");
-		($compacting, $compactions) = split /\|/, $r;
-		last if $compacting eq 't';
-		usleep(5_000);
-	}
-	is($compacting, 't', "round $round: a compaction is under way ($compactions done since the last start)");
-	usleep(int(rand(150_000)));
+	# Polled inside the server: a compaction step may be over sooner than a
+	# new connection is made.
+	my ($compacting, $compactions) = split /\|/, $node->safe_psql('postgres', q{
+		DO $$
+		BEGIN
+			FOR i IN 1 .. 30000 LOOP
+				EXIT WHEN (SELECT compacting_pid IS NOT NULL FROM lsm_stats('t'));
+				PERFORM pg_sleep(0.001);
+			END LOOP;
+		END
+		$$;
+		SELECT compacting_pid IS NOT NULL, compactions FROM lsm_stats('t');
+	});
+	is($compacting, 't', "round $round: a compaction is under way ($compactions done since the last start)")
+	  or diag($node->safe_psql('postgres', q{
+		SELECT string_agg(format('%s %s %s/%s %s: %s', pid, backend_type,
+					wait_event_type, wait_event, state, left(query, 60)), E'\n')
+		FROM pg_stat_activity}) . "\n"
+		  . $node->safe_psql('postgres', "SELECT * FROM lsm_stats('t')") . "\n"
+		  . $node->safe_psql('postgres', "SELECT * FROM lsm_memtables('t')"));
+	usleep(int(rand(30_000)));
 	kill9_postmaster();
 
 	# What the clients saw.
@@ -181,14 +197,14 @@ for my $round (1 .. $rounds)
 		$l->{h}->finish;
 		my $s = $l->{s};
 		$last{$s} = 0;
-		for my $line (split /\n/, ${ $l->{out} })
+		for my $line (split /\n/, slurp_file($l->{out}))
 		{
 			next unless $line =~ /^(COMMIT|ROLLBACK) (\d+) (\d+)$/;
 			if ($1 eq 'COMMIT') { $committed{"$round $2 $3"} = 1; }
 			else { $rolled_back{"$round $2 $3"} = 1; }
 			$last{$2} = $3;
 		}
-		like(${ $l->{err} },
+		like(slurp_file($l->{err}),
 			qr/server closed the connection|terminating connection|connection to server was lost|no connection to the server|could not connect|unexpected postmaster exit/,
 			"round $round, session $s: the crash ended the load");
 	}
