@@ -26,6 +26,8 @@ lsm_status_str(lsm_status st)
 			return "invalid argument";
 		case LSM_NO_MEMORY:
 			return "out of memory";
+		case LSM_ABORTED:
+			return "aborted by a callback";
 	}
 	return "unknown status";
 }

@@ -145,9 +145,27 @@ finish_pick(const lsm_manifest *m, lsm_compaction *c, bool whole_out)
 	return true;
 }
 
+/* Whether a run takes part in a compaction bounded by max_seq. */
+static bool
+run_upto(const lsm_run_meta *run, int level, uint64_t max_seq)
+{
+	return level > 0 || run->max_seq <= max_seq;
+}
+
+static int
+level_nruns_upto(const lsm_manifest *m, int level, uint64_t max_seq)
+{
+	int			n = 0;
+
+	for (int i = 0; i < m->levels[level].nruns; i++)
+		if (run_upto(&m->levels[level].runs[i], level, max_seq))
+			n++;
+	return n;
+}
+
 static bool
 pick_whole_level(const lsm_manifest *m, lsm_compaction *c, int level,
-				 int out_level, bool whole_out)
+				 int out_level, bool whole_out, uint64_t max_seq)
 {
 	const lsm_level *lv = &m->levels[level];
 
@@ -156,7 +174,8 @@ pick_whole_level(const lsm_manifest *m, lsm_compaction *c, int level,
 	if (!reserve_inputs(c, 0, lv->nruns))
 		return false;
 	for (int i = 0; i < lv->nruns; i++)
-		if (!add_input(c, 0, &lv->runs[i]))
+		if (run_upto(&lv->runs[i], level, max_seq) &&
+			!add_input(c, 0, &lv->runs[i]))
 			return false;
 	return finish_pick(m, c, whole_out);
 }
@@ -219,7 +238,8 @@ lsm_compaction_pick(const lsm_manifest *m, const lsm_compaction_options *o,
 	}
 	if (best < 0)
 		return false;
-	done = best == 0 ? pick_whole_level(m, c, 0, 1, false) : pick_one_run(m, c, best);
+	done = best == 0 ? pick_whole_level(m, c, 0, 1, false, UINT64_MAX) :
+		pick_one_run(m, c, best);
 	if (!done)
 	{
 		lsm_compaction_free(c);
@@ -241,13 +261,25 @@ bool
 lsm_compaction_pick_all(const lsm_manifest *m, const lsm_compaction_options *o,
 						lsm_compaction *c)
 {
+	return lsm_compaction_pick_all_upto(m, o, UINT64_MAX, c);
+}
+
+/*
+ * Level-0 runs above max_seq hold only entries newer than every run taken,
+ * so leaving them above the outputs keeps newer versions over older ones.
+ */
+bool
+lsm_compaction_pick_all_upto(const lsm_manifest *m,
+							 const lsm_compaction_options *o,
+							 uint64_t max_seq, lsm_compaction *c)
+{
 	int			top = -1;
 	int			below = -1;
 
 	memset(c, 0, sizeof(*c));
 	for (int l = 0; l < LSM_MAX_LEVELS && below < 0; l++)
 	{
-		if (m->levels[l].nruns == 0)
+		if (level_nruns_upto(m, l, max_seq) == 0)
 			continue;
 		if (top < 0)
 			top = l;
@@ -259,7 +291,7 @@ lsm_compaction_pick_all(const lsm_manifest *m, const lsm_compaction_options *o,
 	if (below < 0)
 		below = 1;				/* only L0 holds runs: merge them into L1 */
 	/* Whole levels: a full compaction rewrites every run it reaches. */
-	if (!pick_whole_level(m, c, top, below, true))
+	if (!pick_whole_level(m, c, top, below, true, max_seq))
 	{
 		lsm_compaction_free(c);
 		return false;
@@ -267,6 +299,46 @@ lsm_compaction_pick_all(const lsm_manifest *m, const lsm_compaction_options *o,
 	c->score = 1.0;
 	c->target_run_bytes = o->target_run_bytes;
 	return true;
+}
+
+bool
+lsm_compaction_pick_rewrite(const lsm_manifest *m,
+							const lsm_compaction_options *o, int level,
+							lsm_slice lo, lsm_slice hi, lsm_compaction *c)
+{
+	const lsm_level *lv;
+
+	memset(c, 0, sizeof(*c));
+	if (level < 1 || level >= LSM_MAX_LEVELS)
+		return false;
+	lv = &m->levels[level];
+	c->level = level;
+	c->out_level = level;
+	if (!reserve_inputs(c, 0, lv->nruns) || !reserve_inputs(c, 1, 0))
+		goto fail;
+	for (int i = 0; i < lv->nruns; i++)
+	{
+		const lsm_run_meta *run = &lv->runs[i];
+		lsm_slice	small = lsm_ikey_user_key(lsm_buf_slice(&run->smallest));
+		lsm_slice	large = lsm_ikey_user_key(lsm_buf_slice(&run->largest));
+
+		if (lo.len > 0 && lsm_slice_compare(large, lo) < 0)
+			continue;
+		if (hi.len > 0 && lsm_slice_compare(small, hi) >= 0)
+			continue;
+		if (!add_input(c, 0, run))
+			goto fail;
+	}
+	if (c->ninputs[0] == 0)
+		goto fail;
+	set_bottommost(m, c);
+	c->score = 1.0;
+	c->target_run_bytes = o->target_run_bytes;
+	return true;
+
+fail:
+	lsm_compaction_free(c);
+	return false;
 }
 
 /* ---------------------------------------------------------------------
@@ -336,6 +408,8 @@ typedef struct merge_state
 	lsm_run_meta *outs;
 	int			nouts;
 	int			cap;
+	const lsm_compaction_filter *filter;
+	lsm_buf		rewritten;		/* the internal key of a rewritten entry */
 	lsm_compaction_stats stats;
 } merge_state;
 
@@ -371,6 +445,9 @@ finish_output(merge_state *ms)
 	meta->id = 0;
 	meta->level = (uint32_t) ms->c->out_level;
 	meta->aux = 0;
+	meta->aux2 = 0;
+	if (ms->filter && ms->filter->run_aux)
+		ms->filter->run_aux(ms->filter->arg, &meta->aux, &meta->aux2);
 	ms->stats.bytes_written += meta->nbytes;
 	ms->nouts++;
 done:
@@ -402,7 +479,52 @@ emit(merge_state *ms, const lsm_ikey *ik, lsm_slice ikey, lsm_slice value)
 	if ((st = lsm_sst_builder_add(ms->builder, ikey, value)) != LSM_OK)
 		return st;
 	ms->stats.entries_out++;
+	if (ms->filter && ms->filter->kept)
+		ms->filter->kept(ms->filter->arg, ik, value);
 	return lsm_buf_set(&ms->last_added, ik->user_key.data, ik->user_key.len);
+}
+
+/*
+ * Lets the filter decide about an entry.  Returns false to drop it;
+ * otherwise *ik, *key and *value describe what to write (a rewritten entry
+ * keeps its user key and sequence number).
+ */
+static bool
+apply_filter(merge_state *ms, lsm_ikey *ik, lsm_slice *key, lsm_slice *value,
+			 lsm_status *st)
+{
+	lsm_kind	kind = ik->kind;
+	lsm_slice	nv = *value;
+
+	*st = LSM_OK;
+	if (ms->filter == NULL || ms->filter->decide == NULL)
+		return true;
+	switch (ms->filter->decide(ms->filter->arg, ik, *value, &kind, &nv))
+	{
+		case LSM_FILTER_KEEP:
+			return true;
+		case LSM_FILTER_DROP:
+			return false;
+		case LSM_FILTER_REWRITE:
+			break;
+		case LSM_FILTER_FAIL:
+			*st = LSM_ABORTED;
+			return false;
+	}
+	if ((unsigned) kind > LSM_KIND_MAX)
+	{
+		*st = LSM_INVALID;
+		return false;
+	}
+	ms->rewritten.len = 0;
+	if ((*st = lsm_ikey_append(&ms->rewritten, ik->user_key, ik->seq, kind)) != LSM_OK)
+		return false;
+	*key = lsm_buf_slice(&ms->rewritten);
+	ik->user_key = lsm_ikey_user_key(*key);
+	ik->kind = kind;
+	*value = nv;
+	ms->stats.rewritten++;
+	return true;
 }
 
 /*
@@ -410,11 +532,12 @@ emit(merge_state *ms, const lsm_ikey *ik, lsm_slice ikey, lsm_slice value)
  * versions arrive newest first: everything newer than oldest_snapshot is
  * kept, as is every delta down to and including the newest VALUE or
  * TOMBSTONE at or below it, which shadows all that follows.  A delta does
- * not shadow: it annotates the value beneath it.
+ * not shadow: it annotates the value beneath it.  The filter decides first,
+ * so that what it turns into a tombstone shadows like one; what it drops
+ * shadows nothing.
  */
 static lsm_status
-merge_loop(merge_state *ms, lsm_iter *it, uint64_t oldest_snapshot,
-		   lsm_drop_fn drop, void *drop_arg)
+merge_loop(merge_state *ms, lsm_iter *it, uint64_t oldest_snapshot)
 {
 	lsm_buf		cur = {0};
 	bool		have_cur = false;
@@ -445,6 +568,13 @@ merge_loop(merge_state *ms, lsm_iter *it, uint64_t oldest_snapshot,
 			ms->stats.dropped++;
 			continue;
 		}
+		if (!apply_filter(ms, &ik, &key, &value, &st))
+		{
+			if (st != LSM_OK)
+				break;
+			ms->stats.dropped++;
+			continue;
+		}
 		if (ik.seq <= oldest_snapshot && ik.kind < LSM_KIND_DELTA_FIRST)
 		{
 			shadowed = true;
@@ -453,11 +583,6 @@ merge_loop(merge_state *ms, lsm_iter *it, uint64_t oldest_snapshot,
 				ms->stats.dropped++;
 				continue;
 			}
-		}
-		if (drop && drop(drop_arg, &ik, value))
-		{
-			ms->stats.dropped++;
-			continue;
 		}
 		if ((st = emit(ms, &ik, key, value)) != LSM_OK)
 			break;
@@ -508,8 +633,9 @@ open_inputs(const lsm_run_writer *w, const lsm_compaction *c, lsm_sst **ssts,
 
 lsm_status
 lsm_compaction_merge(const lsm_run_writer *w, const lsm_compaction *c,
-					 uint64_t oldest_snapshot, lsm_drop_fn drop,
-					 void *drop_arg, lsm_run_meta **outs, int *nouts,
+					 uint64_t oldest_snapshot,
+					 const lsm_compaction_filter *filter,
+					 lsm_run_meta **outs, int *nouts,
 					 lsm_compaction_stats *stats)
 {
 	int			n = c->ninputs[0] + c->ninputs[1];
@@ -525,11 +651,12 @@ lsm_compaction_merge(const lsm_run_writer *w, const lsm_compaction *c,
 	memset(&ms, 0, sizeof(ms));
 	ms.w = w;
 	ms.c = c;
+	ms.filter = filter;
 	ms.target = c->target_run_bytes ? c->target_run_bytes : UINT64_C(2) * 1024 * 1024;
 
 	st = open_inputs(w, c, ssts, &merged, &ms.stats.bytes_read);
 	if (st == LSM_OK)
-		st = merge_loop(&ms, merged, oldest_snapshot, drop, drop_arg);
+		st = merge_loop(&ms, merged, oldest_snapshot);
 	if (st == LSM_OK)
 		st = finish_output(&ms);
 
@@ -541,6 +668,7 @@ lsm_compaction_merge(const lsm_run_writer *w, const lsm_compaction *c,
 	free(ssts);
 	lsm_sst_builder_free(ms.builder);
 	lsm_buf_free(&ms.last_added);
+	lsm_buf_free(&ms.rewritten);
 
 	if (stats)
 		*stats = ms.stats;

@@ -10,10 +10,13 @@
  * Merge: all versions of the inputs in internal-key order.  For one user key,
  * versions older than the newest version visible to every snapshot
  * (seq <= oldest_snapshot) are dropped; a tombstone visible to every
- * snapshot is dropped at the bottommost level; and the caller's drop callback
- * may drop any other entry (the table AM's MVCC garbage collection).  Output
- * runs are cut near target_run_bytes, only between user keys, so runs of one
- * level never share a user key.
+ * snapshot is dropped at the bottommost level; and the caller's filter may
+ * drop any other entry or rewrite it (kind and value; the table AM's MVCC
+ * garbage collection and freezing).  An entry the filter turns into a
+ * tombstone shadows the older versions of its user key like any other.
+ * Output runs are cut near target_run_bytes, only between user keys, so runs
+ * of one level never share a user key; the filter may label each output run
+ * (lsm_run_meta.aux) from the entries that went into it.
  */
 #ifndef LSM_COMPACTION_H
 #define LSM_COMPACTION_H
@@ -59,10 +62,55 @@ bool		lsm_compaction_pick(const lsm_manifest *m,
 bool		lsm_compaction_pick_all(const lsm_manifest *m,
 									const lsm_compaction_options *o,
 									lsm_compaction *c);
+
+/*
+ * The same, for the runs whose entries are all at or below max_seq: level-0
+ * runs with a larger max_seq (flushed later, hence newer than everything
+ * else) are left where they are and do not count.
+ */
+bool		lsm_compaction_pick_all_upto(const lsm_manifest *m,
+										 const lsm_compaction_options *o,
+										 uint64_t max_seq, lsm_compaction *c);
+
+/*
+ * Rewrites runs of one level >= 1 in place (out_level == level): those whose
+ * user keys meet [lo, hi) (an empty lo or hi leaves that side open), or all
+ * of them.  False if none does.  With a filter this is garbage collection or
+ * freezing of data that has nowhere deeper to go.
+ */
+bool		lsm_compaction_pick_rewrite(const lsm_manifest *m,
+										const lsm_compaction_options *o,
+										int level, lsm_slice lo, lsm_slice hi,
+										lsm_compaction *c);
 void		lsm_compaction_free(lsm_compaction *c);
 
-/* Return true to drop the entry. */
-typedef bool (*lsm_drop_fn) (void *arg, const lsm_ikey *key, lsm_slice value);
+/* What a filter does with one entry. */
+typedef enum lsm_filter_action
+{
+	LSM_FILTER_KEEP,			/* write it as it is */
+	LSM_FILTER_DROP,			/* leave it out */
+	LSM_FILTER_REWRITE,			/* write *kind and *value instead (same seq) */
+	LSM_FILTER_FAIL				/* stop: the merge returns LSM_ABORTED */
+} lsm_filter_action;
+
+/*
+ * The caller's say in a merge.  decide sees every entry the sequence-number
+ * rules keep, newest first within a user key; for LSM_FILTER_REWRITE it
+ * sets *kind and *value (the bytes stay the filter's until its next call).
+ * kept, if set, is told each entry written (after any rewrite), in order;
+ * run_aux, if set, gives the aux and aux2 of each output run as it is
+ * finished (from the entries kept since the last one).  Any member may be
+ * NULL.
+ */
+typedef struct lsm_compaction_filter
+{
+	lsm_filter_action (*decide) (void *arg, const lsm_ikey *key,
+								 lsm_slice value, lsm_kind *kind,
+								 lsm_slice *new_value);
+	void		(*kept) (void *arg, const lsm_ikey *key, lsm_slice value);
+	void		(*run_aux) (void *arg, uint64_t *aux, uint64_t *aux2);
+	void	   *arg;
+} lsm_compaction_filter;
 
 /* Gives the caller's extent for a run of npages pages. */
 typedef lsm_status (*lsm_alloc_fn) (void *arg, uint32_t npages, lsm_pageno *first);
@@ -92,7 +140,8 @@ typedef struct lsm_compaction_stats
 	uint64_t	bytes_written;
 	uint64_t	entries_in;
 	uint64_t	entries_out;
-	uint64_t	dropped;
+	uint64_t	dropped;		/* by the rules and by the filter */
+	uint64_t	rewritten;		/* by the filter */
 } lsm_compaction_stats;
 
 /*
@@ -102,13 +151,15 @@ typedef struct lsm_compaction_stats
  * lsm_manifest_apply_compaction.
  */
 lsm_status	lsm_compaction_merge(const lsm_run_writer *w, const lsm_compaction *c,
-								 uint64_t oldest_snapshot, lsm_drop_fn drop,
-								 void *drop_arg, lsm_run_meta **outs, int *nouts,
+								 uint64_t oldest_snapshot,
+								 const lsm_compaction_filter *filter,
+								 lsm_run_meta **outs, int *nouts,
 								 lsm_compaction_stats *stats);
 
 /*
  * Removes c's inputs from m, frees their extents with horizon, and adds outs
- * (assigning ids from next_run_id).  On error m is unchanged.
+ * (assigning ids from next_run_id; an in-place rewrite puts them back in the
+ * same level).  On error m is unchanged.
  */
 lsm_status	lsm_manifest_apply_compaction(lsm_manifest *m, const lsm_compaction *c,
 										  lsm_run_meta *outs, int nouts,

@@ -808,7 +808,7 @@ run_compaction(lsm_db *db, lsm_compaction *c)
 	lsm_status	st;
 
 	/* nothing else reads older versions: the store keeps no snapshots */
-	st = lsm_compaction_merge(&w, c, db->last_seq, NULL, NULL, &outs, &nouts, &cs);
+	st = lsm_compaction_merge(&w, c, db->last_seq, NULL, &outs, &nouts, &cs);
 	if (st == LSM_OK)
 		st = lsm_manifest_apply_compaction(&db->m, c, outs, nouts, db->m.version + 1);
 	if (st == LSM_OK)

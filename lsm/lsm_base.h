@@ -18,7 +18,8 @@ typedef enum lsm_status
 	LSM_IO_ERROR = -2,			/* the pager could not read or write */
 	LSM_FULL = -3,				/* memtable region has no room for the entry */
 	LSM_INVALID = -4,			/* bad argument from the caller */
-	LSM_NO_MEMORY = -5			/* malloc failed */
+	LSM_NO_MEMORY = -5,			/* malloc failed */
+	LSM_ABORTED = -6			/* a caller's callback asked to stop */
 } lsm_status;
 
 const char *lsm_status_str(lsm_status st);

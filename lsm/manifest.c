@@ -5,7 +5,7 @@
  * Body layout (all integers varints):
  *   version next_run_id last_seq flushed_seq log_head aux
  *   nlevels, then per level: nruns, then per run:
- *     id first_page npages nbytes nentries min_seq max_seq aux
+ *     id first_page npages nbytes nentries min_seq max_seq aux aux2
  *     smallest (length + bytes) largest (length + bytes)
  *   nfree, then per extent: first npages horizon
  * A run's level is implied by where it sits.
@@ -508,7 +508,7 @@ put_run(lsm_buf *b, const lsm_run_meta *r)
 {
 	const uint64_t fields[] = {
 		r->id, r->first_page, r->npages, r->nbytes, r->nentries,
-		r->min_seq, r->max_seq, r->aux
+		r->min_seq, r->max_seq, r->aux, r->aux2
 	};
 	lsm_status	st;
 
@@ -678,6 +678,7 @@ get_level(reader *r, lsm_manifest *m, int level)
 		run->min_seq = get_u64(r);
 		run->max_seq = get_u64(r);
 		run->aux = get_u64(r);
+		run->aux2 = get_u64(r);
 		get_key(r, &run->smallest);
 		get_key(r, &run->largest);
 		if (r->bad)

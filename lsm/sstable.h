@@ -52,7 +52,8 @@ typedef struct lsm_run_meta
 	uint64_t	nentries;
 	uint64_t	min_seq;
 	uint64_t	max_seq;
-	uint64_t	aux;			/* opaque to the core (table AM: oldest unfrozen xid) */
+	uint64_t	aux;			/* opaque to the core (table AM: oldest xid and */
+	uint64_t	aux2;			/* multixact; xid whose end may free entries) */
 	lsm_buf		smallest;		/* internal keys */
 	lsm_buf		largest;
 } lsm_run_meta;

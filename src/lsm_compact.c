@@ -24,9 +24,14 @@
  *
  * Garbage.  This AM keeps its MVCC in the values (xmin/xmax of each row and
  * XMAX deltas), not in sequence numbers, and every row version has a user
- * key of its own (key + row id), so the core's sequence-number rule would
- * drop nothing useful and could drop deltas that matter: compaction passes
- * oldest_snapshot 0 and keeps every entry for now.
+ * key of its own (key + row id) whose VALUE is its oldest entry.  So
+ * compaction passes oldest_snapshot LSM_MAX_SEQ, under which the core's
+ * rule only lets a tombstone shadow what lies beneath it, as readers do,
+ * and the garbage-collecting filter of lsm_gc.c decides everything else:
+ * dead and aborted rows, finished xmax entries, freezing.  Its horizon is
+ * the oldest xmin of all databases (GetOldestNonRemovableTransactionId
+ * without a relation), read after the pick; VACUUM (lsm_vacuum.c) uses the
+ * table's own.
  *
  * Reuse of freed pages.  A reader reads runs of the manifest version it
  * found when its operation began (lsm_tree.c), possibly for as long as a
@@ -57,6 +62,7 @@
 
 #include "lsm/compaction.h"
 #include "lsm_compact.h"
+#include "lsm_gc.h"
 #include "lsm_tableam.h"
 
 PG_FUNCTION_INFO_V1(lsm_compact);
@@ -157,6 +163,43 @@ lsm_take_reusable_extent(lsm_manifest *m, uint32 npages, lsm_pageno *first)
 	return lsm_manifest_take_extent(m, npages, reusable, first) == LSM_OK;
 }
 
+uint64
+lsm_reusable_pages_below(lsm_manifest *m, BlockNumber end, uint32 *largest)
+{
+	uint64		n = 0;
+
+	*largest = 0;
+	lsm_free_list_settle(m, lsm_reusable_horizon());
+	for (int i = 0; i < m->nfree; i++)
+		if (m->free[i].horizon == 0 && m->free[i].first < end)
+		{
+			uint32		below = Min(m->free[i].npages, end - m->free[i].first);
+
+			n += below;
+			*largest = Max(*largest, below);
+		}
+	return n;
+}
+
+BlockNumber
+lsm_free_tail(lsm_manifest *m, BlockNumber nblocks)
+{
+	BlockNumber end = nblocks;
+
+	lsm_free_list_settle(m, lsm_reusable_horizon());
+	/* sorted by first page and coalesced: only the last can end there */
+	while (m->nfree > 0)
+	{
+		lsm_extent *e = &m->free[m->nfree - 1];
+
+		if (e->horizon != 0 || (uint64) e->first + e->npages != end)
+			break;
+		end = e->first;
+		m->nfree--;
+	}
+	return end;
+}
+
 /* ----------------------------------------------------------------
  * Compaction
  * ----------------------------------------------------------------
@@ -173,14 +216,32 @@ lsm_compact_options(lsm_compaction_options *o)
 	o->target_run_bytes = (uint64) lsm_compaction_target_kb * 1024;
 }
 
-/* What one step holds, freed whatever happens. */
+/*
+ * Accounts for the garbage collection of one merge: the table's counters of
+ * entries dropped (by the filter and by the shadowing it caused) and frozen.
+ */
+void
+lsm_compact_count(LsmStore *s, const lsm_compaction_stats *stats,
+				  const LsmGcStats *gstats)
+{
+	lsm_counter_add(s->entry, LSM_CTR_ENTRIES_GC_DROPPED, stats->dropped);
+	lsm_counter_add(s->entry, LSM_CTR_ENTRIES_FROZEN, gstats->frozen);
+	elog(DEBUG1, "lsm table \"%s\": garbage collection removed %llu dead rows, %llu aborted rows, %llu xmax entries, %llu row-map entries; froze %llu rows",
+		 s->relname,
+		 (unsigned long long) gstats->rows_removed,
+		 (unsigned long long) gstats->aborted_removed,
+		 (unsigned long long) gstats->deltas_removed,
+		 (unsigned long long) gstats->rowmaps_removed,
+		 (unsigned long long) gstats->frozen);
+}
+
+/* The outputs of one merge, freed whatever happens. */
 typedef struct LsmCompactJob
 {
-	lsm_compaction c;
-	bool		picked;
+	lsm_compaction *c;
 	lsm_run_meta *outs;			/* malloc'd by the core */
 	int			nouts;
-	lsm_compaction_stats stats;
+	lsm_compaction_stats *stats;	/* the caller's */
 } LsmCompactJob;
 
 static void
@@ -191,9 +252,6 @@ lsm_compact_job_free(LsmCompactJob *job)
 	free(job->outs);
 	job->outs = NULL;
 	job->nouts = 0;
-	if (job->picked)
-		lsm_compaction_free(&job->c);
-	job->picked = false;
 }
 
 /* Counts an installed compaction step. */
@@ -201,17 +259,18 @@ static void
 lsm_count_compaction(LsmTableShared *e, const LsmCompactJob *job)
 {
 	lsm_counter_add(e, LSM_CTR_COMPACTIONS, 1);
-	lsm_counter_add(e, LSM_CTR_BYTES_COMPACTED_READ, job->stats.bytes_read);
-	lsm_counter_add(e, LSM_CTR_BYTES_COMPACTED_WRITTEN, job->stats.bytes_written);
+	lsm_counter_add(e, LSM_CTR_BYTES_COMPACTED_READ, job->stats->bytes_read);
+	lsm_counter_add(e, LSM_CTR_BYTES_COMPACTED_WRITTEN, job->stats->bytes_written);
 	lsm_counter_set_time(e, LSM_TS_LAST_COMPACTION);
 }
 
 /*
  * Installs the merged runs: one manifest change made to the manifest as it
- * is now, under the metapage lock.
+ * is now, under the metapage lock.  If the merge removed rows, the manifest
+ * notes that row-map entries wait for VACUUM.
  */
 static void
-lsm_compact_install(LsmStore *s, LsmCompactJob *job)
+lsm_compact_install(LsmStore *s, LsmCompactJob *job, bool removed_rows)
 {
 	LsmMetaTx	tx;
 
@@ -221,7 +280,7 @@ lsm_compact_install(LsmStore *s, LsmCompactJob *job)
 		lsm_status	st;
 
 		lsm_meta_begin(s, &tx, true, true);
-		st = lsm_manifest_apply_compaction(&tx.m, &job->c, job->outs, job->nouts,
+		st = lsm_manifest_apply_compaction(&tx.m, job->c, job->outs, job->nouts,
 										   lsm_free_horizon());
 		if (st == LSM_INVALID)
 		{
@@ -244,6 +303,8 @@ lsm_compact_install(LsmStore *s, LsmCompactJob *job)
 		else
 		{
 			lsm_manifest_check_status(s, st, "installing a compaction");
+			if (removed_rows)
+				tx.m.aux |= LSM_MANIFEST_MAP_GARBAGE;
 			lsm_meta_commit(s, &tx, NULL, NULL);
 			lsm_count_compaction(s->entry, job);
 		}
@@ -256,25 +317,14 @@ lsm_compact_install(LsmStore *s, LsmCompactJob *job)
 	PG_END_TRY();
 }
 
-bool
-lsm_compact_step(LsmStore *s, bool full)
+void
+lsm_compact_run(LsmStore *s, lsm_compaction *c, LsmGc *gc,
+				lsm_compaction_stats *stats)
 {
 	LsmCompactJob *job = palloc0(sizeof(LsmCompactJob));
-	lsm_compaction_options o;
-	LsmMetaTx	tx;
 
-	Assert(s->entry != NULL);
-	lsm_compact_options(&o);
-	lsm_meta_begin(s, &tx, false, true);
-	job->picked = full ? lsm_compaction_pick_all(&tx.m, &o, &job->c) :
-		lsm_compaction_pick(&tx.m, &o, &job->c);
-	lsm_meta_end(&tx);
-	if (!job->picked)
-	{
-		pfree(job);
-		return false;
-	}
-
+	job->c = c;
+	job->stats = stats;
 	lsm_counter_set_compacting(s->entry, true);
 	PG_TRY();
 	{
@@ -287,17 +337,24 @@ lsm_compact_step(LsmStore *s, bool full)
 		w.sst_opts = &opts;
 		w.alloc = lsm_alloc_extent;
 		w.alloc_arg = s;
-		st = lsm_compaction_merge(&w, &job->c, 0, NULL, NULL,
-								  &job->outs, &job->nouts, &job->stats);
-		if (st != LSM_OK)
-			lsm_store_raise(s, st, "compacting level %d into level %d",
-							job->c.level, job->c.out_level);
-		lsm_compact_install(s, job);
-		elog(DEBUG1, "lsm table \"%s\": compacted %d+%d runs of levels %d and %d into %d runs (%llu bytes read, %llu written)",
-			 s->relname, job->c.ninputs[0], job->c.ninputs[1], job->c.level,
-			 job->c.out_level, job->nouts,
-			 (unsigned long long) job->stats.bytes_read,
-			 (unsigned long long) job->stats.bytes_written);
+
+		/*
+		 * Sequence numbers are not snapshots here (see the file comment):
+		 * every version counts as visible to all, so a tombstone the filter
+		 * makes shadows the older versions of its key.
+		 */
+		st = lsm_compaction_merge(&w, c, LSM_MAX_SEQ,
+								  gc ? lsm_gc_filter(gc) : NULL,
+								  &job->outs, &job->nouts, stats);
+		lsm_store_check(s, st, "compacting level %d into level %d",
+						c->level, c->out_level);
+		lsm_compact_install(s, job, gc != NULL && lsm_gc_removed_rows(gc));
+		elog(DEBUG1, "lsm table \"%s\": compacted %d+%d runs of levels %d and %d into %d runs (%llu bytes read, %llu written, %llu entries dropped)",
+			 s->relname, c->ninputs[0], c->ninputs[1], c->level,
+			 c->out_level, job->nouts,
+			 (unsigned long long) stats->bytes_read,
+			 (unsigned long long) stats->bytes_written,
+			 (unsigned long long) stats->dropped);
 	}
 	PG_FINALLY();
 	{
@@ -306,6 +363,47 @@ lsm_compact_step(LsmStore *s, bool full)
 	}
 	PG_END_TRY();
 	pfree(job);
+}
+
+bool
+lsm_compact_step(LsmStore *s, bool full)
+{
+	lsm_compaction *c = palloc0(sizeof(lsm_compaction));
+	lsm_compaction_options o;
+	LsmGcCutoffs cut;
+	LsmMetaTx	tx;
+	bool		picked;
+
+	Assert(s->entry != NULL);
+	lsm_compact_options(&o);
+	lsm_meta_begin(s, &tx, false, true);
+	picked = full ? lsm_compaction_pick_all(&tx.m, &o, c) :
+		lsm_compaction_pick(&tx.m, &o, c);
+	lsm_meta_end(&tx);
+	if (!picked)
+	{
+		pfree(c);
+		return false;
+	}
+
+	/* After the pick: the horizon may only have advanced meanwhile. */
+	lsm_gc_cutoffs_default(NULL, &cut);
+	PG_TRY();
+	{
+		LsmGc	   *gc = lsm_gc_begin(s, &cut, LSM_GC_MAP_KEEP, NULL);
+		lsm_compaction_stats stats;
+		LsmGcStats	gstats;
+
+		lsm_compact_run(s, c, gc, &stats);
+		lsm_gc_end(gc, &gstats);
+		lsm_compact_count(s, &stats, &gstats);
+	}
+	PG_FINALLY();
+	{
+		lsm_compaction_free(c);
+	}
+	PG_END_TRY();
+	pfree(c);
 	return true;
 }
 

@@ -9,6 +9,7 @@
 #include "postgres.h"
 
 #include "lsm/compaction.h"
+#include "lsm_gc.h"
 #include "lsm_storage.h"
 
 /* Settings (lsm.l0_compaction_trigger, lsm.compaction_target_run_size). */
@@ -30,6 +31,16 @@ extern void lsm_compact_options(lsm_compaction_options *o);
 extern bool lsm_compact_step(LsmStore *s, bool full);
 
 /*
+ * Merges the runs c names through gc's filter (none if NULL) and installs
+ * the result; *stats gets the merge's numbers.  The same conditions as for
+ * lsm_compact_step apply.  lsm_compact_count accounts for one merge.
+ */
+extern void lsm_compact_run(LsmStore *s, lsm_compaction *c, LsmGc *gc,
+							lsm_compaction_stats *stats);
+extern void lsm_compact_count(LsmStore *s, const lsm_compaction_stats *stats,
+							  const LsmGcStats *gstats);
+
+/*
  * Extents freed by a manifest change are tagged with the next full
  * transaction id at the time of the change (lsm_free_horizon); an extent is
  * reused only once its tag is older than every backend's xmin, standby
@@ -44,6 +55,16 @@ extern uint64 lsm_reusable_horizon(void);
  */
 extern bool lsm_take_reusable_extent(lsm_manifest *m, uint32 npages,
 									 lsm_pageno *first);
+
+/*
+ * Removes from m's free list the reusable free pages at the end of a
+ * relation of nblocks pages; returns where the relation may then end.
+ */
+extern BlockNumber lsm_free_tail(lsm_manifest *m, BlockNumber nblocks);
+
+/* Free pages of m below page end that may be reused now, and the most of them in one piece. */
+extern uint64 lsm_reusable_pages_below(lsm_manifest *m, BlockNumber end,
+									   uint32 *largest);
 
 /*
  * Background compaction (lsm_worker.c): the launcher is registered from

@@ -100,7 +100,7 @@ lsm_xlog_start(LsmStore *s)
 }
 
 /* Keeps a copy of the error being thrown and cancels the throw. */
-static void
+void
 lsm_store_catch(LsmStore *s)
 {
 	MemoryContext old = MemoryContextSwitchTo(s->cxt);

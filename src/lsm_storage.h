@@ -119,7 +119,7 @@ typedef struct LsmPageOpaqueData
 
 /* The metapage's payload starts with this. */
 #define LSM_META_MAGIC		0x4C534D54	/* "LSMT" */
-#define LSM_META_VERSION	2
+#define LSM_META_VERSION	3
 
 typedef struct LsmMetaData
 {
@@ -324,6 +324,7 @@ extern void lsm_store_init(LsmStore *s, const RelFileNode *node,
 						   const char *relname, MemoryContext cxt);
 extern void lsm_store_set_wal(LsmStore *s, char persistence, bool needs_wal);
 extern void lsm_store_free(LsmStore *s);
+extern void lsm_store_catch(LsmStore *s);
 extern void lsm_store_raise(LsmStore *s, lsm_status st, const char *fmt,...)
 			pg_attribute_printf(3, 4);
 extern void lsm_store_check(LsmStore *s, lsm_status st, const char *fmt,...)

@@ -235,30 +235,6 @@ lsm_relation_copy_for_cluster(Relation OldTable, Relation NewTable,
 			errhint("Rows of lsm tables are always kept in key order of their first column."));
 }
 
-/*
- * VACUUM: garbage collection (dead versions, aborted rows, freezing) is
- * compaction's job, in the background, so there is nothing to prune here.
- * Autovacuum calls this for tables with many deleted rows: report the table
- * as vacuumed, with fresh size statistics, so that it does not come back at
- * once.  relfrozenxid stays as it is: nothing was frozen.
- */
-static void
-lsm_relation_vacuum(Relation rel, struct VacuumParams *params,
-					BufferAccessStrategy bstrategy)
-{
-	BlockNumber pages;
-	double		tuples;
-	List	   *indexes = RelationGetIndexList(rel);
-
-	lsm_tree_estimate(rel, &pages, &tuples);
-	vac_update_relstats(rel, pages, tuples, 0, indexes != NIL,
-						InvalidTransactionId, InvalidMultiXactId,
-						NULL, NULL, false);
-	pgstat_report_vacuum(RelationGetRelid(rel), rel->rd_rel->relisshared,
-						 (PgStat_Counter) tuples, 0);
-	list_free(indexes);
-}
-
 /* ------------------------------------------------------------------------
  * Sizes
  * ------------------------------------------------------------------------

@@ -156,6 +156,10 @@ extern TM_Result lsm_tuple_lock(Relation rel, ItemPointer tid, Snapshot snapshot
 								LockTupleMode mode, LockWaitPolicy wait_policy,
 								uint8 flags, TM_FailureData *tmfd);
 
+/* VACUUM (lsm_vacuum.c). */
+extern void lsm_relation_vacuum(Relation rel, struct VacuumParams *params,
+								BufferAccessStrategy bstrategy);
+
 /* Index builds (lsm_index_build.c). */
 extern double lsm_index_build_range_scan(Relation table_rel, Relation index_rel,
 										 struct IndexInfo *index_info,

@@ -175,6 +175,42 @@ test_pick_all(void)
 	lsm_manifest_remove_run(&m, 2, 2);
 	lsm_manifest_remove_run(&m, 2, 3);
 	ok(!lsm_compaction_pick_all(&m, &o, &c), "one level >= 1 holds everything: done");
+
+	/* Bounded by a sequence number: newer level-0 runs stay out. */
+	synth_run(&m, 5, 0, "b", "c", 100, 50);
+	synth_run(&m, 6, 0, "c", "d", 100, 60);
+	ok(!lsm_compaction_pick_all_upto(&m, &o, 40, &c),
+	   "upto 40: both L0 runs are newer, L4 alone holds the rest: done");
+	ok(lsm_compaction_pick_all_upto(&m, &o, 55, &c) && c.level == 0 &&
+	   c.out_level == 4 && c.ninputs[0] == 1 && c.inputs[0][0].id == 5 &&
+	   c.ninputs[1] == 1 && c.bottommost,
+	   "upto 55: only the older L0 run folds into L4");
+	lsm_compaction_free(&c);
+	ok(lsm_compaction_pick_all_upto(&m, &o, 60, &c) && c.ninputs[0] == 2,
+	   "upto 60: both");
+	lsm_compaction_free(&c);
+
+	/* In-place rewrites of one level. */
+	synth_run(&m, 7, 4, "\x01" "a", "\x01z", 100, 1);
+	ok(!lsm_compaction_pick_rewrite(&m, &o, 0, lsm_slice_make("", 0),
+									lsm_slice_make("", 0), &c),
+	   "rewrite: not level 0");
+	ok(!lsm_compaction_pick_rewrite(&m, &o, 3, lsm_slice_make("", 0),
+									lsm_slice_make("", 0), &c),
+	   "rewrite of an empty level: false");
+	ok(lsm_compaction_pick_rewrite(&m, &o, 4, lsm_slice_make("", 0),
+								   lsm_slice_make("", 0), &c) &&
+	   c.level == 4 && c.out_level == 4 && c.ninputs[0] == 2 &&
+	   c.ninputs[1] == 0 && c.bottommost, "rewrite of all of L4, bottommost");
+	lsm_compaction_free(&c);
+	ok(lsm_compaction_pick_rewrite(&m, &o, 4, lsm_slice_make("\x01", 1),
+								   lsm_slice_make("\x02", 1), &c) &&
+	   c.ninputs[0] == 1 && c.inputs[0][0].id == 7,
+	   "rewrite of the runs meeting [\\x01, \\x02): just that one");
+	lsm_compaction_free(&c);
+	ok(!lsm_compaction_pick_rewrite(&m, &o, 4, lsm_slice_make("\x03", 1),
+									lsm_slice_make("\x04", 1), &c),
+	   "a range no run meets: false");
 	lsm_manifest_free(&m);
 }
 
@@ -455,13 +491,89 @@ typedef struct drop_ctx
 	int			modulus;		/* drop entries whose seq is a multiple */
 } drop_ctx;
 
-static bool
-drop_multiples(void *arg, const lsm_ikey *key, lsm_slice value)
+static lsm_filter_action
+drop_multiples(void *arg, const lsm_ikey *key, lsm_slice value, lsm_kind *kind,
+			   lsm_slice *new_value)
 {
 	drop_ctx   *d = arg;
 
 	d->calls++;
-	return d->modulus > 0 && key->seq % (uint64_t) d->modulus == 0;
+	return d->modulus > 0 && key->seq % (uint64_t) d->modulus == 0 ?
+		LSM_FILTER_DROP : LSM_FILTER_KEEP;
+}
+
+/*
+ * A filter in the style of the table AM's garbage collection: XMAX deltas
+ * whose seq is a multiple of 3 become tombstones (keeping their value, so
+ * that the outputs stay checkable), LOCK deltas whose seq is a multiple of
+ * 4 go; each output run is labelled with how many entries it got.
+ */
+typedef struct gc_ctx
+{
+	uint64_t	kept_total;
+	uint64_t	kept_run;
+	bool		order_ok;
+	lsm_buf		last;
+} gc_ctx;
+
+static lsm_filter_action
+gc_decide(void *arg, const lsm_ikey *key, lsm_slice value, lsm_kind *kind,
+		  lsm_slice *new_value)
+{
+	if (key->kind == LSM_KIND_XMAX && key->seq % 3 == 0)
+	{
+		*kind = LSM_KIND_TOMBSTONE;
+		*new_value = value;
+		return LSM_FILTER_REWRITE;
+	}
+	if (key->kind == LSM_KIND_LOCK && key->seq % 4 == 0)
+		return LSM_FILTER_DROP;
+	return LSM_FILTER_KEEP;
+}
+
+static void
+gc_kept(void *arg, const lsm_ikey *key, lsm_slice value)
+{
+	gc_ctx	   *g = arg;
+	lsm_buf		cur = {0};
+
+	lsm_ikey_append(&cur, key->user_key, key->seq, key->kind);
+	if (g->last.len > 0 &&
+		lsm_ikey_compare(lsm_buf_slice(&g->last), lsm_buf_slice(&cur)) >= 0)
+		g->order_ok = false;
+	lsm_buf_set(&g->last, cur.data, cur.len);
+	lsm_buf_free(&cur);
+	g->kept_total++;
+	g->kept_run++;
+}
+
+static void
+gc_run_aux(void *arg, uint64_t *aux, uint64_t *aux2)
+{
+	gc_ctx	   *g = arg;
+
+	*aux = g->kept_run;
+	*aux2 = g->kept_run * 2 + 1;
+	g->kept_run = 0;
+}
+
+/* The model of gc_decide: applied to every version before the rules. */
+static int
+gc_model(const ver *sorted, int n, ver *out)
+{
+	int			nout = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		ver			v = sorted[i];
+
+		if (v.kind == LSM_KIND_XMAX && v.seq % 3 == 0)
+			v.kind = LSM_KIND_TOMBSTONE;
+		else if (v.kind == LSM_KIND_LOCK && v.seq % 4 == 0)
+			continue;
+		out[nout++] = v;
+	}
+	return nout;
 }
 
 /* A workload: older versions in three non-overlapping L1 runs, newer ones in two overlapping L0 runs. */
@@ -586,7 +698,7 @@ test_merge_rules(env *e)
 
 			cases++;
 			wl.c.bottommost = bottom;
-			st = lsm_compaction_merge(&e->w, &wl.c, snaps[s], NULL, NULL,
+			st = lsm_compaction_merge(&e->w, &wl.c, snaps[s], NULL,
 									  &outs, &nouts, &stats);
 			if (st != LSM_OK)
 			{
@@ -663,7 +775,7 @@ test_merge_rules(env *e)
 			int			ng;
 
 			wl.c.bottommost = bottom;
-			lsm_compaction_merge(&e->w, &wl.c, (uint64_t) n + 100, NULL, NULL,
+			lsm_compaction_merge(&e->w, &wl.c, (uint64_t) n + 100, NULL,
 								 &outs, &nouts, NULL);
 			ng = read_outputs(e, outs, nouts, got, n, &s1, &s2);
 			for (int i = 0; i < ng; i++)
@@ -687,22 +799,77 @@ test_merge_rules(env *e)
 					s2;
 		uint64_t	S = (uint64_t) n / 2;
 
+		lsm_compaction_filter f = {drop_multiples, NULL, NULL, &d};
+
 		wl.c.bottommost = false;
-		lsm_compaction_merge(&e->w, &wl.c, S, drop_multiples, &d, &outs, &nouts, NULL);
+		lsm_compaction_merge(&e->w, &wl.c, S, &f, &outs, &nouts, NULL);
 		nwant = reference(wl.all, n, S, false, want);
 		is_int(d.calls, nwant, "callback called once per entry that survives the rules");
 		free_outs(outs, nouts);
 
 		d.calls = 0;
 		d.modulus = 5;
-		lsm_compaction_merge(&e->w, &wl.c, S, drop_multiples, &d, &outs, &nouts, NULL);
-		for (int i = 0; i < nwant; i++)
-			if (want[i].seq % 5 != 0)
-				want[nfilt++] = want[i];
+		lsm_compaction_merge(&e->w, &wl.c, S, &f, &outs, &nouts, NULL);
+		/* a dropped entry is as if it never was: it shadows nothing */
+		nwant = 0;
+		for (int i = 0; i < n; i++)
+			if (wl.all[i].seq % 5 != 0)
+				got[nwant++] = wl.all[i];
+		nfilt = reference(got, nwant, S, false, want);
+		nwant = reference(wl.all, n, S, false, got);
 		ngot = read_outputs(e, outs, nouts, got, n, &s1, &s2);
 		ok(same_versions(want, nfilt, got, ngot) && nfilt < nwant,
 		   "entries the callback drops are gone, the rest kept (%d of %d)", ngot, nwant);
 		free_outs(outs, nouts);
+	}
+
+	/*
+	 * Rewrites: a delta turned into a tombstone shadows the older versions
+	 * of its key and goes at the bottommost level; labels count the entries
+	 * of each output.
+	 */
+	for (int bottom = 0; bottom < 2; bottom++)
+	{
+		gc_ctx		g = {0, 0, true, {0}};
+		lsm_compaction_filter f = {gc_decide, gc_kept, gc_run_aux, &g};
+		lsm_compaction_stats cs;
+		ver		   *model = calloc((size_t) n, sizeof(ver));
+		lsm_run_meta *outs;
+		int			nouts,
+					nmodel,
+					nwant,
+					ngot;
+		bool		s1,
+					s2,
+					aux_ok = true;
+		uint64_t	entries = 0;
+
+		wl.c.bottommost = bottom;
+		wl.c.target_run_bytes = 1024;
+		is_int(lsm_compaction_merge(&e->w, &wl.c, LSM_MAX_SEQ, &f, &outs, &nouts, &cs),
+			   LSM_OK, "merge with a rewriting filter (bottommost %d)", bottom);
+		nmodel = gc_model(wl.all, n, model);
+		nwant = reference(model, nmodel, LSM_MAX_SEQ, bottom, want);
+		ngot = read_outputs(e, outs, nouts, got, n, &s1, &s2);
+		ok(same_versions(want, nwant, got, ngot) && s1 && s2,
+		   "outputs equal the model: rewrites shadow, drops do not (%d entries)", ngot);
+		for (int i = 0; i < nouts; i++)
+		{
+			if (outs[i].aux != outs[i].nentries ||
+				outs[i].aux2 != outs[i].nentries * 2 + 1)
+				aux_ok = false;
+			entries += outs[i].nentries;
+		}
+		ok(aux_ok && nouts > 1, "each of %d outputs is labelled from its own entries", nouts);
+		ok(g.kept_total == entries && g.kept_run == 0 && g.order_ok,
+		   "kept sees every entry written, in order");
+		ok(cs.rewritten > 0 && cs.entries_out == entries &&
+		   cs.entries_in == cs.entries_out + cs.dropped,
+		   "stats count rewrites (%llu) and drops", (unsigned long long) cs.rewritten);
+		free_outs(outs, nouts);
+		lsm_buf_free(&g.last);
+		free(model);
+		wl.c.target_run_bytes = 8 * 1024;
 	}
 
 	free(want);
@@ -730,7 +897,7 @@ test_apply(env *e)
 	ok(lsm_manifest_check(&m, msg, sizeof(msg)) == LSM_OK, "input manifest is valid %s", msg);
 
 	wl.c.bottommost = true;
-	is_int(lsm_compaction_merge(&e->w, &wl.c, 0, NULL, NULL, &outs, &nouts, NULL),
+	is_int(lsm_compaction_merge(&e->w, &wl.c, 0, NULL, &outs, &nouts, NULL),
 		   LSM_OK, "merge for apply");
 
 	/* A compaction naming a run the manifest lacks changes nothing. */
@@ -827,7 +994,7 @@ test_loop(env *e)
 			lsm_run_meta *outs;
 			int			nouts;
 
-			if (lsm_compaction_merge(&e->w, &c, (uint64_t) nall, NULL, NULL,
+			if (lsm_compaction_merge(&e->w, &c, (uint64_t) nall, NULL,
 									 &outs, &nouts, NULL) != LSM_OK ||
 				lsm_manifest_apply_compaction(&m, &c, outs, nouts, 0) != LSM_OK ||
 				lsm_manifest_check(&m, NULL, 0) != LSM_OK)
@@ -883,7 +1050,7 @@ test_loop(env *e)
 		lsm_run_meta *outs;
 		int			nouts;
 
-		lsm_compaction_merge(&e->w, &c, (uint64_t) nall, NULL, NULL, &outs, &nouts, NULL);
+		lsm_compaction_merge(&e->w, &c, (uint64_t) nall, NULL, &outs, &nouts, NULL);
 		lsm_manifest_apply_compaction(&m, &c, outs, nouts, 0);
 		free_outs(outs, nouts);
 		lsm_compaction_free(&c);

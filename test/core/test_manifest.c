@@ -28,6 +28,7 @@ make_run(lsm_run_meta *r, uint64_t id, uint32_t level, const char *lo,
 	r->min_seq = max_seq / 2;
 	r->max_seq = max_seq;
 	r->aux = id + 1000;
+	r->aux2 = (id << 40) + 7;
 	lsm_ikey_append(&r->smallest, lsm_slice_make(lo, strlen(lo)), max_seq, LSM_KIND_VALUE);
 	lsm_ikey_append(&r->largest, lsm_slice_make(hi, strlen(hi)), r->min_seq, LSM_KIND_TOMBSTONE);
 }
@@ -239,7 +240,7 @@ runs_equal(const lsm_run_meta *a, const lsm_run_meta *b)
 		a->first_page == b->first_page && a->npages == b->npages &&
 		a->nbytes == b->nbytes && a->nentries == b->nentries &&
 		a->min_seq == b->min_seq && a->max_seq == b->max_seq &&
-		a->aux == b->aux &&
+		a->aux == b->aux && a->aux2 == b->aux2 &&
 		lsm_slice_compare(lsm_buf_slice(&a->smallest), lsm_buf_slice(&b->smallest)) == 0 &&
 		lsm_slice_compare(lsm_buf_slice(&a->largest), lsm_buf_slice(&b->largest)) == 0;
 }
