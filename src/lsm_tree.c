@@ -25,6 +25,7 @@
 #include "catalog/pg_class.h"
 #include "catalog/storage.h"
 #include "miscadmin.h"
+#include "replication/message.h"
 #include "storage/bufmgr.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
@@ -582,6 +583,35 @@ static void lsm_xact_callback(XactEvent event, void *arg);
 static void lsm_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 								 SubTransactionId parentSubid, void *arg);
 
+/*
+ * After a crash, recovery hands out transaction ids from just past the
+ * highest one it finds in the WAL (or the last checkpoint's nextXid).  The
+ * entries of a transaction reach the WAL in runs that another process
+ * flushes, and in log records written under the top-level xid, so without
+ * more an xid of ours could be missing from the WAL while its entries are
+ * durable: recovery would hand it out again, and its new owner's commit
+ * would make a dead transaction's rows visible.  So before the first entry
+ * of a (sub)transaction id newer than any this backend has covered goes into
+ * a memtable, a WAL record carrying that id as its xl_xid is inserted; WAL
+ * order puts it before every run or log record that holds the entry, and it
+ * covers every older id too.  A non-transactional logical decoding message
+ * is the smallest such record PostgreSQL has (its redo does nothing; logical
+ * decoding clients see an empty "lsm_am" message).
+ */
+static void
+lsm_cover_xid(void)
+{
+	static FullTransactionId covered = {0};
+	FullTransactionId fxid = GetCurrentFullTransactionIdIfAny();
+
+	if (!FullTransactionIdIsValid(fxid) ||
+		(FullTransactionIdIsValid(covered) &&
+		 FullTransactionIdPrecedesOrEquals(fxid, covered)))
+		return;
+	LogLogicalMessage("lsm_am", "", 0, false);
+	covered = fxid;
+}
+
 /* Forgets t's pending records. */
 static void
 lsm_pending_reset(LsmTree *t)
@@ -824,6 +854,7 @@ lsm_tree_write(LsmTree *t, const LsmWrite *w, int n)
 	if (n >= LSM_SORT_BATCH)
 		order = lsm_write_order(w, n);
 
+	lsm_cover_xid();
 	u = lsm_tree_use(t, true);
 	e = u->entry;
 	/* Slowed down or stopped while flushes or compaction fall behind. */
