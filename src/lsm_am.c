@@ -15,6 +15,7 @@
 
 #include "lsm/version.h"
 #include "lsm_compact.h"
+#include "lsm_rmgr.h"
 #include "lsm_customscan.h"
 #include "lsm_storage.h"
 #include "lsm_tableam.h"
@@ -43,6 +44,9 @@ _PG_init(void)
 	 * shared memory (memtable pool, table directory) and its hooks.
 	 */
 	lsm_storage_init();
+
+	/* WAL records of our own: recovery conflicts for removed row versions. */
+	lsm_rmgr_init();
 
 	/* Compaction settings (lsm.l0_compaction_trigger and the run size). */
 	lsm_compact_init();

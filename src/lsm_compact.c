@@ -62,6 +62,7 @@
 
 #include "lsm/compaction.h"
 #include "lsm_compact.h"
+#include "lsm_rmgr.h"
 #include "lsm_gc.h"
 #include "lsm_tableam.h"
 
@@ -348,6 +349,10 @@ lsm_compact_run(LsmStore *s, lsm_compaction *c, LsmGc *gc,
 								  &job->outs, &job->nouts, stats);
 		lsm_store_check(s, st, "compacting level %d into level %d",
 						c->level, c->out_level);
+		/* Standby queries that may see what the filter removed: conflict. */
+		if (gc != NULL)
+			lsm_log_removal_horizon(&s->node, s->needs_wal,
+									lsm_gc_conflict_horizon(gc));
 		lsm_compact_install(s, job, gc != NULL && lsm_gc_removed_rows(gc));
 		elog(DEBUG1, "lsm table \"%s\": compacted %d+%d runs of levels %d and %d into %d runs (%llu bytes read, %llu written, %llu entries dropped)",
 			 s->relname, c->ninputs[0], c->ninputs[1], c->level,

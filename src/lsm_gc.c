@@ -608,6 +608,21 @@ lsm_gc_removed_rows(LsmGc *gc)
 	return gc->stats.rows_removed > 0 || gc->stats.aborted_removed > 0;
 }
 
+/*
+ * The horizon a hot standby's queries must be past for what the merge did
+ * so far (lsm_rmgr.h): the removal horizon if it removed or froze anything
+ * a snapshot could still see, else InvalidTransactionId (aborted rows are
+ * invisible to every snapshot).
+ */
+TransactionId
+lsm_gc_conflict_horizon(LsmGc *gc)
+{
+	if (gc->stats.rows_removed > 0 || gc->stats.deltas_removed > 0 ||
+		gc->stats.rowmaps_removed > 0 || gc->stats.frozen > 0)
+		return gc->cut.oldest_xmin;
+	return InvalidTransactionId;
+}
+
 void
 lsm_gc_end(LsmGc *gc, LsmGcStats *stats)
 {

@@ -103,6 +103,7 @@ extern LsmGc *lsm_gc_begin(LsmStore *s, const LsmGcCutoffs *cut,
 extern const lsm_compaction_filter *lsm_gc_filter(LsmGc *gc);
 /* Whether the merge so far removed rows (dead or aborted). */
 extern bool lsm_gc_removed_rows(LsmGc *gc);
+extern TransactionId lsm_gc_conflict_horizon(LsmGc *gc);
 extern void lsm_gc_end(LsmGc *gc, LsmGcStats *stats);
 
 /*

@@ -273,7 +273,37 @@ is($standby->safe_psql('postgres', 'SELECT count(*), sum(k) FROM u'),
 	$primary->safe_psql('postgres', 'SELECT count(*), sum(k) FROM u'),
 	'feedback off: a new query on the standby reads u as the primary does');
 compare($standby, 'standby without feedback');
-$standby->append_conf('postgresql.conf', "hot_standby_feedback = on\n");
+# Without feedback, compaction on the primary garbage-collects row versions
+# a standby snapshot still sees; its redo cancels that snapshot's
+# transaction (a recovery conflict, as heap's pruning causes), so the old
+# snapshot never sees the rows missing.
+$standby->append_conf('postgresql.conf', "max_standby_streaming_delay = 1s\n");
+$standby->reload;
+$primary->safe_psql('postgres', q{
+	CREATE TABLE g (k int, v text) USING lsm;
+	INSERT INTO g SELECT g, 'gc ' || g FROM generate_series(1, 1000) g;
+	SELECT lsm_flush('g');
+});
+catch_up($standby);
+my $conflicts_before = $standby->safe_psql('postgres',
+	"SELECT confl_snapshot FROM pg_stat_database_conflicts WHERE datname = 'postgres'");
+my $old = $standby->background_psql('postgres', on_error_stop => 0);
+$old->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');
+is($old->query_safe('SELECT count(*) FROM g'), '1000', 'gc: the old standby snapshot sees 1000 rows');
+$primary->safe_psql('postgres', "DELETE FROM g WHERE k <= 500");
+$primary->safe_psql('postgres', "SELECT lsm_flush('g'); SELECT lsm_compact('g');");
+is($primary->safe_psql('postgres', 'SELECT count(*) FROM g'), '500', 'gc: 500 rows left on the primary');
+catch_up($standby);
+my $seen = eval { $old->query('SELECT count(*) FROM g') } // '';
+$seen =~ s/\s+$//;
+isnt($seen, '500', 'gc: the old standby snapshot never sees the removed rows gone');
+is($standby->safe_psql('postgres',
+	"SELECT confl_snapshot > $conflicts_before FROM pg_stat_database_conflicts WHERE datname = 'postgres'"),
+	't', 'gc: the compaction\'s removal caused a snapshot conflict on the standby');
+eval { $old->quit };
+is($standby->safe_psql('postgres', 'SELECT count(*) FROM g'), '500', 'gc: a new standby query sees 500 rows');
+
+$standby->append_conf('postgresql.conf', "hot_standby_feedback = on\nmax_standby_streaming_delay = 30s\n");
 $standby->reload;
 
 # A second standby from a base backup taken with rows only in the memtable.
