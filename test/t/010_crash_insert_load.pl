@@ -20,6 +20,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use LsmCrash qw(kill9_all);
 use IPC::Run;
 use Time::HiRes qw(usleep);
 
@@ -48,46 +51,6 @@ $node->safe_psql('postgres', qq{
 sub flush_sql
 {
 	return $is_lsm ? "SELECT lsm_flush('t')" : "SELECT 1";
-}
-
-# Kills the postmaster and all its children with SIGKILL at once, and waits
-# until they are gone.
-sub kill9_all
-{
-	my ($node) = @_;
-	my $pm = $node->{_pid};
-	my @pids = ($pm);
-	opendir(my $dh, '/proc') or die "cannot read /proc: $!";
-	for my $p (grep { /^\d+$/ } readdir($dh))
-	{
-		open(my $fh, '<', "/proc/$p/stat") or next;
-		my $stat = <$fh>;
-		close($fh);
-		next unless defined $stat;
-		# pid (comm) state ppid ...
-		push @pids, $p if $stat =~ /\)\s+\S+\s+(\d+)/ && $1 == $pm;
-	}
-	closedir($dh);
-	note 'SIGKILL to ' . scalar(@pids) . ' server processes';
-	kill 'KILL', @pids;
-	$node->{_pid} = undef;
-	# Wait until they are gone (or zombies: /proc/PID/stat says Z).
-	for my $p (@pids)
-	{
-		while (open(my $fh, '<', "/proc/$p/stat"))
-		{
-			my $stat = <$fh>;
-			close($fh);
-			last if !defined $stat || $stat =~ /\)\s+Z\s/;
-			usleep(10_000);
-		}
-	}
-	# A zombie postmaster would make the next one refuse to start on its
-	# lock files; after a real crash the machine reboots, and they are stale
-	# anyway.
-	unlink($node->data_dir . '/postmaster.pid',
-		$node->host . '/.s.PGSQL.' . $node->port . '.lock');
-	return;
 }
 
 # The script of one session in one round.

@@ -30,6 +30,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use LsmCrash qw(kill9_all);
 use IPC::Run;
 use Time::HiRes qw(usleep);
 
@@ -58,41 +61,6 @@ $node->safe_psql('postgres', qq{
 	CREATE TABLE h1 (k bigint, round int, session int, txn int, g int, pad text) USING heap;
 	CREATE TABLE h2 (k bigint, round int, session int, txn int, g int, pad text) USING heap;
 });
-
-# Kills the postmaster and all its children with SIGKILL at once, and waits
-# until they are gone (as test/t/010_crash_insert_load.pl does).
-sub kill9_all
-{
-	my ($node) = @_;
-	my $pm = $node->{_pid};
-	my @pids = ($pm);
-	opendir(my $dh, '/proc') or die "cannot read /proc: $!";
-	for my $p (grep { /^\d+$/ } readdir($dh))
-	{
-		open(my $fh, '<', "/proc/$p/stat") or next;
-		my $stat = <$fh>;
-		close($fh);
-		next unless defined $stat;
-		push @pids, $p if $stat =~ /\)\s+\S+\s+(\d+)/ && $1 == $pm;
-	}
-	closedir($dh);
-	note 'SIGKILL to ' . scalar(@pids) . ' server processes';
-	kill 'KILL', @pids;
-	$node->{_pid} = undef;
-	for my $p (@pids)
-	{
-		while (open(my $fh, '<', "/proc/$p/stat"))
-		{
-			my $stat = <$fh>;
-			close($fh);
-			last if !defined $stat || $stat =~ /\)\s+Z\s/;
-			usleep(10_000);
-		}
-	}
-	unlink($node->data_dir . '/postmaster.pid',
-		$node->host . '/.s.PGSQL.' . $node->port . '.lock');
-	return;
-}
 
 # The INSERT of rows g = from..to of transaction (round, s, j) into table
 # $tab: keys scattered over the key space, 64 bytes of padding.

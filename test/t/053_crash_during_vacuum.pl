@@ -17,6 +17,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use LsmCrash qw(kill9_all);
 use IPC::Run;
 use Time::HiRes qw(usleep time);
 
@@ -41,41 +44,6 @@ $node->safe_psql('postgres', qq{
 	CREATE INDEX t_k ON t (k);
 	CREATE INDEX t_st ON t (session, txn);
 });
-
-# Kills the postmaster and all its children with SIGKILL at once, and waits
-# until they are gone.
-sub kill9_all
-{
-	my ($node) = @_;
-	my $pm = $node->{_pid};
-	my @pids = ($pm);
-	opendir(my $dh, '/proc') or die "cannot read /proc: $!";
-	for my $p (grep { /^\d+$/ } readdir($dh))
-	{
-		open(my $fh, '<', "/proc/$p/stat") or next;
-		my $stat = <$fh>;
-		close($fh);
-		next unless defined $stat;
-		push @pids, $p if $stat =~ /\)\s+\S+\s+(\d+)/ && $1 == $pm;
-	}
-	closedir($dh);
-	note 'SIGKILL to ' . scalar(@pids) . ' server processes';
-	kill 'KILL', @pids;
-	$node->{_pid} = undef;
-	for my $p (@pids)
-	{
-		while (open(my $fh, '<', "/proc/$p/stat"))
-		{
-			my $stat = <$fh>;
-			close($fh);
-			last if !defined $stat || $stat =~ /\)\s+Z\s/;
-			usleep(10_000);
-		}
-	}
-	unlink($node->data_dir . '/postmaster.pid',
-		$node->host . '/.s.PGSQL.' . $node->port . '.lock');
-	return;
-}
 
 # The lsm table equals the heap table, read by a sequential scan and through
 # each index.
