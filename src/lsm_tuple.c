@@ -12,7 +12,9 @@
 
 #include "access/detoast.h"
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "executor/tuptable.h"
+#include "storage/procarray.h"
 
 #include "lsm_tuple.h"
 
@@ -147,6 +149,25 @@ lsm_row_builder_add(void *arg, uint64 seq, lsm_kind kind,
 }
 
 /*
+ * Does the VALUE carry the token of a speculative insertion that may still
+ * be confirmed or killed?  Only while its inserter runs: afterwards the
+ * token means nothing, and garbage collection may drop the confirming delta
+ * along with a newer one that no longer matters.  Only VALUEs that carry a
+ * token pay for the check.
+ */
+static bool
+speculation_in_progress(HeapTupleHeader hdr)
+{
+	TransactionId xmin;
+
+	if (!HeapTupleHeaderIsSpeculative(hdr))
+		return false;
+	xmin = HeapTupleHeaderGetRawXmin(hdr);
+	return TransactionIdIsCurrentTransactionId(xmin) ||
+		TransactionIdIsInProgress(xmin);
+}
+
+/*
  * Completes the row: the header gets the newest delta's xmax, xmax infomask
  * bits and ctid, as heap's header would after the same operations.  The
  * header's t_cid keeps cmin; cmax is kept in the LsmRow (no combo ids).
@@ -195,10 +216,9 @@ lsm_row_builder_finish(LsmRowBuilder *b)
 	}
 	else
 	{
-		/* a speculative insertion not yet confirmed keeps its token */
 		hdr->t_infomask |= HEAP_XMAX_INVALID;
 		HeapTupleHeaderSetXmax(hdr, InvalidTransactionId);
-		if (!HeapTupleHeaderIsSpeculative(hdr))
+		if (!speculation_in_progress(hdr))
 			hdr->t_ctid = row->tuple.t_self;
 		row->cmax = InvalidCommandId;
 		row->has_xmax = false;
