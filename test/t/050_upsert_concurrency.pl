@@ -3,7 +3,10 @@
 # lsm_upsert_speculative forces them one at a time).
 #
 #  - Four pgbench clients upsert counters over a small key space (DO UPDATE
-#    SET n = n + 1) and over a growing one (DO NOTHING, and DO UPDATE): every
+#    SET n = n + 1), over a growing one (DO NOTHING, and DO UPDATE), and on
+#    the key after the largest, which all clients insert at the same time
+#    (there speculative insertions race and some are killed: the count of
+#    killed ones, which the table counts as deletions, is noted): every
 #    statement counts exactly once (sum(n) is the number of statements), no
 #    key appears twice, the primary key index finds every row, and heap
 #    tables given the same load answer the same.
@@ -38,6 +41,8 @@ $node->safe_psql('postgres', q{
 	CREATE TABLE ln (k int PRIMARY KEY, who int) USING lsm;
 	CREATE TABLE hn (k int PRIMARY KEY, who int) USING heap;
 	CREATE TABLE lg (k text COLLATE "C" PRIMARY KEY, n int, u int UNIQUE) USING lsm;
+	CREATE TABLE lq (k int PRIMARY KEY, n int) USING lsm;
+	CREATE TABLE hq (k int PRIMARY KEY, n int) USING heap;
 	CREATE TABLE hg (k text COLLATE "C" PRIMARY KEY, n int, u int UNIQUE) USING heap;
 });
 
@@ -53,6 +58,8 @@ INSERT INTO ln VALUES (:fresh, :client_id) ON CONFLICT DO NOTHING;
 INSERT INTO hn VALUES (:fresh, :client_id) ON CONFLICT DO NOTHING;
 INSERT INTO lg VALUES ('k' || :g, 1, :g) ON CONFLICT (k) DO UPDATE SET n = lg.n + 1;
 INSERT INTO hg VALUES ('k' || :g, 1, :g) ON CONFLICT (k) DO UPDATE SET n = hg.n + 1;
+INSERT INTO lq SELECT coalesce(max(k), 0) + 1, 1 FROM lq ON CONFLICT (k) DO UPDATE SET n = lq.n + 1;
+INSERT INTO hq SELECT coalesce(max(k), 0) + 1, 1 FROM hq ON CONFLICT (k) DO UPDATE SET n = hq.n + 1;
 });
 
 sub pgbench
@@ -92,12 +99,16 @@ is($node->safe_psql('postgres', 'SELECT sum(n) FROM hc'), $total,
 	'... as on heap');
 is($node->safe_psql('postgres', 'SELECT sum(n) FROM lg'), $total,
 	'DO UPDATE with a second unique index counted every statement once on lsm');
+is($node->safe_psql('postgres', 'SELECT sum(n) FROM lq'), $total,
+	'DO UPDATE of keys all clients insert at once counted every statement once on lsm');
+is($node->safe_psql('postgres', 'SELECT sum(n) FROM hq'), $total,
+	'... as on heap');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM lc'),
 	$node->safe_psql('postgres', 'SELECT count(*) FROM hc'),
 	'as many counters as on heap');
-consistent($_, 'after the load') for qw(lc ln lg);
+consistent($_, 'after the load') for qw(lc ln lg lq);
 my $killed = $node->safe_psql('postgres', q{
-	SELECT coalesce(sum(n_tup_del), 0) FROM pg_stat_user_tables WHERE relname IN ('lc', 'ln', 'lg')});
+	SELECT sum(n_tup_del) FROM pg_stat_user_tables WHERE relname IN ('lc', 'ln', 'lg', 'lq')});
 note "speculative insertions killed on the lsm tables (counted as deletions): $killed";
 
 # The same load, killed midway.
@@ -106,7 +117,7 @@ sleep 4;
 $node->stop('immediate');
 $b->{h}->finish;
 $node->start;
-consistent($_, 'after kill -9') for qw(lc ln lg hc hn hg);
+consistent($_, 'after kill -9') for qw(lc ln lg lq hc hn hg hq);
 $node->safe_psql('postgres', q{
 	INSERT INTO lc SELECT g, 1 FROM generate_series(1, 30) g ON CONFLICT (k) DO UPDATE SET n = lc.n + 1;
 	INSERT INTO ln SELECT g, 0 FROM generate_series(1, 3100) g ON CONFLICT DO NOTHING;
