@@ -16,7 +16,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use FindBin;
 use lib $FindBin::RealBin;
-use LsmCrash qw(kill9_all);
+use LsmCrash qw(kill9_all acknowledged crash_problems);
 use IPC::Run;
 use Time::HiRes qw(usleep time);
 
@@ -128,20 +128,9 @@ for my $round (1 .. 3)
 		note sprintf('round %d: crashed %.2fs into the flush', $round, time - $t0);
 	}
 
-	my (%committed, %ended, %last);
-	for my $l (@load)
-	{
-		$l->{h}->finish;
-		$last{ $l->{s} } = 0;
-		for my $line (split /\n/, ${ $l->{out} })
-		{
-			next unless $line =~ /^(COMMIT|ROLLBACK) (\d+) (\d+)$/;
-			$committed{"$2 $3"} = 1 if $1 eq 'COMMIT';
-			$last{$2} = $3;
-		}
-	}
-	cmp_ok(scalar(keys %committed), '>', 0,
-		"round $round: " . scalar(keys %committed) . " transactions committed during the flush");
+	my ($committed, $last) = acknowledged(@load);
+	cmp_ok(scalar(keys %$committed), '>', 0,
+		"round $round: " . scalar(keys %$committed) . " transactions committed during the flush");
 
 	$node->start;
 
@@ -152,21 +141,9 @@ for my $round (1 .. 3)
 		my ($s, $j, $c) = split /\|/, $line;
 		$found{"$s $j"} = $c;
 	}
-	my @bad;
-	for my $tx (keys %committed)
-	{
-		my ($s, $j) = split / /, $tx;
-		push @bad, "$tx missing or partial"
-		  unless ($found{$tx} // 0) == rows_of($round, $s, $j);
-	}
-	for my $tx (keys %found)
-	{
-		my ($s, $j) = split / /, $tx;
-		next if $committed{$tx};
-		# only the transaction whose COMMIT was in flight may be there, whole
-		push @bad, "$tx should not be there"
-		  unless $j == $last{$s} + 1 && $j % 5 != 0 && $found{$tx} == rows_of($round, $s, $j);
-	}
+	# every 5th transaction rolls back
+	my @bad = crash_problems(\%found, $committed, $last,
+		sub { rows_of($round, @_) }, sub { $_[1] % 5 != 0 });
 	is(scalar(@bad), 0, "round $round: every committed transaction is there, and nothing else")
 	  or diag(join(', ', @bad[0 .. ($#bad < 9 ? $#bad : 9)]));
 	is($node->safe_psql('postgres', "SELECT count(*) FROM t WHERE round = $round AND session = 0"),

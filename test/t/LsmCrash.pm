@@ -3,8 +3,10 @@
 #
 #   use FindBin;
 #   use lib $FindBin::RealBin;
-#   use LsmCrash qw(kill9_all);
+#   use LsmCrash qw(kill9_all acknowledged crash_problems);
 #   kill9_all($node);
+#   my ($committed, $last) = acknowledged(@load);
+#   my @bad = crash_problems(\%found, $committed, $last, $rows, $commits);
 package LsmCrash;
 
 use strict;
@@ -15,7 +17,7 @@ use Exporter qw(import);
 use Test::More;
 use Time::HiRes qw(usleep);
 
-our @EXPORT_OK = qw(kill9_all);
+our @EXPORT_OK = qw(kill9_all acknowledged crash_problems);
 
 # The server processes of a data directory: every PostgreSQL process keeps
 # its data directory as its working directory, including a child forked an
@@ -63,6 +65,56 @@ sub kill9_all
 	unlink($node->data_dir . '/postmaster.pid',
 		$node->host . '/.s.PGSQL.' . $node->port . '.lock');
 	return;
+}
+
+# The transactions a crashed load's psql sessions acknowledged.  Each
+# session ({ h => IPC::Run harness, out => ref to its stdout, s => its
+# number }) prints "COMMIT s j" or "ROLLBACK s j" once its transaction j's
+# COMMIT or ROLLBACK returned.  Returns (\%committed, \%last): "s j" => 1 for
+# each acknowledged commit, and each session's last acknowledged j (0: none).
+sub acknowledged
+{
+	my (@load) = @_;
+	my (%committed, %last);
+	for my $l (@load)
+	{
+		$l->{h}->finish;
+		$last{ $l->{s} } = 0;
+		for my $line (split /\n/, ${ $l->{out} })
+		{
+			next unless $line =~ /^(COMMIT|ROLLBACK) (\d+) (\d+)$/;
+			$committed{"$2 $3"} = 1 if $1 eq 'COMMIT';
+			$last{$2} = $3;
+		}
+	}
+	return (\%committed, \%last);
+}
+
+# What is wrong with the transactions found after a crash (%$found: "s j" =>
+# rows): every acknowledged commit must be there whole ($rows->($s, $j)
+# rows); any other transaction only if it is the one whose COMMIT was in
+# flight -- the next after its session's last acknowledgement, one that
+# commits ($commits->($s, $j)) -- and then whole.  Returns the problems.
+sub crash_problems
+{
+	my ($found, $committed, $last, $rows, $commits) = @_;
+	my @bad;
+	for my $tx (keys %$committed)
+	{
+		my ($s, $j) = split / /, $tx;
+		push @bad, "$tx missing or partial"
+		  unless ($found->{$tx} // 0) == $rows->($s, $j);
+	}
+	for my $tx (keys %$found)
+	{
+		my ($s, $j) = split / /, $tx;
+		next if $committed->{$tx};
+		push @bad, "$tx should not be there"
+		  unless $j == $last->{$s} + 1
+		  && $commits->($s, $j)
+		  && $found->{$tx} == $rows->($s, $j);
+	}
+	return @bad;
 }
 
 1;
