@@ -12,6 +12,13 @@
 #      rows with random keys and 100-character values) from that many
 #      sessions for DURATION seconds, with per-interval progress (-P);
 #   3. a CHECKPOINT, then the measurements.
+# Every run starts on a freshly restarted server.  With --memory-limit, the
+# server runs in a memory cgroup of that size (its processes, shared memory
+# and the page cache of its files), with the machine's caches dropped
+# before each run: the way to see, on a machine with plenty of RAM, what
+# happens once the btree no longer fits in memory, which a short run cannot
+# otherwise reach (needs root and cgroup v1 or v2 with the memory
+# controller).
 # Reports per run: rows/s over the run; the server's CPU time per row (all
 # server processes, from /proc: robust to other load on the machine, which
 # rows/s is not); WAL bytes per row inserted; bytes the
@@ -29,6 +36,7 @@
 #   scripts/bench-sustained.sh --duration 120      shortened
 #   scripts/bench-sustained.sh [--clients "2 4"] [--tables "lsm heap+btree"]
 #       [--prefill 2M] [--batch 100] [--interval 10] [--shared-buffers 64MB]
+#       [--memory-limit 512M]
 #       [--set "NAME = VALUE" ...] [--dir DIR] [--out PREFIX] [--no-install] [--keep]
 #
 # Run as root (the server runs as $LSM_PG_USER, default lsmci) or as a user
@@ -49,6 +57,7 @@ prefill=2M
 batch=100
 interval=10
 shared_buffers=64MB
+memory_limit=""
 extra_settings=()
 dir=""
 out=$REPO/test/bench/results-sustained
@@ -58,7 +67,7 @@ cmdline="scripts/bench-sustained.sh${*:+ $*}"
 
 usage()
 {
-	sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'
+	awk 'NR > 1 && /^set -e/ { exit } NR > 1' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 }
 
@@ -71,6 +80,7 @@ while [ $# -gt 0 ]; do
 		--batch) batch=$2; shift ;;
 		--interval) interval=$2; shift ;;
 		--shared-buffers) shared_buffers=$2; shift ;;
+		--memory-limit) memory_limit=$2; shift ;;
 		--set) extra_settings+=("$2"); shift ;;
 		--dir) dir=$2; shift ;;
 		--out) out=$2; shift ;;
@@ -125,9 +135,59 @@ for setting in ${extra_settings[@]+"${extra_settings[@]}"}; do
 	echo "$setting" >>"$conf"
 done
 
+# The memory cgroup the server runs in with --memory-limit: cgroup v2 when
+# the unified hierarchy is mounted at /sys/fs/cgroup, else v1's memory
+# controller.  Sets cgroup_procs (the file a process joins by).
+cgroup=""
+cgroup_procs=""
+memory_cgroup_create()
+{
+	local bytes
+	bytes=$(numfmt --from=iec "${memory_limit%B}")
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "--memory-limit needs root (it creates a memory cgroup)" >&2
+		exit 2
+	fi
+	if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+		grep -qw memory /sys/fs/cgroup/cgroup.subtree_control ||
+			echo +memory >/sys/fs/cgroup/cgroup.subtree_control
+		cgroup=/sys/fs/cgroup/lsm_bench.$$
+		mkdir "$cgroup"
+		echo "$bytes" >"$cgroup/memory.max"
+		cgroup_procs=$cgroup/cgroup.procs
+	elif [ -d /sys/fs/cgroup/memory ]; then
+		cgroup=/sys/fs/cgroup/memory/lsm_bench.$$
+		mkdir "$cgroup"
+		echo "$bytes" >"$cgroup/memory.limit_in_bytes"
+		cgroup_procs=$cgroup/cgroup.procs
+	else
+		echo "--memory-limit: no cgroup memory controller at /sys/fs/cgroup" >&2
+		exit 2
+	fi
+}
+
+# Restarts the server so that every run starts alike: with --memory-limit,
+# inside the memory cgroup and with the machine's caches dropped.
+server_restart()
+{
+	local data=$dir/cluster/data
+	lsm_as_pg_in "$dir" pg_ctl -w -D "$data" stop -m fast >/dev/null
+	if [ -n "$cgroup" ]; then
+		sync
+		echo 3 >/proc/sys/vm/drop_caches
+		(echo "$BASHPID" >"$cgroup_procs" &&
+			lsm_as_pg_in "$dir" pg_ctl -w -t 60 -D "$data" -l "$dir/cluster/server.log" start >/dev/null)
+	else
+		lsm_as_pg_in "$dir" pg_ctl -w -t 60 -D "$data" -l "$dir/cluster/server.log" start >/dev/null
+	fi
+}
+
 cleanup()
 {
 	lsm_cluster_stop
+	if [ -n "$cgroup" ]; then
+		rmdir "$cgroup" 2>/dev/null || true
+	fi
 	if [ $keep = 0 ] && [ -n "${LSM_SCRATCH:-}" ]; then
 		rm -rf "$LSM_SCRATCH"
 	fi
@@ -138,6 +198,7 @@ lsm_log "starting a cluster in $dir"
 mkdir -p "$dir/cluster"
 [ "$(id -u)" -eq 0 ] && chown "$LSM_RUN_USER" "$dir/cluster"
 lsm_cluster_start "$dir/cluster" "$conf"
+[ -n "$memory_limit" ] && memory_cgroup_create
 
 psql_q()
 {
@@ -195,6 +256,7 @@ run()
 		heap+btree) index="CREATE INDEX bench_k ON bench (k);" ;;
 		*) echo "unknown table kind $kind" >&2; exit 2 ;;
 	esac
+	server_restart
 	lsm_log "$kind, $c sessions: prefill $prefill_n rows"
 	psql_q <<-EOF
 		SET client_min_messages = warning;
@@ -232,8 +294,13 @@ run()
 
 	lsm_log "$kind, $c sessions: pgbench for $duration s"
 	local log=$dir/pgbench_${kind}_$c.log
+	rm -f "$dir"/agg_"${kind}"_"$c".*
 	lsm_as_pg_in "$dir" pgbench -n -f "$script" -c "$c" -j "$c" -T "$duration" -P "$interval" \
+		-l --aggregate-interval="$interval" --log-prefix="agg_${kind}_$c" \
 		postgres >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+	# The slowest transaction of the run (pgbench's per-interval maxima, us).
+	local maxlat
+	maxlat=$(cat "$dir"/agg_"${kind}"_"$c".* | awk '$6 > m { m = $6 } END { print m + 0 }')
 	grep -E '^progress:' "$log" | sed -E 's/^progress: ([0-9.]+) s, ([0-9.]+) tps.*/\1 \2/' |
 		awk -v k="$kind" -v c="$c" -v b="$batch" '{ printf "%s,%s,%s,%s,%.0f\n", k, c, $1, $2, $2 * b }' >>"$csv"
 	local tps
@@ -248,9 +315,10 @@ run()
 	local wal rows
 	wal=$(psql_q -c "SELECT pg_wal_lsn_diff('$l1', '$l0')")
 	rows=$((n1 - n0))
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$kind" "$c" "$rows" "$tps" \
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$kind" "$c" "$rows" "$tps" \
 		"$wal" "$((w1 - w0))" "$((f1 - f0))" "$((u1 - u0))" "$((sl1 - sl0))" "$((st1 - st0))" \
-		"$(echo "$stt1 - $stt0" | bc -l)" "$size" "$n1" "$(echo "$cpu1 - $cpu0" | bc -l)" >>"$results"
+		"$(echo "$stt1 - $stt0" | bc -l)" "$size" "$n1" "$(echo "$cpu1 - $cpu0" | bc -l)" \
+		"$maxlat" >>"$results"
 	printf '  %-10s %s sessions: %9d rows, %8.0f rows/s, %6.1f server CPU us/row, %6.0f WAL B/row, %6.0f data B/row, %8.1f MB\n' \
 		"$kind" "$c" "$rows" "$(echo "$tps * $batch" | bc -l)" "$(echo "($cpu1 - $cpu0) * 1000000 / $rows" | bc -l)" \
 		"$(echo "$wal / $rows" | bc -l)" "$(echo "($w1 - $w0) / $rows" | bc -l)" "$(echo "$size / 1048576" | bc -l)"
@@ -321,10 +389,18 @@ commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
 	echo "bgwriter, backends; a checkpoint after the run included) per row inserted. *flush+compact"
 	echo "per user byte* (lsm): bytes of runs written by flushes and compactions per byte of entries"
 	echo "written (lsm_stats counters). *stalls*: writes slowed down / writes that waited, and the"
-	echo "time waited in all sessions. *size*: pg_total_relation_size at the end (memtable excluded)."
+	echo "time waited in all sessions. *slowest txn*: the longest transaction of the run (pgbench's"
+	echo "aggregate log). *size*: pg_total_relation_size at the end (memtable excluded)."
+	if [ -n "$memory_limit" ]; then
+		echo
+		echo "The server ran in a memory cgroup of $memory_limit (its processes, shared memory and the"
+		echo "page cache of what it reads and writes), restarted with the machine's caches dropped"
+		echo "before each run, so that the btree outgrows the memory it may use, as it would on a"
+		echo "machine whose RAM is small next to the table."
+	fi
 	echo
-	echo "| sessions | table | rows inserted | rows/s | vs heap+btree | server CPU us/row | vs heap+btree | WAL B/row | data B/row | flush+compact per user byte | stalls (slowed/stopped, s) | rows at end | size MB |"
-	echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"
+	echo "| sessions | table | rows inserted | rows/s | vs heap+btree | server CPU us/row | vs heap+btree | WAL B/row | data B/row | flush+compact per user byte | stalls (slowed/stopped, s) | slowest txn ms | rows at end | size MB |"
+	echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|"
 	awk -F'\t' -v b="$batch" '
 		{
 			line[NR] = $0
@@ -339,9 +415,9 @@ commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
 				cratio = (f[2] in cbase) ? sprintf("%.2fx", cbase[f[2]] / cpu) : "-"
 				wa = f[8] > 0 ? sprintf("%.2f", f[7] / f[8]) : "-"
 				st = f[1] == "lsm" ? sprintf("%d/%d, %.1f", f[9], f[10], f[11] / 1000) : "-"
-				printf "| %s | %s | %d | %.0f | %s | %.1f | %s | %.0f | %.0f | %s | %s | %d | %.1f |\n", \
+				printf "| %s | %s | %d | %.0f | %s | %.1f | %s | %.0f | %.0f | %s | %s | %.0f | %d | %.1f |\n", \
 					f[2], f[1], f[3], rate, ratio, cpu * 1000000, cratio, f[5] / f[3], f[6] / f[3], \
-					wa, st, f[13], f[12] / 1048576
+					wa, st, f[15] / 1000, f[13], f[12] / 1048576
 			}
 		}' "$results"
 	echo
