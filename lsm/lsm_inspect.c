@@ -7,9 +7,12 @@
  * pg_relation_filepath()); its 1 GB segments FILE.1, FILE.2, ... are read
  * too.  Stop the server, or CHECKPOINT first: the tool reads the file, not
  * shared buffers.  It prints the metapage, the key description and the
- * manifest (runs per level); --runs lists every run; --verify opens every
- * run and checks its footer, index, bloom filter, every block's checksum and
- * the key order (naming the pages of a block that fails), checks the
+ * manifest (runs per level); --runs lists every run; --verify checks every
+ * run's footer, index, bloom filter, every data block's checksum and every
+ * entry (key order, sequence range, bloom filter), printing each problem with
+ * the run, the data block and its pages (a bad data block is skipped, the
+ * check goes on with the next; the first LSM_SST_CHECK_ENTRY_PROBLEMS
+ * problems of entries per run are printed, then how many more), checks the
  * manifest's invariants, walks the log chain (log pages only, no loop, every
  * record's checksum), and checks that no page has two owners among the
  * metapage, the manifest's overflow pages, the log, the runs and the free
@@ -61,8 +64,6 @@ typedef struct relfile
 	lsm_pager	base;			/* must be first */
 	uint8_t    *data;
 	lsm_pageno	npages;
-	lsm_pageno	read_first;		/* the pages of the last stream read */
-	lsm_pageno	read_last;
 	lsm_pageno	bad_page;		/* a page handed out that was not a run page */
 } relfile;
 
@@ -122,16 +123,7 @@ rf_npages(lsm_pager *p)
 	return ((relfile *) p)->npages;
 }
 
-static void
-rf_reading(lsm_pager *p, lsm_pageno first, lsm_pageno last)
-{
-	relfile    *rf = (relfile *) p;
-
-	rf->read_first = first;
-	rf->read_last = last;
-}
-
-static const lsm_pager_ops rf_ops = {rf_get, rf_release, rf_write, rf_npages, rf_reading};
+static const lsm_pager_ops rf_ops = {rf_get, rf_release, rf_write, rf_npages, NULL};
 
 /* Appends one segment file to rf; false if it does not exist. */
 static bool
@@ -302,13 +294,49 @@ print_levels(const lsm_manifest *m, bool runs)
 	}
 }
 
-/* Opens and verifies every run; returns the number of problems. */
+static const char *const parts[] = {
+	"footer", "index", "bloom filter", "data block", "entry", "run"
+};
+
+/* What a run's check reports to. */
+typedef struct run_report
+{
+	relfile    *rf;
+	const lsm_run_meta *r;
+	int			level;
+} run_report;
+
+/* Prints one problem of a run, naming its pages. */
+static void
+print_run_problem(void *arg, const lsm_sst_problem *p)
+{
+	run_report *rr = (run_report *) arg;
+	const lsm_run_meta *r = rr->r;
+
+	printf("run %llu (level %d, pages %u..%u): %s: %s",
+		   (unsigned long long) r->id, rr->level, r->first_page,
+		   r->first_page + r->npages - 1, parts[p->part], p->msg);
+	if (rr->rf->bad_page != 0)
+		printf(" (page %u is not a run page)", rr->rf->bad_page);
+	else if (p->first_page != 0 && p->first_page == p->last_page)
+		printf(" (on page %u)", p->first_page);
+	else if (p->first_page != 0)
+		printf(" (on pages %u..%u)", p->first_page, p->last_page);
+	printf("\n");
+	rr->rf->bad_page = 0;
+}
+
+/*
+ * Checks every run and prints each problem found (a run's check goes on
+ * after a bad data block, see lsm_sst_check_new); returns their number.
+ */
 static int
 verify_runs(relfile *rf, const lsm_manifest *m)
 {
 	lsm_sst_options o;
 	int			problems = 0;
 	int			nruns = 0;
+	int			intact = 0;
 	uint64_t	entries = 0;
 
 	lsm_sst_options_default(&o);
@@ -316,36 +344,27 @@ verify_runs(relfile *rf, const lsm_manifest *m)
 	for (int l = 0; l < LSM_MAX_LEVELS; l++)
 		for (int i = 0; i < m->levels[l].nruns; i++)
 		{
-			const lsm_run_meta *r = &m->levels[l].runs[i];
-			char		msg[256] = "";
-			lsm_sst    *t = NULL;
-			lsm_status	st;
+			run_report	rr = {rf, &m->levels[l].runs[i], l};
+			lsm_sst_check *c;
 
-			rf->read_first = rf->read_last = rf->bad_page = 0;
-			st = lsm_sst_open(&rf->base, r, &o, &t);
-			if (st == LSM_OK)
-				st = lsm_sst_verify(t, msg, sizeof(msg));
 			nruns++;
-			if (st == LSM_OK)
-				entries += r->nentries;
-			else
+			rf->bad_page = 0;
+			if (lsm_sst_check_new(&rf->base, rr.r, &o, print_run_problem, &rr, &c) != LSM_OK)
 			{
-				printf("run %llu (level %d, pages %u..%u): %s%s%s",
-					   (unsigned long long) r->id, l, r->first_page,
-					   r->first_page + r->npages - 1, lsm_status_str(st),
-					   msg[0] ? ": " : "", msg);
-				if (rf->bad_page != 0)
-					printf(" (page %u is not a run page)", rf->bad_page);
-				else if (rf->read_first != 0)
-					printf(" (the data last read is on page%s %u..%u)",
-						   rf->read_first == rf->read_last ? "" : "s",
-						   rf->read_first, rf->read_last);
-				printf("\n");
-				problems++;
+				fprintf(stderr, "lsm_inspect: out of memory\n");
+				exit(2);
 			}
-			lsm_sst_close(t);
+			while (lsm_sst_check_step(c))
+				;
+			problems += lsm_sst_check_problems(c);
+			if (lsm_sst_check_problems(c) == 0)
+			{
+				intact++;
+				entries += lsm_sst_check_entries(c);
+			}
+			lsm_sst_check_free(c);
 		}
-	printf("runs: %d checked, %d intact with %llu entries\n", nruns, nruns - problems,
+	printf("runs: %d checked, %d intact with %llu entries\n", nruns, intact,
 		   (unsigned long long) entries);
 	return problems;
 }

@@ -833,156 +833,513 @@ lsm_sst_iter_new(lsm_sst *t)
 
 /* ----------------------------------------------------------------- verify */
 
-typedef struct verify_state
+/*
+ * A run check walks the run one step at a time: the footer, the index block,
+ * the bloom filter, then one data block per step, then the run as a whole.
+ * Every problem goes to the caller's function and the check goes on where
+ * it still can: a data block that fails its checksum is skipped (the index
+ * block says where the next one starts), a damaged bloom filter only stops
+ * the bloom checks.  A damaged footer or index block ends the check: nothing
+ * then says where the blocks are.  Steps are small so that a caller that must
+ * clean up after a failed page read (PostgreSQL rolls back a subtransaction)
+ * can do so between them.
+ */
+typedef enum check_stage
 {
-	lsm_sst    *t;
-	lsm_buf		prev;			/* the last key seen */
-	uint64_t	nentries;
-	char	   *msg;
-	size_t		msglen;
-} verify_state;
+	STAGE_FOOTER,
+	STAGE_INDEX,
+	STAGE_BLOOM,
+	STAGE_BLOCKS,
+	STAGE_RUN,
+	STAGE_DONE
+} check_stage;
 
-static lsm_status verify_fail(verify_state *v, const char *fmt,...)
-			__attribute__((format(printf, 2, 3)));
-
-static lsm_status
-verify_fail(verify_state *v, const char *fmt,...)
+struct lsm_sst_check
 {
+	lsm_sst		t;				/* opened piece by piece */
+	lsm_sst_problem_fn fn;
+	void	   *arg;
+	check_stage stage;
+	uint64_t	index_off;
+	uint64_t	index_len;
+	uint64_t	bloom_off;
+	uint64_t	bloom_len;
+	bool		bloom_ok;		/* the filter loaded: entries are probed */
+	lsm_block_cursor idx;
+	bool		idx_started;
+	uint32_t	blockno;		/* the next data block */
+	uint64_t	expect_off;		/* where it should start */
+	lsm_buf		prev;			/* the last well-formed key seen */
+	bool		have_prev;
+	uint64_t	nentries;		/* entries decoded */
+	bool		incomplete;		/* some data could not be read or decoded */
+	uint64_t	entry_problems; /* of entries, including those not listed */
+	int			nproblems;
+	blockbuf	raw;
+	blockbuf	plain;
+};
+
+static void check_problem(lsm_sst_check *c, lsm_sst_part part, lsm_status st,
+						  int64_t block, uint64_t off, uint64_t len,
+						  const char *fmt,...)
+			__attribute__((format(printf, 7, 8)));
+
+/*
+ * Reports a problem with the stream bytes [off, off + len) (len 0: no bytes
+ * in particular), naming the pages that hold them.
+ */
+static void
+check_problem(lsm_sst_check *c, lsm_sst_part part, lsm_status st,
+			  int64_t block, uint64_t off, uint64_t len, const char *fmt,...)
+{
+	lsm_sst_problem p;
 	va_list		ap;
+	size_t		psize = c->t.pager->payload_size;
 
-	if (v->msg != NULL && v->msglen > 0)
+	memset(&p, 0, sizeof(p));
+	p.part = part;
+	p.status = st;
+	p.block = block;
+	if (len > 0 && off < c->t.meta.nbytes)
 	{
-		va_start(ap, fmt);
-		vsnprintf(v->msg, v->msglen, fmt, ap);
-		va_end(ap);
+		uint64_t	last = off + len - 1 < c->t.meta.nbytes ? off + len - 1 :
+			c->t.meta.nbytes - 1;
+
+		p.first_page = c->t.meta.first_page + (lsm_pageno) (off / psize);
+		p.last_page = c->t.meta.first_page + (lsm_pageno) (last / psize);
 	}
-	return LSM_CORRUPT;
+	va_start(ap, fmt);
+	vsnprintf(p.msg, sizeof(p.msg), fmt, ap);
+	va_end(ap);
+	c->nproblems++;
+	c->fn(c->arg, &p);
+}
+
+static const char *
+read_failure(lsm_status st)
+{
+	return st == LSM_CORRUPT ? "bad checksum, framing or compression" :
+		lsm_status_str(st);
+}
+
+lsm_status
+lsm_sst_check_new(lsm_pager *pager, const lsm_run_meta *meta,
+				  const lsm_sst_options *opts, lsm_sst_problem_fn fn,
+				  void *arg, lsm_sst_check **out)
+{
+	lsm_sst_check *c = calloc(1, sizeof(lsm_sst_check));
+
+	*out = NULL;
+	if (c == NULL)
+		return LSM_NO_MEMORY;
+	c->t.pager = pager;
+	if (opts)
+		c->t.opts = *opts;
+	else
+		lsm_sst_options_default(&c->t.opts);
+	if (lsm_run_meta_copy(&c->t.meta, meta) != LSM_OK)
+	{
+		free(c);
+		return LSM_NO_MEMORY;
+	}
+	c->fn = fn;
+	c->arg = arg;
+	lsm_block_cursor_init(&c->idx, &c->t.index);
+	*out = c;
+	return LSM_OK;
+}
+
+void
+lsm_sst_check_free(lsm_sst_check *c)
+{
+	if (c == NULL)
+		return;
+	lsm_block_cursor_free(&c->idx);
+	lsm_buf_free(&c->prev);
+	lsm_buf_free(&c->raw.heap);
+	lsm_buf_free(&c->plain.heap);
+	free(c->t.index_data);
+	free(c->t.bloom_data);
+	lsm_run_meta_free(&c->t.meta);
+	free(c);
+}
+
+int
+lsm_sst_check_problems(const lsm_sst_check *c)
+{
+	return c->nproblems;
+}
+
+uint64_t
+lsm_sst_check_entries(const lsm_sst_check *c)
+{
+	return c->nentries;
+}
+
+/* The footer, and that the index and bloom handles it holds fit the run. */
+static check_stage
+check_footer(lsm_sst_check *c)
+{
+	lsm_sst    *t = &c->t;
+	uint64_t	nbytes = t->meta.nbytes;
+	uint64_t	foff = nbytes - LSM_SST_FOOTER_SIZE;
+	uint8_t		f[LSM_SST_FOOTER_SIZE];
+	lsm_status	st;
+
+	if (nbytes < LSM_SST_FOOTER_SIZE ||
+		nbytes > (uint64_t) t->meta.npages * t->pager->payload_size ||
+		(uint64_t) t->meta.first_page + t->meta.npages > t->pager->ops->npages(t->pager))
+	{
+		check_problem(c, LSM_SST_PART_FOOTER, LSM_CORRUPT, -1, 0, 0,
+					  "the run's %llu bytes do not fit its %u pages at page %u of the store's %u",
+					  (unsigned long long) nbytes, t->meta.npages, t->meta.first_page,
+					  t->pager->ops->npages(t->pager));
+		return STAGE_DONE;
+	}
+	st = lsm_pager_read_stream(t->pager, t->meta.first_page, foff, f, sizeof(f));
+	if (st != LSM_OK)
+		check_problem(c, LSM_SST_PART_FOOTER, st, -1, foff, sizeof(f),
+					  "footer cannot be read: %s", lsm_status_str(st));
+	else if (lsm_get_u64(f + 56) != XXH3_64bits(f, 56))
+		check_problem(c, LSM_SST_PART_FOOTER, LSM_CORRUPT, -1, foff, sizeof(f),
+					  "footer: bad checksum");
+	else if (lsm_get_u64(f) != LSM_SST_MAGIC || lsm_get_u32(f + 8) != SST_VERSION)
+		check_problem(c, LSM_SST_PART_FOOTER, LSM_CORRUPT, -1, foff, sizeof(f),
+					  "footer: not a run of format version %d", SST_VERSION);
+	else
+	{
+		uint64_t	nentries = lsm_get_u64(f + 48);
+
+		t->nblocks = lsm_get_u32(f + 12);
+		c->index_off = lsm_get_u64(f + 16);
+		c->index_len = lsm_get_u64(f + 24);
+		c->bloom_off = lsm_get_u64(f + 32);
+		c->bloom_len = lsm_get_u64(f + 40);
+		if (nentries != t->meta.nentries)
+			check_problem(c, LSM_SST_PART_FOOTER, LSM_CORRUPT, -1, foff, sizeof(f),
+						  "footer says %llu entries, the manifest %llu",
+						  (unsigned long long) nentries,
+						  (unsigned long long) t->meta.nentries);
+		else if ((t->nblocks == 0) != (nentries == 0))
+			check_problem(c, LSM_SST_PART_FOOTER, LSM_CORRUPT, -1, foff, sizeof(f),
+						  "footer says %u data blocks for %llu entries",
+						  t->nblocks, (unsigned long long) nentries);
+		else if (!handle_in(c->index_off, c->index_len, foff) ||
+				 c->index_off + c->index_len + BLOCK_TRAILER != foff ||
+				 !handle_in(c->bloom_off, c->bloom_len, c->index_off) ||
+				 c->bloom_off + c->bloom_len + BLOCK_TRAILER != c->index_off)
+			check_problem(c, LSM_SST_PART_FOOTER, LSM_CORRUPT, -1, foff, sizeof(f),
+						  "footer: the index block (offset %llu, %llu bytes) and bloom filter (offset %llu, %llu bytes) do not end where the next part begins",
+						  (unsigned long long) c->index_off, (unsigned long long) c->index_len,
+						  (unsigned long long) c->bloom_off, (unsigned long long) c->bloom_len);
+		else
+			return STAGE_INDEX;
+	}
+	return STAGE_DONE;
+}
+
+static check_stage
+check_index(lsm_sst_check *c)
+{
+	lsm_sst    *t = &c->t;
+	uint64_t	limit = t->meta.nbytes - LSM_SST_FOOTER_SIZE;
+	lsm_status	st;
+
+	st = load_meta_block(t, c->index_off, c->index_len, limit, &t->index_data);
+	if (st == LSM_OK &&
+		lsm_block_open(&t->index, lsm_slice_make(t->index_data, (size_t) c->index_len)) != LSM_OK)
+		st = LSM_CORRUPT;
+	if (st == LSM_OK)
+		return STAGE_BLOOM;
+	check_problem(c, LSM_SST_PART_INDEX, st, -1, c->index_off,
+				  c->index_len + BLOCK_TRAILER,
+				  "index block at offset %llu (%llu bytes): %s; the data blocks cannot be found",
+				  (unsigned long long) c->index_off, (unsigned long long) c->index_len,
+				  read_failure(st));
+	return STAGE_DONE;
+}
+
+static check_stage
+check_bloom(lsm_sst_check *c)
+{
+	lsm_sst    *t = &c->t;
+	lsm_status	st;
+
+	t->data_end = c->bloom_off;
+	st = load_meta_block(t, c->bloom_off, c->bloom_len, c->index_off, &t->bloom_data);
+	if (st == LSM_OK && c->bloom_len > 0 &&
+		lsm_bloom_open(&t->bloom, lsm_slice_make(t->bloom_data, (size_t) c->bloom_len)) != LSM_OK)
+		st = LSM_CORRUPT;
+	if (st != LSM_OK)
+		check_problem(c, LSM_SST_PART_BLOOM, st, -1, c->bloom_off,
+					  c->bloom_len + BLOCK_TRAILER,
+					  "bloom filter at offset %llu (%llu bytes): %s; entries are checked without it",
+					  (unsigned long long) c->bloom_off, (unsigned long long) c->bloom_len,
+					  read_failure(st));
+	c->bloom_ok = st == LSM_OK && c->bloom_len > 0;
+	if (!c->bloom_ok)
+	{
+		free(t->bloom_data);
+		t->bloom_data = NULL;
+	}
+	return STAGE_BLOCKS;
+}
+
+/* Counts a problem of an entry; true if it is to be listed. */
+static bool
+entry_problem_listed(lsm_sst_check *c)
+{
+	return ++c->entry_problems <= LSM_SST_CHECK_ENTRY_PROBLEMS;
 }
 
 /* Checks one entry against the one before it and against the run's meta. */
 static lsm_status
-verify_entry(verify_state *v, lsm_slice key, uint32_t blockno, uint64_t n)
+check_entry(lsm_sst_check *c, lsm_slice key, uint32_t blockno, uint64_t n,
+			uint64_t off, uint64_t len)
 {
-	const lsm_run_meta *m = &v->t->meta;
+	const lsm_run_meta *m = &c->t.meta;
 	lsm_ikey	k;
 
 	if (!lsm_ikey_parse(key, &k))
-		return verify_fail(v, "block %u: entry %llu has an unknown kind",
-						   blockno, (unsigned long long) n);
-	if (v->nentries == 0 && !slice_eq(key, lsm_buf_slice(&m->smallest)))
-		return verify_fail(v, "first key differs from the manifest's smallest key");
-	if (v->nentries > 0 && lsm_ikey_compare(lsm_buf_slice(&v->prev), key) >= 0)
-		return verify_fail(v, "block %u: entry %llu is out of order",
-						   blockno, (unsigned long long) n);
-	if (k.seq < m->min_seq || k.seq > m->max_seq)
-		return verify_fail(v, "block %u: entry %llu has sequence %llu outside [%llu, %llu]",
-						   blockno, (unsigned long long) n, (unsigned long long) k.seq,
-						   (unsigned long long) m->min_seq, (unsigned long long) m->max_seq);
-	if (!lsm_sst_may_contain(v->t, k.user_key))
-		return verify_fail(v, "block %u: bloom filter misses entry %llu",
-						   blockno, (unsigned long long) n);
-	return lsm_buf_set(&v->prev, key.data, key.len);
+	{
+		if (entry_problem_listed(c))
+			check_problem(c, LSM_SST_PART_ENTRY, LSM_CORRUPT, blockno, off, len,
+						  "data block %u: entry %llu has an unknown kind or is too short",
+						  blockno, (unsigned long long) n);
+		return LSM_OK;
+	}
+	if (blockno == 0 && n == 0 && !slice_eq(key, lsm_buf_slice(&m->smallest)) &&
+		entry_problem_listed(c))
+		check_problem(c, LSM_SST_PART_ENTRY, LSM_CORRUPT, blockno, off, len,
+					  "first key differs from the manifest's smallest key");
+	if (c->have_prev && lsm_ikey_compare(lsm_buf_slice(&c->prev), key) >= 0 &&
+		entry_problem_listed(c))
+		check_problem(c, LSM_SST_PART_ENTRY, LSM_CORRUPT, blockno, off, len,
+					  "data block %u: entry %llu is out of order (not after the key before it)",
+					  blockno, (unsigned long long) n);
+	if ((k.seq < m->min_seq || k.seq > m->max_seq) && entry_problem_listed(c))
+		check_problem(c, LSM_SST_PART_ENTRY, LSM_CORRUPT, blockno, off, len,
+					  "data block %u: entry %llu has sequence %llu outside [%llu, %llu]",
+					  blockno, (unsigned long long) n, (unsigned long long) k.seq,
+					  (unsigned long long) m->min_seq, (unsigned long long) m->max_seq);
+	if (c->bloom_ok && !lsm_sst_may_contain(&c->t, k.user_key) &&
+		entry_problem_listed(c))
+		check_problem(c, LSM_SST_PART_ENTRY, LSM_CORRUPT, blockno, off, len,
+					  "data block %u: bloom filter misses entry %llu",
+					  blockno, (unsigned long long) n);
+	c->have_prev = true;
+	return lsm_buf_set(&c->prev, key.data, key.len);
 }
 
 /* Checks every entry of one decoded data block. */
 static lsm_status
-verify_block(verify_state *v, const lsm_block *blk, uint32_t blockno,
-			 lsm_slice index_key)
+check_block_entries(lsm_sst_check *c, const lsm_block *blk, lsm_slice index_key,
+					uint64_t off, uint64_t len)
 {
-	lsm_block_cursor c;
+	lsm_block_cursor cur;
 	lsm_status	st = LSM_OK;
 	uint64_t	n = 0;
+	bool		last_ok = false;
 
-	lsm_block_cursor_init(&c, blk);
-	for (lsm_block_cursor_seek_first(&c); c.valid && st == LSM_OK;
-		 lsm_block_cursor_next(&c), n++)
+	lsm_block_cursor_init(&cur, blk);
+	for (lsm_block_cursor_seek_first(&cur); cur.valid && st == LSM_OK;
+		 lsm_block_cursor_next(&cur), n++)
 	{
-		st = verify_entry(v, lsm_buf_slice(&c.key), blockno, n);
-		v->nentries++;
+		lsm_ikey	k;
+
+		last_ok = lsm_ikey_parse(lsm_buf_slice(&cur.key), &k);
+		st = check_entry(c, lsm_buf_slice(&cur.key), c->blockno, n, off, len);
+		c->nentries++;
 	}
-	if (st == LSM_OK && c.status != LSM_OK)
-		st = verify_fail(v, "block %u: undecodable entry %llu",
-						 blockno, (unsigned long long) n);
-	else if (st == LSM_OK && n == 0)
-		st = verify_fail(v, "block %u is empty", blockno);
-	else if (st == LSM_OK && !slice_eq(lsm_buf_slice(&v->prev), index_key))
-		st = verify_fail(v, "block %u: index key is not its last key", blockno);
-	lsm_block_cursor_free(&c);
+	if (st != LSM_OK)
+		;
+	else if (cur.status != LSM_OK)
+	{
+		c->incomplete = true;
+		check_problem(c, LSM_SST_PART_BLOCK, LSM_CORRUPT, c->blockno, off, len,
+					  "data block %u: entry %llu cannot be decoded; the rest of the block is skipped",
+					  c->blockno, (unsigned long long) n);
+	}
+	else if (n == 0)
+		check_problem(c, LSM_SST_PART_BLOCK, LSM_CORRUPT, c->blockno, off, len,
+					  "data block %u is empty", c->blockno);
+	else if (!last_ok || !slice_eq(lsm_buf_slice(&c->prev), index_key))
+		check_problem(c, LSM_SST_PART_INDEX, LSM_CORRUPT, c->blockno, off, len,
+					  "index entry %u: its key is not the last key of data block %u",
+					  c->blockno, c->blockno);
+	lsm_block_cursor_free(&cur);
 	return st;
 }
 
-static lsm_status
-verify_blocks(verify_state *v)
+/* The next data block the index names, or the end of the index. */
+static check_stage
+check_next_block(lsm_sst_check *c)
 {
-	lsm_sst    *t = v->t;
-	blockbuf	raw = {NULL, 0, {0}};
-	blockbuf	plain = {NULL, 0, {0}};
-	lsm_block_cursor idx;
-	uint64_t	expect_off = 0;
-	uint32_t	blockno = 0;
-	lsm_status	st = LSM_OK;
+	lsm_sst    *t = &c->t;
+	uint64_t	off = 0,
+				size = 0;
+	lsm_slice	data;
+	lsm_block	blk;
+	lsm_status	st;
 
-	lsm_block_cursor_init(&idx, &t->index);
-	for (lsm_block_cursor_seek_first(&idx); idx.valid && st == LSM_OK;
-		 lsm_block_cursor_next(&idx), blockno++)
+	if (!c->idx_started)
+		lsm_block_cursor_seek_first(&c->idx);
+	else
+		lsm_block_cursor_next(&c->idx);
+	c->idx_started = true;
+	if (!c->idx.valid)
 	{
-		uint64_t	off = 0,
-					size = 0;
-		lsm_slice	data;
-		lsm_block	blk;
-
-		if (!decode_handle(idx.value, &off, &size) || off != expect_off)
+		if (c->idx.status != LSM_OK)
 		{
-			st = verify_fail(v, "index entry %u: bad handle (expected offset %llu)",
-							 blockno, (unsigned long long) expect_off);
-			break;
+			c->incomplete = true;
+			check_problem(c, LSM_SST_PART_INDEX, c->idx.status, -1, c->index_off,
+						  c->index_len + BLOCK_TRAILER,
+						  "index block: entry %u cannot be decoded; the data blocks after it are not checked",
+						  c->blockno);
 		}
-		if ((st = read_data_block(t, idx.value, &raw, &plain, &data)) != LSM_OK)
-			verify_fail(v, "block %u at offset %llu: %s", blockno,
-						(unsigned long long) off,
-						st == LSM_CORRUPT ? "bad checksum, framing or compression" :
-						lsm_status_str(st));
-		else if (lsm_block_open(&blk, data) != LSM_OK)
-			st = verify_fail(v, "block %u at offset %llu: bad restart array",
-							 blockno, (unsigned long long) off);
-		else
-			st = verify_block(v, &blk, blockno, lsm_buf_slice(&idx.key));
-		expect_off = off + size + BLOCK_TRAILER;
+		return STAGE_RUN;
 	}
-	if (st == LSM_OK && idx.status != LSM_OK)
-		st = verify_fail(v, "index block: undecodable entry %u", blockno);
-	else if (st == LSM_OK && expect_off != t->data_end)
-		st = verify_fail(v, "data blocks end at %llu, the bloom filter starts at %llu",
-						 (unsigned long long) expect_off, (unsigned long long) t->data_end);
-	else if (st == LSM_OK && blockno != t->nblocks)
-		st = verify_fail(v, "index has %u blocks, footer says %u", blockno, t->nblocks);
-	lsm_block_cursor_free(&idx);
-	lsm_buf_free(&raw.heap);
-	lsm_buf_free(&plain.heap);
-	return st;
+	if (!decode_handle(c->idx.value, &off, &size) ||
+		!handle_in(off, size, t->data_end))
+	{
+		c->incomplete = true;
+		check_problem(c, LSM_SST_PART_INDEX, LSM_CORRUPT, c->blockno, c->index_off,
+					  c->index_len + BLOCK_TRAILER,
+					  "index entry %u: its block handle is undecodable or outside the data blocks [0, %llu); the block is skipped",
+					  c->blockno, (unsigned long long) t->data_end);
+		c->blockno++;
+		return STAGE_BLOCKS;
+	}
+	if (off != c->expect_off)
+		check_problem(c, LSM_SST_PART_INDEX, LSM_CORRUPT, c->blockno, off,
+					  size + BLOCK_TRAILER,
+					  "index entry %u: data block at offset %llu, expected at %llu",
+					  c->blockno, (unsigned long long) off,
+					  (unsigned long long) c->expect_off);
+	c->expect_off = off + size + BLOCK_TRAILER;
+	st = read_data_block(t, c->idx.value, &c->raw, &c->plain, &data);
+	if (st == LSM_OK && lsm_block_open(&blk, data) != LSM_OK)
+	{
+		c->incomplete = true;
+		check_problem(c, LSM_SST_PART_BLOCK, LSM_CORRUPT, c->blockno, off,
+					  size + BLOCK_TRAILER,
+					  "data block %u at offset %llu (%llu bytes): bad restart array",
+					  c->blockno, (unsigned long long) off, (unsigned long long) size);
+	}
+	else if (st != LSM_OK)
+	{
+		c->incomplete = true;
+		check_problem(c, LSM_SST_PART_BLOCK, st, c->blockno, off,
+					  size + BLOCK_TRAILER,
+					  "data block %u at offset %llu (%llu bytes): %s",
+					  c->blockno, (unsigned long long) off, (unsigned long long) size,
+					  read_failure(st));
+		if (st == LSM_NO_MEMORY)
+			return STAGE_DONE;
+	}
+	else if (check_block_entries(c, &blk, lsm_buf_slice(&c->idx.key),
+								 off, size + BLOCK_TRAILER) != LSM_OK)
+	{
+		check_problem(c, LSM_SST_PART_RUN, LSM_NO_MEMORY, -1, 0, 0, "out of memory");
+		return STAGE_DONE;
+	}
+	c->blockno++;
+	return STAGE_BLOCKS;
 }
 
-/*
- * Walks the whole run.  The index and footer were checked by open; here every
- * data block's checksum and every entry is checked, and the run is compared
- * with what the manifest says about it.
- */
+/* The run as a whole: what the index, footer and manifest say about it. */
+static check_stage
+check_run(lsm_sst_check *c)
+{
+	lsm_sst    *t = &c->t;
+
+	if (!c->incomplete && c->expect_off != t->data_end)
+		check_problem(c, LSM_SST_PART_INDEX, LSM_CORRUPT, -1, c->index_off,
+					  c->index_len + BLOCK_TRAILER,
+					  "data blocks end at %llu, the bloom filter starts at %llu",
+					  (unsigned long long) c->expect_off, (unsigned long long) t->data_end);
+	if (c->blockno != t->nblocks)
+		check_problem(c, LSM_SST_PART_INDEX, LSM_CORRUPT, -1, c->index_off,
+					  c->index_len + BLOCK_TRAILER,
+					  "index has %u blocks, footer says %u", c->blockno, t->nblocks);
+	if (c->entry_problems > LSM_SST_CHECK_ENTRY_PROBLEMS)
+		check_problem(c, LSM_SST_PART_ENTRY, LSM_CORRUPT, -1, 0, 0,
+					  "%llu more problems of entries not listed (the first %d are)",
+					  (unsigned long long) (c->entry_problems - LSM_SST_CHECK_ENTRY_PROBLEMS),
+					  LSM_SST_CHECK_ENTRY_PROBLEMS);
+	/* Skipped data says nothing about the count or the last key. */
+	if (c->incomplete)
+		return STAGE_DONE;
+	if (c->nentries != t->meta.nentries)
+		check_problem(c, LSM_SST_PART_RUN, LSM_CORRUPT, -1, 0, 0,
+					  "%llu entries, footer says %llu",
+					  (unsigned long long) c->nentries,
+					  (unsigned long long) t->meta.nentries);
+	else if (t->meta.nentries > 0 &&
+			 !slice_eq(lsm_buf_slice(&c->prev), lsm_buf_slice(&t->meta.largest)))
+		check_problem(c, LSM_SST_PART_RUN, LSM_CORRUPT, -1, 0, 0,
+					  "last key differs from the manifest's largest key");
+	return STAGE_DONE;
+}
+
+bool
+lsm_sst_check_step(lsm_sst_check *c)
+{
+	switch (c->stage)
+	{
+		case STAGE_FOOTER:
+			c->stage = check_footer(c);
+			break;
+		case STAGE_INDEX:
+			c->stage = check_index(c);
+			break;
+		case STAGE_BLOOM:
+			c->stage = check_bloom(c);
+			break;
+		case STAGE_BLOCKS:
+			c->stage = check_next_block(c);
+			break;
+		case STAGE_RUN:
+			c->stage = check_run(c);
+			break;
+		case STAGE_DONE:
+			break;
+	}
+	return c->stage != STAGE_DONE;
+}
+
+typedef struct first_problem
+{
+	lsm_status	st;
+	char	   *msg;
+	size_t		msglen;
+} first_problem;
+
+static void
+keep_first(void *arg, const lsm_sst_problem *p)
+{
+	first_problem *fp = (first_problem *) arg;
+
+	if (fp->st != LSM_OK)
+		return;
+	fp->st = p->status;
+	if (fp->msg != NULL && fp->msglen > 0)
+		snprintf(fp->msg, fp->msglen, "%s", p->msg);
+}
+
 lsm_status
 lsm_sst_verify(lsm_sst *t, char *msg, size_t msglen)
 {
-	verify_state v = {t, {0}, 0, msg, msglen};
+	first_problem fp = {LSM_OK, msg, msglen};
+	lsm_sst_check *c;
 	lsm_status	st;
 
 	if (msg != NULL && msglen > 0)
 		msg[0] = '\0';
-	st = verify_blocks(&v);
-	if (st == LSM_OK && v.nentries != t->meta.nentries)
-		st = verify_fail(&v, "%llu entries, footer says %llu",
-						 (unsigned long long) v.nentries,
-						 (unsigned long long) t->meta.nentries);
-	if (st == LSM_OK && t->meta.nentries > 0 &&
-		!slice_eq(lsm_buf_slice(&v.prev), lsm_buf_slice(&t->meta.largest)))
-		st = verify_fail(&v, "last key differs from the manifest's largest key");
-	lsm_buf_free(&v.prev);
-	return st;
+	if ((st = lsm_sst_check_new(t->pager, &t->meta, &t->opts, keep_first, &fp, &c)) != LSM_OK)
+		return st;
+	while (lsm_sst_check_step(c))
+		;
+	lsm_sst_check_free(c);
+	return fp.st;
 }

@@ -111,9 +111,58 @@ lsm_status	lsm_sst_get(lsm_sst *t, lsm_slice user_key, uint64_t snapshot_seq,
 lsm_iter   *lsm_sst_iter_new(lsm_sst *t);
 
 /*
- * Checks every block checksum, decodes every entry and checks key order and
- * the entry count against the footer.  Reports the first problem in msg.
+ * Checks a run and reports every problem found, not only the first: the
+ * footer, the index block, the bloom filter, every data block's checksum,
+ * framing and entries (kind, key order, sequence range, bloom membership),
+ * and the entry count, smallest and largest key against the manifest.
+ *
+ * A data block that cannot be read or decoded is reported and skipped (the
+ * index block says where the next one starts); a damaged bloom filter is
+ * reported and the entries are checked without it; a damaged footer or index
+ * block is reported and ends the check.  Problems of single entries are
+ * listed up to LSM_SST_CHECK_ENTRY_PROBLEMS per run, then one more problem
+ * says how many were not listed.  Nothing read is trusted: offsets and
+ * lengths are bounds-checked against the run before use.
+ *
+ * The check runs in steps (each reads at most one block), so that a pager
+ * owner can clean up after a failed page read between them; the problems of
+ * a step go to fn before lsm_sst_check_step returns.
  */
+#define LSM_SST_CHECK_ENTRY_PROBLEMS 10
+
+typedef enum lsm_sst_part
+{
+	LSM_SST_PART_FOOTER,
+	LSM_SST_PART_INDEX,
+	LSM_SST_PART_BLOOM,
+	LSM_SST_PART_BLOCK,			/* a data block's checksum, framing, decoding */
+	LSM_SST_PART_ENTRY,			/* an entry: kind, order, sequence, bloom */
+	LSM_SST_PART_RUN			/* the run against its footer and manifest */
+} lsm_sst_part;
+
+typedef struct lsm_sst_problem
+{
+	lsm_sst_part part;
+	lsm_status	status;			/* LSM_CORRUPT, or the pager's failure */
+	int64_t		block;			/* data block number (index entry); -1: none */
+	lsm_pageno	first_page;		/* the pages holding what failed; 0: none */
+	lsm_pageno	last_page;
+	char		msg[256];
+} lsm_sst_problem;
+
+typedef void (*lsm_sst_problem_fn) (void *arg, const lsm_sst_problem *p);
+typedef struct lsm_sst_check lsm_sst_check;
+
+lsm_status	lsm_sst_check_new(lsm_pager *pager, const lsm_run_meta *meta,
+							  const lsm_sst_options *opts, lsm_sst_problem_fn fn,
+							  void *arg, lsm_sst_check **out);
+/* Runs the next step; false once the check is over. */
+bool		lsm_sst_check_step(lsm_sst_check *c);
+int			lsm_sst_check_problems(const lsm_sst_check *c);
+uint64_t	lsm_sst_check_entries(const lsm_sst_check *c);
+void		lsm_sst_check_free(lsm_sst_check *c);
+
+/* The whole check of an open run; the first problem goes to msg. */
 lsm_status	lsm_sst_verify(lsm_sst *t, char *msg, size_t msglen);
 
 #endif							/* LSM_SSTABLE_H */

@@ -10,9 +10,14 @@
  *              its sequence numbers flushed
  *   log        the chain from the manifest's log head: log pages only, no
  *              loop, every record intact, ending at the table's log tail
- *   run        every run opens (footer, index, bloom filter) and verifies:
- *              every block's checksum, key order, the entry count, smallest
- *              and largest key and sequence range the manifest records
+ *   run        every run's footer, index block and bloom filter, every data
+ *              block's checksum, every entry (key order, sequence range,
+ *              bloom filter), the entry count, smallest and largest key the
+ *              manifest records.  Each problem is a row: after a bad data
+ *              block the check goes on with the next one (the index says
+ *              where it is); entry problems are listed up to
+ *              LSM_SST_CHECK_ENTRY_PROBLEMS per run, then one row counts
+ *              the rest; only a bad footer or index block ends a run's check
  *   pages      every page of the relation belongs to exactly one of: the
  *              metapage, the manifest's overflow extent, the log chain, the
  *              pages set aside for the log, a run, a free extent.  Pages of
@@ -663,43 +668,6 @@ lsm_verify_ownership(LsmVerify *v)
  * ----------------------------------------------------------------
  */
 
-typedef struct LsmRunStep
-{
-	const lsm_run_meta *r;
-	lsm_status	st;
-	bool		opened;
-	char		msg[256];
-	BlockNumber bad_block;		/* a page the pager refused */
-	BlockNumber read_first;		/* the pages last read */
-	BlockNumber read_last;
-} LsmRunStep;
-
-static void
-lsm_verify_run_step(LsmVerify *v, void *arg)
-{
-	LsmRunStep *rs = (LsmRunStep *) arg;
-	lsm_sst_options opts;
-	lsm_sst    *sst = NULL;
-
-	lsm_sst_options_for(&opts, false);
-	v->store.bad_block = InvalidBlockNumber;
-	v->store.read_first = InvalidBlockNumber;
-	v->store.read_last = InvalidBlockNumber;
-	rs->st = lsm_sst_open(&v->store.pager, rs->r, &opts, &sst);
-	if (rs->st == LSM_OK)
-	{
-		rs->opened = true;
-		rs->st = lsm_sst_verify(sst, rs->msg, sizeof(rs->msg));
-		lsm_sst_close(sst);
-	}
-	rs->bad_block = v->store.bad_block;
-	rs->read_first = v->store.read_first;
-	rs->read_last = v->store.read_last;
-	v->store.bad_block = InvalidBlockNumber;
-	v->store.read_first = InvalidBlockNumber;
-	v->store.read_last = InvalidBlockNumber;
-}
-
 /* The manifest's record of one run, before its contents are read. */
 static bool
 lsm_verify_run_meta(LsmVerify *v, int level, const lsm_run_meta *r)
@@ -722,39 +690,164 @@ lsm_verify_run_meta(LsmVerify *v, int level, const lsm_run_meta *r)
 	return true;
 }
 
+/* One run's check (lsm/sstable.h), run step by step. */
+typedef struct LsmRunCheck
+{
+	LsmVerify  *v;
+	int			level;
+	const lsm_run_meta *r;
+	lsm_sst_check *check;
+	bool		more;			/* steps remain */
+	bool		read_failed;	/* the pager caught an error, reported */
+
+	/*
+	 * The row of the last page PostgreSQL refused, held back while the next
+	 * data blocks fail on that same page (one 8 kB page holds several).
+	 */
+	LsmProblem *refused;
+	BlockNumber refused_page;
+	int64		refused_first;	/* the data blocks that failed on it */
+	int64		refused_last;
+} LsmRunCheck;
+
+/* Adds to the held-back row the data blocks after the first, if any. */
+static void
+lsm_verify_run_refused_done(LsmRunCheck *rc)
+{
+	LsmProblem *p = rc->refused;
+
+	if (p != NULL && rc->refused_last > rc->refused_first)
+	{
+		MemoryContext old = MemoryContextSwitchTo(rc->v->cxt);
+
+		p->detail = psprintf("%s; data blocks " INT64_FORMAT ".." INT64_FORMAT " are on block %u too and cannot be read either",
+							 p->detail, rc->refused_first + 1, rc->refused_last,
+							 rc->refused_page);
+		MemoryContextSwitchTo(old);
+	}
+	rc->refused = NULL;
+}
+
+/*
+ * A problem the core found in a run: a row naming the run and the block.
+ * When a page read failed, PostgreSQL's error (kept by the pager) says why
+ * and names the page; the step then ends and lsm_verify_run rolls back.
+ * The data blocks that fail next on the same page join that page's row.
+ */
+static void
+lsm_verify_run_problem(void *arg, const lsm_sst_problem *p)
+{
+	LsmRunCheck *rc = (LsmRunCheck *) arg;
+	LsmVerify  *v = rc->v;
+	const lsm_run_meta *r = rc->r;
+	int64		block = p->first_page != 0 ? (int64) p->first_page : -1;
+	BlockNumber bad = v->store.bad_block;
+	char	   *pages = "";
+
+	v->store.bad_block = InvalidBlockNumber;
+	if (bad != InvalidBlockNumber)
+		block = bad;
+	if (p->first_page != 0)
+		pages = psprintf(" (blocks %u..%u)", p->first_page, p->last_page);
+	if (v->store.error != NULL)
+	{
+		rc->read_failed = true;
+		if (rc->refused != NULL && bad == rc->refused_page &&
+			p->part == LSM_SST_PART_BLOCK && p->block == rc->refused_last + 1)
+		{
+			rc->refused_last = p->block;
+			return;
+		}
+		lsm_verify_run_refused_done(rc);
+		lsm_problem(v, "run", rc->level, (int64) r->id, block,
+					"run " UINT64_FORMAT " (blocks %u..%u): %s%s: %s",
+					r->id, r->first_page, r->first_page + r->npages - 1,
+					p->msg, pages, lsm_error_text(v->store.error));
+		if (p->part == LSM_SST_PART_BLOCK && bad != InvalidBlockNumber)
+		{
+			rc->refused = (LsmProblem *) llast(v->problems);
+			rc->refused_page = bad;
+			rc->refused_first = rc->refused_last = p->block;
+		}
+		return;
+	}
+	lsm_verify_run_refused_done(rc);
+	if (bad != InvalidBlockNumber)
+		lsm_problem(v, "run", rc->level, (int64) r->id, block,
+					"run " UINT64_FORMAT " (blocks %u..%u): block %u is not a run page (%s)",
+					r->id, r->first_page, r->first_page + r->npages - 1,
+					bad, p->msg);
+	else
+		lsm_problem(v, "run", rc->level, (int64) r->id, block,
+					"run " UINT64_FORMAT " (blocks %u..%u): %s%s",
+					r->id, r->first_page, r->first_page + r->npages - 1,
+					p->msg, pages);
+}
+
+/* Runs the check's steps until it ends or a page read fails. */
+static void
+lsm_verify_run_steps(LsmVerify *v, void *arg)
+{
+	LsmRunCheck *rc = (LsmRunCheck *) arg;
+
+	v->store.bad_block = InvalidBlockNumber;
+	while (rc->more && v->store.error == NULL)
+	{
+		CHECK_FOR_INTERRUPTS();
+		rc->more = lsm_sst_check_step(rc->check);
+	}
+}
+
+/*
+ * Checks a run and reports each problem found.  A failed page read (a data
+ * checksum failure, say) needs its subtransaction rolled back before the
+ * buffer manager is used again, so the steps run in subtransactions: after
+ * such a failure the check resumes in a new one with the next block.
+ */
 static void
 lsm_verify_run(LsmVerify *v, int level, const lsm_run_meta *r)
 {
-	LsmRunStep	rs;
-	ErrorData  *edata;
-	BlockNumber blk;
+	LsmRunCheck rc;
+	lsm_sst_options opts;
 
-	memset(&rs, 0, sizeof(rs));
-	rs.r = r;
+	memset(&rc, 0, sizeof(rc));
+	rc.v = v;
+	rc.level = level;
+	rc.r = r;
 	if (!lsm_verify_run_meta(v, level, r))
 		return;
-	edata = lsm_verify_step(v, lsm_verify_run_step, &rs);
-	blk = rs.bad_block != InvalidBlockNumber ? rs.bad_block : rs.read_first;
-	if (edata != NULL)
-		lsm_problem(v, "run", level, (int64) r->id,
-					blk != InvalidBlockNumber ? (int64) blk : -1,
-					"run " UINT64_FORMAT " (blocks %u..%u) cannot be read: %s",
-					r->id, r->first_page, r->first_page + r->npages - 1,
-					lsm_error_text(edata));
-	else if (rs.st != LSM_OK && rs.bad_block != InvalidBlockNumber)
-		lsm_problem(v, "run", level, (int64) r->id, rs.bad_block,
-					"block %u of run " UINT64_FORMAT " is not a run page",
-					rs.bad_block, r->id);
-	else if (rs.st != LSM_OK)
-		lsm_problem(v, "run", level, (int64) r->id,
-					blk != InvalidBlockNumber ? (int64) blk : -1,
-					"run " UINT64_FORMAT " (blocks %u..%u) %s: %s%s%s",
-					r->id, r->first_page, r->first_page + r->npages - 1,
-					rs.opened ? "fails verification" : "does not open",
-					lsm_status_str(rs.st),
-					rs.msg[0] ? ", " : "",
-					rs.msg[0] ? rs.msg : (rs.opened ? "" :
-										  " (footer, index block or bloom filter)"));
+	lsm_sst_options_for(&opts, false);
+	if (lsm_sst_check_new(&v->store.pager, r, &opts, lsm_verify_run_problem,
+						  &rc, &rc.check) != LSM_OK)
+		ereport(ERROR,
+				errcode(ERRCODE_OUT_OF_MEMORY),
+				errmsg("out of memory"));
+	rc.more = true;
+	PG_TRY();
+	{
+		while (rc.more)
+		{
+			ErrorData  *edata;
+
+			rc.read_failed = false;
+			edata = lsm_verify_step(v, lsm_verify_run_steps, &rc);
+			if (edata != NULL && !rc.read_failed)
+			{
+				/* Not a read the core reported: the check cannot go on. */
+				lsm_problem(v, "run", level, (int64) r->id, -1,
+							"run " UINT64_FORMAT " (blocks %u..%u) cannot be checked: %s",
+							r->id, r->first_page, r->first_page + r->npages - 1,
+							lsm_error_text(edata));
+				break;
+			}
+		}
+	}
+	PG_FINALLY();
+	{
+		lsm_sst_check_free(rc.check);
+	}
+	PG_END_TRY();
+	lsm_verify_run_refused_done(&rc);
 }
 
 static void

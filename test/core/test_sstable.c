@@ -895,6 +895,306 @@ test_bad_meta_and_pages(void)
 	free_dataset(&d);
 }
 
+/* ------------------------------------------------------ listing problems */
+
+/* The problems a run check reported. */
+typedef struct problems
+{
+	lsm_sst_problem p[64];
+	int			n;
+} problems;
+
+static void
+collect_problem(void *arg, const lsm_sst_problem *p)
+{
+	problems   *ps = (problems *) arg;
+
+	if (ps->n < (int) (sizeof(ps->p) / sizeof(ps->p[0])))
+		ps->p[ps->n] = *p;
+	ps->n++;
+}
+
+/* Checks the run as it is on the pager now; the steps are counted too. */
+static problems
+check_run_now(const run *r)
+{
+	problems	ps = {0};
+	lsm_sst_check *c;
+	int			steps = 0;
+
+	if (lsm_sst_check_new(pager, &r->meta, &r->opts, collect_problem, &ps, &c) != LSM_OK)
+	{
+		ps.n = -1;
+		return ps;
+	}
+	while (lsm_sst_check_step(c) && steps < 1000000)
+		steps++;
+	if (lsm_sst_check_problems(c) != ps.n)
+		ps.n = -2;
+	lsm_sst_check_free(c);
+	return ps;
+}
+
+/* The index of the problem of part at data block block, or -1. */
+static int
+find_problem(const problems *ps, lsm_sst_part part, int64_t block, const char *text)
+{
+	for (int i = 0; i < ps->n && i < 64; i++)
+		if (ps->p[i].part == part && ps->p[i].block == block &&
+			(text == NULL || strstr(ps->p[i].msg, text) != NULL))
+			return i;
+	return -1;
+}
+
+/* Where data block i lies, from the run's index block (restart interval 1). */
+static void
+data_block_at(const run *r, const uint8_t *stream, uint32_t i, uint64_t *off, uint64_t *size)
+{
+	uint64_t	index_len = r->len - LSM_SST_FOOTER_SIZE - 9 - r->index_off;
+	const uint8_t *idx = stream + r->index_off;
+	uint32_t	nrestarts = lsm_get_u32(idx + index_len - 4);
+	const uint8_t *p = idx + lsm_get_u32(idx + index_len - 4 - 4 * nrestarts + 4 * i);
+	const uint8_t *end = idx + index_len;
+	uint64_t	shared = 0,
+				unshared = 0,
+				vlen = 0;
+
+	p = lsm_get_varint(p, end, &shared);
+	p = lsm_get_varint(p, end, &unshared);
+	p = lsm_get_varint(p, end, &vlen);
+	p += unshared;
+	p = lsm_get_varint(p, end, off);
+	lsm_get_varint(p, end, size);
+}
+
+/* Recomputes the frame checksum of the block [off, off + size + 9). */
+static void
+reframe(uint8_t *stream, uint64_t off, uint64_t size)
+{
+	lsm_put_u64(stream + off + size + 1, XXH3_64bits(stream + off, size + 1));
+}
+
+/*
+ * Makes entry 1 of raw data block i (built with restart interval 1, so every
+ * key is whole) sort before entry 0 by lowering its first byte, with the
+ * block's checksum recomputed: a key-order break and nothing else.  The
+ * block must have three entries, so that the broken one is not its last.
+ */
+static bool
+break_order(const run *r, uint8_t *stream, uint32_t i)
+{
+	uint64_t	off,
+				size,
+				unshared = 0,
+				vlen = 0,
+				shared = 0;
+	uint8_t    *b;
+	uint32_t	n;
+	const uint8_t *p;
+
+	data_block_at(r, stream, i, &off, &size);
+	b = stream + off;
+	n = lsm_get_u32(b + size - 4);
+	if (n < 3 || b[size] != 0)
+		return false;
+	p = b + lsm_get_u32(b + size - 4 - 4 * n + 4);
+	p = lsm_get_varint(p, b + size, &shared);
+	p = lsm_get_varint(p, b + size, &unshared);
+	p = lsm_get_varint(p, b + size, &vlen);
+	if (shared != 0 || unshared < 1)
+		return false;
+	((uint8_t *) p)[0] = 'a';	/* "user:..." becomes "aser:...": before "user:" */
+	reframe(stream, off, size);
+	return true;
+}
+
+/* Whether the problem names pages that hold stream offset pos. */
+static bool
+names_offset(const run *r, const lsm_sst_problem *p, uint64_t pos)
+{
+	lsm_pageno	page = r->meta.first_page + (lsm_pageno) (pos / pager->payload_size);
+
+	return p->first_page <= page && page <= p->last_page;
+}
+
+/*
+ * The check lists every problem of a run: two data blocks with bad
+ * checksums and two key-order breaks (one run); a bad bloom filter and a bad
+ * data block (another); a bad index or footer ends the check with one
+ * problem; entry problems past the limit are counted, not listed; index
+ * garbage (handles past the run's end) is reported without a crash.
+ */
+static void
+test_check_lists_every_problem(void)
+{
+	dataset		d = make_dataset(small_scale ? 2000 : 6000);
+	lsm_sst_options o;
+	run			r,
+				r2;
+	uint8_t    *copy;
+	problems	ps;
+	uint64_t	off1,
+				size1,
+				off3,
+				size3,
+				off,
+				size;
+	uint32_t	nblocks;
+	int			i,
+				orders;
+
+	lsm_sst_options_default(&o);
+	o.compress = false;
+	o.restart_interval = 1;
+	o.bloom_bits_per_key = 0;
+	build_run(&d, &o, &r);
+	nblocks = lsm_get_u32(r.stream + r.len - LSM_SST_FOOTER_SIZE + 12);
+	ok(nblocks >= 40, "the run has %u data blocks", nblocks);
+	copy = malloc(r.len);
+
+	ps = check_run_now(&r);
+	is_int(ps.n, 0, "an intact run has no problem");
+
+	/* Two bad checksums, two order breaks: four problems, in block order. */
+	memcpy(copy, r.stream, r.len);
+	data_block_at(&r, copy, 1, &off1, &size1);
+	data_block_at(&r, copy, 3, &off3, &size3);
+	copy[off1 + size1 / 2] ^= 0x40;
+	copy[off3 + 1] ^= 0x40;
+	for (i = 5, orders = 0; orders < 2 && i < (int) nblocks; i++)
+		if (break_order(&r, copy, (uint32_t) i))
+			orders++;
+	rewrite(&r, copy);
+	ps = check_run_now(&r);
+	is_int(ps.n, 4, "two bad data blocks and two order breaks: four problems");
+	i = find_problem(&ps, LSM_SST_PART_BLOCK, 1, "bad checksum");
+	ok(i >= 0 && names_offset(&r, &ps.p[i], off1 + size1 / 2),
+	   "data block 1's checksum, naming its pages: %s", i >= 0 ? ps.p[i].msg : "");
+	i = find_problem(&ps, LSM_SST_PART_BLOCK, 3, "bad checksum");
+	ok(i >= 0 && names_offset(&r, &ps.p[i], off3 + 1),
+	   "data block 3's checksum, naming its pages: %s", i >= 0 ? ps.p[i].msg : "");
+	orders = 0;
+	for (int k = 0; k < ps.n && k < 64; k++)
+		orders += ps.p[k].part == LSM_SST_PART_ENTRY && strstr(ps.p[k].msg, "entry 1 is out of order") != NULL;
+	is_int(orders, 2, "both key-order breaks, each in its block");
+
+	/* Every data block broken in order: ten listed, the rest counted. */
+	memcpy(copy, r.stream, r.len);
+	orders = 0;
+	for (uint32_t b = 0; b < nblocks; b++)
+		orders += break_order(&r, copy, b);
+	rewrite(&r, copy);
+	ps = check_run_now(&r);
+	is_int(ps.n, LSM_SST_CHECK_ENTRY_PROBLEMS + 1,
+		   "%d order breaks: %d listed and one that counts the rest", orders,
+		   LSM_SST_CHECK_ENTRY_PROBLEMS);
+	if (ps.n == LSM_SST_CHECK_ENTRY_PROBLEMS + 1)
+	{
+		char		want[64];
+
+		snprintf(want, sizeof(want), "%d more problems of entries not listed",
+				 orders - LSM_SST_CHECK_ENTRY_PROBLEMS);
+		ok(strstr(ps.p[LSM_SST_CHECK_ENTRY_PROBLEMS].msg, want) != NULL,
+		   "the last says so: %s", ps.p[LSM_SST_CHECK_ENTRY_PROBLEMS].msg);
+	}
+	else
+		ok(0, "the last says how many more");
+
+	/* A bad index block: one problem, nothing else can be found. */
+	memcpy(copy, r.stream, r.len);
+	copy[r.index_off + 2] ^= 1;
+	rewrite(&r, copy);
+	ps = check_run_now(&r);
+	ok(ps.n == 1 && ps.p[0].part == LSM_SST_PART_INDEX &&
+	   names_offset(&r, &ps.p[0], r.index_off + 2),
+	   "a bad index block: one problem, naming its pages: %s", ps.n > 0 ? ps.p[0].msg : "");
+	/* A bad footer, the same. */
+	memcpy(copy, r.stream, r.len);
+	copy[r.len - 3] ^= 1;
+	rewrite(&r, copy);
+	ps = check_run_now(&r);
+	ok(ps.n == 1 && ps.p[0].part == LSM_SST_PART_FOOTER,
+	   "a bad footer: one problem: %s", ps.n > 0 ? ps.p[0].msg : "");
+
+	/* An index entry whose handle points elsewhere: reported, the check goes on. */
+	memcpy(copy, r.stream, r.len);
+	{
+		uint64_t	index_len = r.len - LSM_SST_FOOTER_SIZE - 9 - r.index_off;
+		uint8_t    *idx = copy + r.index_off;
+		uint32_t	nr = lsm_get_u32(idx + index_len - 4);
+		uint8_t    *p = idx + lsm_get_u32(idx + index_len - 4 - 4 * nr + 4 * 2);
+		uint64_t	unshared = 0,
+					vlen = 0,
+					shared = 0;
+
+		p = (uint8_t *) lsm_get_varint(p, idx + index_len, &shared);
+		p = (uint8_t *) lsm_get_varint(p, idx + index_len, &unshared);
+		p = (uint8_t *) lsm_get_varint(p, idx + index_len, &vlen);
+		p += unshared;
+		/* the offset varint's low bits all set: a wrong offset */
+		p[0] |= 0x7f;
+		reframe(copy, r.index_off, index_len);
+	}
+	rewrite(&r, copy);
+	ps = check_run_now(&r);
+	ok(ps.n >= 1 && find_problem(&ps, LSM_SST_PART_INDEX, 2, NULL) >= 0,
+	   "an index handle pointing elsewhere is reported at index entry 2 (%d problems): %s",
+	   ps.n, ps.n > 0 ? ps.p[0].msg : "");
+	ok(find_problem(&ps, LSM_SST_PART_BLOCK, 3, NULL) < 0 &&
+	   find_problem(&ps, LSM_SST_PART_ENTRY, 3, NULL) < 0,
+	   "and the blocks after it are still checked, cleanly");
+
+	/* Index garbage with a good checksum: no crash, no endless loop. */
+	{
+		uint64_t	index_len = r.len - LSM_SST_FOOTER_SIZE - 9 - r.index_off;
+		int			n = small_scale ? 30 : 200;
+		int			reported = 0;
+
+		for (int f = 0; f < n; f++)
+		{
+			memcpy(copy, r.stream, r.len);
+			for (int k = 0; k < 1 + f % 8; k++)
+				copy[r.index_off + tap_rand() % index_len] = (uint8_t) tap_rand();
+			reframe(copy, r.index_off, index_len);
+			rewrite(&r, copy);
+			ps = check_run_now(&r);
+			reported += ps.n > 0;
+			if (ps.n < 0)
+				break;
+		}
+		ok(1, "%d runs with forged index garbage checked without a crash (%d with problems)",
+		   n, reported);
+	}
+	rewrite(&r, r.stream);
+
+	/* Another run, with a bloom filter: a bad filter and a bad data block. */
+	lsm_sst_options_default(&o);
+	build_run(&d, &o, &r2);
+	free(copy);
+	copy = malloc(r2.len);
+	memcpy(copy, r2.stream, r2.len);
+	copy[r2.bloom_off + 3] ^= 0x10;
+	data_block_at(&r2, copy, 2, &off, &size);
+	(void) size;
+	copy[off + 4] ^= 0x10;
+	rewrite(&r2, copy);
+	ps = check_run_now(&r2);
+	is_int(ps.n, 2, "second run, bad bloom filter and bad data block 2: two problems");
+	ok(find_problem(&ps, LSM_SST_PART_BLOOM, -1, "bloom filter") >= 0,
+	   "the bloom filter is one");
+	i = find_problem(&ps, LSM_SST_PART_BLOCK, 2, NULL);
+	ok(i >= 0 && names_offset(&r2, &ps.p[i], off + 4), "data block 2 the other: %s",
+	   i >= 0 ? ps.p[i].msg : "");
+	rewrite(&r2, r2.stream);
+	ps = check_run_now(&r2);
+	is_int(ps.n, 0, "rewritten, it has no problem");
+
+	free(copy);
+	free_run(&r);
+	free_run(&r2);
+	free_dataset(&d);
+}
+
 /*
  * Concurrent readers of one open run: gets and iterators from several
  * threads at once must all see the right data.  The file pager itself is
@@ -1000,6 +1300,7 @@ main(void)
 	test_forged_flips(false);
 	test_forged_flips(true);
 	test_bad_meta_and_pages();
+	test_check_lists_every_problem();
 	test_concurrent_readers();
 
 	lsm_file_pager_close(fp);

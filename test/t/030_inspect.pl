@@ -64,9 +64,9 @@ close $fh;
 
 IPC::Run::run [ $inspect, '--verify', $bad ], '>', \$out, '2>', \$err;
 is($? >> 8, 1, 'a corrupt run page fails verification');
-like($out, qr/run \d+ \(level 0, pages \d+\.\.\d+\): corrupt data/,
-	'the report names the run, its level and pages');
-my ($from, $to) = $out =~ /the data last read is on pages? (\d+)(?:\.\.(\d+))?/;
+like($out, qr/run \d+ \(level 0, pages \d+\.\.\d+\): data block: data block \d+ at offset \d+ \(\d+ bytes\): bad checksum/,
+	'the report names the run, its level and pages, and the data block');
+my ($from, $to) = $out =~ /\(on pages? (\d+)(?:\.\.(\d+))?\)/;
 ok(defined $from && $from <= $first && $first <= ($to // $from),
 	"and the pages holding the data that failed its checksum ($first)");
 like($out, qr/runs: 3 checked, 2 intact/, 'the other runs are intact');

@@ -1,10 +1,11 @@
 # lsm_verify() and readers against a corrupted relation file, with and
 # without data checksums.
 #
-# With the server stopped, a byte of a run page (in the part of the run
-# that holds the rows, so that a scan reads it) is flipped: lsm_verify()
-# reports the run and the block, and reading the table fails with an ERROR
-# naming the table, the run and the block, never a crash.  Data checksums
+# With the server stopped, a byte of three run pages is flipped: two data
+# blocks of one run (one in the part that holds the rows, so that a scan
+# reads it) and one of a second run.  lsm_inspect --verify and lsm_verify()
+# each list all three, with the run and the block, and reading the table
+# fails with an ERROR naming the table, a run and a block, never a crash.  Data checksums
 # catch the flip when the page is read (PostgreSQL's error, wrapped with the
 # table and run); without them the run's own xxh3 block checksum does.
 # A page appended to the file behind the server's back belongs to nothing:
@@ -56,7 +57,10 @@ lsm.l0_compaction_trigger = 64
 		INSERT INTO t SELECT g, 'row ' || g || repeat('x', g % 40)
 		  FROM generate_series(1, 40000) g;
 		SELECT lsm_flush('t');
-		INSERT INTO t SELECT g, 'log ' || g FROM generate_series(40001, 45000) g;
+		INSERT INTO t SELECT g, 'two ' || g || repeat('y', g % 30)
+		  FROM generate_series(40001, 60000) g;
+		SELECT lsm_flush('t');
+		INSERT INTO t SELECT g, 'log ' || g FROM generate_series(60001, 65000) g;
 	});
 	is($node->safe_psql('postgres', "SELECT count(*) FROM lsm_verify('t')"),
 		'0', "$name: a healthy table has no problem");
@@ -66,44 +70,103 @@ lsm.l0_compaction_trigger = 64
 
 	my ($out, $err) = ('', '');
 	IPC::Run::run [ $inspect, '--runs', $file ], '>', \$out, '2>', \$err;
-	my ($run, $first, $last) = $out =~ /run (\d+): pages (\d+)\.\.(\d+)/;
+	my @runs;
+	push @runs, [ $1, $2, $3 ] while $out =~ /run (\d+): pages (\d+)\.\.(\d+)/g;
 	my ($log_head) = $out =~ /log head page (\d+)/;
-	ok(defined $run && defined $log_head,
-		"$name: lsm_inspect names the run ($run, pages $first..$last) and the log head ($log_head)");
+	is(scalar(@runs), 2, "$name: lsm_inspect lists the two runs")
+	  or diag($out);
+	ok(defined $log_head, "$name: and the log head ($log_head)");
+	my %first_of = map { $_->[0] => $_->[1] } @runs;
 
 	# A run holds the row-map entries first, then the rows: three quarters
-	# in is a page of rows, before the index and bloom filter at the end.
+	# in is a page of rows, before the index and bloom filter at the end;
+	# half way in is another data block of the same run.  The second run
+	# gets one flipped page too.  Each flip is a problem of its own.
+	my ($run, $first, $last) = @{ $runs[0] };
+	my ($run2, $first2, $last2) = @{ $runs[1] };
 	my $page = $first + int(($last - $first) * 3 / 4);
-	flip_byte($file, $page, 4000);
+	my $page_b = $first + int(($last - $first) / 2);
+	my $page2 = $first2 + int(($last2 - $first2) * 3 / 4);
+	my %flipped = ($page => $run, $page_b => $run, $page2 => $run2);
+	flip_byte($file, $_, 4000) for keys %flipped;
+
+	# lsm_inspect --verify lists each bad data block with its run and pages.
+	($out, $err) = ('', '');
+	IPC::Run::run [ $inspect, '--verify', $file ], '>', \$out, '2>', \$err;
+	my @bad = $out =~
+	  /^run (\d+) \(level 0, pages \d+\.\.\d+\): data block: (data block \d+) at offset \d+ \(\d+ bytes\): bad checksum, framing or compression \(on pages? (\d+)(?:\.\.(\d+))?\)$/mg;
+	my (%inspect_blocks, %inspect_pages);
+	while (my ($r, $b, $from, $to) = splice(@bad, 0, 4))
+	{
+		$to //= $from;
+		$inspect_blocks{"$r $b"} = 1;
+		for my $p (keys %flipped)
+		{
+			$inspect_pages{$p} = 1 if $flipped{$p} == $r && $from <= $p && $p <= $to;
+		}
+	}
+	is(scalar(keys %inspect_blocks), 3,
+		"$name: lsm_inspect --verify lists three bad data blocks")
+	  or diag($out);
+	is_deeply([ sort keys %inspect_pages ], [ sort keys %flipped ],
+		"$name: naming the run and the pages of each flipped page");
+	like($out, qr/^verify: 3 problems$/m, "$name: and counts three problems");
 	$node->start;
 
 	my $rows = $node->safe_psql('postgres',
 		"SELECT problem, level, run, block, detail FROM lsm_verify('t')");
 	my @rows = split /\n/, $rows;
-	is(scalar(@rows), 1, "$name: lsm_verify reports one problem")
+	is(scalar(@rows), 3, "$name: lsm_verify reports three problems")
 	  or diag($rows);
-	my ($problem, $level, $prun, $block, $detail) = split /\|/, ($rows[0] // '');
-	is($problem, 'run', "$name: the problem is in a run");
-	is($prun, $run, "$name: lsm_verify names run $run");
-	is($level, 0, "$name: at level 0");
-	if ($checksums)
+	my (%verify_blocks, %verify_pages);
+	for my $row (@rows)
 	{
-		is($block, $page, "$name: and the block whose checksum failed ($page)");
-		like($detail, qr/invalid page in block $page/,
-			"$name: the detail is PostgreSQL's checksum failure");
+		my ($problem, $level, $prun, $block, $detail) = split /\|/, $row;
+		my ($dblock) = $detail =~ /data block (\d+) at offset/;
+		is($problem, 'run', "$name: a problem in a run: $detail");
+		is($level, 0, "$name: at level 0");
+		$verify_blocks{"$prun data block $dblock"} = 1 if defined $dblock;
+		# With data checksums the whole 8 kB page is refused: the data
+		# blocks after the first on it are named in the same row.
+		if ($detail =~ /; data blocks (\d+)\.\.(\d+) are on block $block too/)
+		{
+			$verify_blocks{"$prun data block $_"} = 1 for ($1 .. $2);
+		}
+		if ($checksums)
+		{
+			like($detail, qr/invalid page in block $block/,
+				"$name: the detail is PostgreSQL's checksum failure of block $block");
+			$verify_pages{$block} = 1
+			  if defined $flipped{$block} && $flipped{$block} == $prun;
+		}
+		else
+		{
+			like($detail, qr/bad checksum/,
+				"$name: the detail says the run's checksum failed");
+			# The block column is the first page of the data block.
+			for my $p ($block, $block + 1)
+			{
+				$verify_pages{$p} = 1
+				  if defined $flipped{$p} && $flipped{$p} == $prun;
+			}
+		}
+		like($detail, qr/^run $prun \(blocks $first_of{$prun}\.\./,
+			"$name: the detail names run $prun and its blocks");
 	}
-	else
-	{
-		ok($block == $page || $block == $page - 1,
-			"$name: and the block whose data failed its checksum ($block, flipped $page)");
-		like($detail, qr/bad checksum/, "$name: the detail says the run's checksum failed");
-	}
+	is_deeply([ sort keys %verify_pages ], [ sort keys %flipped ],
+		"$name: one row for each flipped page, naming its run and block");
+	is_deeply([ grep { !$verify_blocks{$_} } sort keys %inspect_blocks ], [],
+		"$name: each data block lsm_inspect --verify lists is in a row of lsm_verify");
+	is_deeply([ sort keys %verify_blocks ], [ sort keys %inspect_blocks ],
+		"$name: the same runs and data blocks as lsm_inspect --verify")
+	  unless $checksums;
 
 	my ($ret, $stdout, $stderr) =
 	  $node->psql('postgres', 'SELECT count(*) FROM t');
 	isnt($ret, 0, "$name: a scan of the table fails");
 	like($stderr, qr/ERROR:  lsm table "t" is corrupt/, "$name: with an ERROR naming the table");
-	like($stderr, qr/run $run \(level 0, blocks $first\.\.$last\)/, "$name: the run");
+	like($stderr, qr/run (?:$run \(level 0, blocks $first\.\.$last\)|$run2 \(level 0, blocks $first2\.\.$last2\))/,
+		"$name: a corrupt run");
 	like($stderr, qr/block $page|block \d+/, "$name: and the block");
 	is($node->safe_psql('postgres', 'SELECT 1'), '1', "$name: the server is still up");
 
@@ -137,8 +200,11 @@ lsm.l0_compaction_trigger = 64
 	}
 	else
 	{
-		like($rows, qr/^log\|$log_head\|log page $log_head: the record at offset 8 is damaged/m,
-			"$name: and names the log page and the damaged record");
+		# The flipped byte is at payload offset 48: in the record there.
+		my ($rec_off) = $rows =~ /^log\|$log_head\|log page $log_head: the record at offset (\d+) is damaged/m;
+		ok(defined $rec_off && $rec_off >= 8 && $rec_off <= 48,
+			"$name: and names the log page and the damaged record (at offset "
+			  . ($rec_off // 'none') . ")");
 	}
 	($ret, $stdout, $stderr) = $node->psql('postgres', 'SELECT count(*) FROM t');
 	isnt($ret, 0, "$name: reading the table fails");
