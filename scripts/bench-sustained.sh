@@ -101,6 +101,10 @@ count()
 	esac
 }
 prefill_n=$(count "$prefill")
+if [ $((duration % interval)) -ne 0 ]; then
+	echo "--duration ($duration) must be a multiple of --interval ($interval)" >&2
+	exit 2
+fi
 
 lsm_setup_user
 if [ $install = 1 ]; then

@@ -393,6 +393,8 @@ lsm_compact_step(LsmStore *s, bool full)
 
 	/* After the pick: the horizon may only have advanced meanwhile. */
 	lsm_gc_cutoffs_default(NULL, &cut);
+	/* The inputs are read once: through a ring, not into shared buffers. */
+	s->read_strategy = lsm_bulk_read_strategy();
 	PG_TRY();
 	{
 		LsmGc	   *gc = lsm_gc_begin(s, &cut, LSM_GC_MAP_KEEP, NULL);
@@ -405,6 +407,7 @@ lsm_compact_step(LsmStore *s, bool full)
 	}
 	PG_FINALLY();
 	{
+		s->read_strategy = NULL;
 		lsm_compaction_free(c);
 	}
 	PG_END_TRY();

@@ -93,6 +93,44 @@ lsm_store_free(LsmStore *s)
 	s->error = NULL;
 }
 
+/*
+ * The buffer rings a process writes runs through and reads a compaction's
+ * inputs through.  A flush or compaction streams tens of megabytes of
+ * pages that nobody needs soon; through a ring (as COPY and VACUUM do)
+ * they recycle a few buffers, written out by the process that made them
+ * dirty, instead of evicting the metapage, log pages and index pages every
+ * backend needs and leaving the writes to whoever evicts them.
+ */
+static BufferAccessStrategy
+lsm_bulk_write_strategy(void)
+{
+	static BufferAccessStrategy ring = NULL;
+
+	if (ring == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		ring = GetAccessStrategy(BAS_BULKWRITE);
+		MemoryContextSwitchTo(old);
+	}
+	return ring;
+}
+
+BufferAccessStrategy
+lsm_bulk_read_strategy(void)
+{
+	static BufferAccessStrategy ring = NULL;
+
+	if (ring == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		ring = GetAccessStrategy(BAS_BULKREAD);
+		MemoryContextSwitchTo(old);
+	}
+	return ring;
+}
+
 GenericXLogState *
 lsm_xlog_start(LsmStore *s)
 {
@@ -374,7 +412,8 @@ lsm_extend(LsmStore *s, uint32 npages, Buffer *locked)
 
 /*
  * Writes a whole page once (run and manifest pages): formatted as type, its
- * payload copied, WAL-logged as a full page image.
+ * payload copied, WAL-logged as a full page image, through the bulk-write
+ * ring.
  */
 void
 lsm_write_page(LsmStore *s, BlockNumber blkno, uint16 type, const uint8 *payload)
@@ -385,7 +424,8 @@ lsm_write_page(LsmStore *s, BlockNumber blkno, uint16 type, const uint8 *payload
 	if (blkno == LSM_META_BLKNO || !lsm_block_exists(s, blkno))
 		elog(ERROR, "lsm table \"%s\": block %u was not allocated", s->relname, blkno);
 	buf = ReadBufferWithoutRelcache(s->node, MAIN_FORKNUM, blkno,
-									RBM_ZERO_AND_LOCK, NULL, s->permanent);
+									RBM_ZERO_AND_LOCK,
+									lsm_bulk_write_strategy(), s->permanent);
 	page = BufferGetPage(buf);
 
 	START_CRIT_SECTION();
@@ -444,7 +484,8 @@ lsm_run_page_get(LsmStore *s, lsm_pageno pageno, XLogRecPtr lsn_limit,
 			Page		page;
 
 			buf = ReadBufferWithoutRelcache(s->node, MAIN_FORKNUM, pageno,
-											RBM_NORMAL, NULL, s->permanent);
+											RBM_NORMAL, s->read_strategy,
+											s->permanent);
 			LockBuffer(buf, BUFFER_LOCK_SHARE);
 			page = BufferGetPage(buf);
 			/* A reused page may be of any kind now: checked first. */

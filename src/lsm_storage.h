@@ -317,6 +317,8 @@ typedef struct LsmStore
 	BlockNumber bad_block;		/* a page that failed verification */
 	BlockNumber read_first;		/* the pages of the last stream read, */
 	BlockNumber read_last;		/* for naming them when a check fails */
+	BufferAccessStrategy read_strategy; /* run pages read (a compaction's
+										 * inputs), or NULL */
 } LsmStore;
 
 extern void lsm_store_init(LsmStore *s, const RelFileNode *node,
@@ -330,6 +332,7 @@ extern void lsm_store_raise(LsmStore *s, lsm_status st, const char *fmt,...)
 extern void lsm_store_check(LsmStore *s, lsm_status st, const char *fmt,...)
 			pg_attribute_printf(3, 4);
 extern struct GenericXLogState *lsm_xlog_start(LsmStore *s);
+extern BufferAccessStrategy lsm_bulk_read_strategy(void);
 
 extern void lsm_page_init(Page page, uint16 type);
 extern bool lsm_page_is(Page page, uint16 type);
