@@ -869,6 +869,7 @@ struct lsm_sst_check
 	bool		idx_started;
 	uint32_t	blockno;		/* the next data block */
 	uint64_t	expect_off;		/* where it should start */
+	bool		expect_unknown; /* not known: the handle before was bad */
 	lsm_buf		prev;			/* the last well-formed key seen */
 	bool		have_prev;
 	uint64_t	nentries;		/* entries decoded */
@@ -1208,15 +1209,17 @@ check_next_block(lsm_sst_check *c)
 					  "index entry %u: its block handle is undecodable or outside the data blocks [0, %llu); the block is skipped",
 					  c->blockno, (unsigned long long) t->data_end);
 		c->blockno++;
+		c->expect_unknown = true;
 		return STAGE_BLOCKS;
 	}
-	if (off != c->expect_off)
+	if (off != c->expect_off && !c->expect_unknown)
 		check_problem(c, LSM_SST_PART_INDEX, LSM_CORRUPT, c->blockno, off,
 					  size + BLOCK_TRAILER,
 					  "index entry %u: data block at offset %llu, expected at %llu",
 					  c->blockno, (unsigned long long) off,
 					  (unsigned long long) c->expect_off);
 	c->expect_off = off + size + BLOCK_TRAILER;
+	c->expect_unknown = false;
 	st = read_data_block(t, c->idx.value, &c->raw, &c->plain, &data);
 	if (st == LSM_OK && lsm_block_open(&blk, data) != LSM_OK)
 	{
