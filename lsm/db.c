@@ -23,6 +23,7 @@
 
 #include "db.h"
 #include "file_pager.h"
+#include "level_iter.h"
 #include "logrec.h"
 #include "memtable.h"
 
@@ -1001,143 +1002,25 @@ lsm_db_get(lsm_db *db, lsm_slice key, lsm_buf *value)
 
 /* ---------- iterators ---------- */
 
-/*
- * A level iterator concatenates the runs of one sorted level, opening a
- * run's iterator only when the scan reaches it, so a seek costs one run per
- * level rather than one per run.
- */
-typedef struct level_iter
+/* A pinned level's runs, for lsm_level_iter. */
+static lsm_sst *
+pinned_run_sst(const void *arg, int i)
 {
-	lsm_iter	base;
-	db_table  **tables;			/* borrowed from the pin */
-	int			n;
-	int			idx;
-	lsm_iter   *cur;
-	lsm_status	status;
-} level_iter;
-
-static void
-level_iter_open(level_iter *li, int idx)
-{
-	lsm_iter_destroy(li->cur);
-	li->cur = NULL;
-	li->idx = idx;
-	if (idx < li->n && (li->cur = lsm_sst_iter_new(li->tables[idx]->sst)) == NULL)
-		li->status = LSM_NO_MEMORY;
-}
-
-/* Moves to following runs while the current one is exhausted. */
-static void
-level_iter_skip_empty(level_iter *li)
-{
-	while (li->cur && !lsm_iter_valid(li->cur))
-	{
-		if (lsm_iter_status(li->cur) != LSM_OK)
-		{
-			li->status = lsm_iter_status(li->cur);
-			return;
-		}
-		level_iter_open(li, li->idx + 1);
-		if (li->cur)
-			lsm_iter_seek_first(li->cur);
-	}
-}
-
-static bool
-level_iter_valid(lsm_iter *it)
-{
-	level_iter *li = (level_iter *) it;
-
-	return li->status == LSM_OK && li->cur && lsm_iter_valid(li->cur);
-}
-
-static void
-level_iter_seek_first(lsm_iter *it)
-{
-	level_iter *li = (level_iter *) it;
-
-	level_iter_open(li, 0);
-	if (li->cur)
-		lsm_iter_seek_first(li->cur);
-	level_iter_skip_empty(li);
-}
-
-static void
-level_iter_seek(lsm_iter *it, lsm_slice target)
-{
-	level_iter *li = (level_iter *) it;
-	int			lo = 0,
-				hi = li->n;
-
-	while (lo < hi)
-	{
-		int			mid = lo + (hi - lo) / 2;
-
-		if (lsm_ikey_compare(lsm_buf_slice(&li->tables[mid]->largest), target) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	level_iter_open(li, lo);
-	if (li->cur)
-		lsm_iter_seek(li->cur, target);
-	level_iter_skip_empty(li);
-}
-
-static void
-level_iter_next(lsm_iter *it)
-{
-	level_iter *li = (level_iter *) it;
-
-	lsm_iter_next(li->cur);
-	level_iter_skip_empty(li);
+	return ((db_table *const *) arg)[i]->sst;
 }
 
 static lsm_slice
-level_iter_key(lsm_iter *it)
+pinned_run_largest(const void *arg, int i)
 {
-	return lsm_iter_key(((level_iter *) it)->cur);
+	return lsm_buf_slice(&((db_table *const *) arg)[i]->largest);
 }
-
-static lsm_slice
-level_iter_value(lsm_iter *it)
-{
-	return lsm_iter_value(((level_iter *) it)->cur);
-}
-
-static lsm_status
-level_iter_status(lsm_iter *it)
-{
-	level_iter *li = (level_iter *) it;
-
-	if (li->status != LSM_OK)
-		return li->status;
-	return li->cur ? lsm_iter_status(li->cur) : LSM_OK;
-}
-
-static void
-level_iter_destroy(lsm_iter *it)
-{
-	lsm_iter_destroy(((level_iter *) it)->cur);
-	free(it);
-}
-
-static const lsm_iter_ops level_iter_ops = {
-	level_iter_valid, level_iter_seek_first, level_iter_seek, level_iter_next,
-	level_iter_key, level_iter_value, level_iter_status, level_iter_destroy
-};
 
 static lsm_iter *
 level_iter_new(db_table **tables, int n)
 {
-	level_iter *li = calloc(1, sizeof(level_iter));
+	lsm_level_runs runs = {n, tables, pinned_run_sst, pinned_run_largest};
 
-	if (li == NULL)
-		return NULL;
-	li->base.ops = &level_iter_ops;
-	li->tables = tables;
-	li->n = n;
-	return &li->base;
+	return lsm_level_iter_new(&runs);
 }
 
 /*

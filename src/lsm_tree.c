@@ -34,6 +34,7 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
+#include "lsm/level_iter.h"
 #include "lsm/logrec.h"
 #include "lsm/merge.h"
 #include "lsm/sstable.h"
@@ -1561,142 +1562,26 @@ static const lsm_iter_ops lsm_checked_ops = {
 	lsm_checked_key, lsm_checked_value, lsm_checked_status, lsm_checked_destroy
 };
 
-/*
- * A level iterator concatenates the runs of one sorted level (>= 1),
- * opening a run's iterator only when the scan reaches it.
- */
-typedef struct LsmLevelIter
+/* A version's level runs, for the core's level iterator. */
+static lsm_sst *
+lsm_level_run_sst(const void *arg, int i)
 {
-	lsm_iter	base;
-	LsmRun	  **runs;			/* held by the scan's version */
-	int			n;
-	int			idx;
-	lsm_iter   *cur;
-	lsm_status	status;
-} LsmLevelIter;
-
-static void
-lsm_level_open(LsmLevelIter *li, int idx)
-{
-	lsm_iter_destroy(li->cur);
-	li->cur = NULL;
-	li->idx = idx;
-	if (idx < li->n && (li->cur = lsm_sst_iter_new(li->runs[idx]->sst)) == NULL)
-		li->status = LSM_NO_MEMORY;
-}
-
-static void
-lsm_level_skip_empty(LsmLevelIter *li)
-{
-	while (li->cur && !lsm_iter_valid(li->cur))
-	{
-		if (lsm_iter_status(li->cur) != LSM_OK)
-		{
-			li->status = lsm_iter_status(li->cur);
-			return;
-		}
-		lsm_level_open(li, li->idx + 1);
-		if (li->cur)
-			lsm_iter_seek_first(li->cur);
-	}
-}
-
-static bool
-lsm_level_valid(lsm_iter *it)
-{
-	LsmLevelIter *li = (LsmLevelIter *) it;
-
-	return li->status == LSM_OK && li->cur && lsm_iter_valid(li->cur);
-}
-
-static void
-lsm_level_seek_first(lsm_iter *it)
-{
-	LsmLevelIter *li = (LsmLevelIter *) it;
-
-	li->status = LSM_OK;
-	lsm_level_open(li, 0);
-	if (li->cur)
-		lsm_iter_seek_first(li->cur);
-	lsm_level_skip_empty(li);
-}
-
-static void
-lsm_level_seek(lsm_iter *it, lsm_slice target)
-{
-	LsmLevelIter *li = (LsmLevelIter *) it;
-	int			lo = 0;
-	int			hi = li->n;
-
-	while (lo < hi)
-	{
-		int			mid = lo + (hi - lo) / 2;
-
-		if (lsm_ikey_compare(lsm_buf_slice(&li->runs[mid]->meta.largest), target) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	li->status = LSM_OK;
-	lsm_level_open(li, lo);
-	if (li->cur)
-		lsm_iter_seek(li->cur, target);
-	lsm_level_skip_empty(li);
-}
-
-static void
-lsm_level_next(lsm_iter *it)
-{
-	LsmLevelIter *li = (LsmLevelIter *) it;
-
-	lsm_iter_next(li->cur);
-	lsm_level_skip_empty(li);
+	return ((LsmRun *const *) arg)[i]->sst;
 }
 
 static lsm_slice
-lsm_level_key(lsm_iter *it)
+lsm_level_run_largest(const void *arg, int i)
 {
-	return lsm_iter_key(((LsmLevelIter *) it)->cur);
+	return lsm_buf_slice(&((LsmRun *const *) arg)[i]->meta.largest);
 }
 
-static lsm_slice
-lsm_level_value(lsm_iter *it)
-{
-	return lsm_iter_value(((LsmLevelIter *) it)->cur);
-}
-
-static lsm_status
-lsm_level_status(lsm_iter *it)
-{
-	LsmLevelIter *li = (LsmLevelIter *) it;
-
-	if (li->status != LSM_OK)
-		return li->status;
-	return li->cur ? lsm_iter_status(li->cur) : LSM_OK;
-}
-
-static void
-lsm_level_destroy(lsm_iter *it)
-{
-	lsm_iter_destroy(((LsmLevelIter *) it)->cur);
-	pfree(it);
-}
-
-static const lsm_iter_ops lsm_level_ops = {
-	lsm_level_valid, lsm_level_seek_first, lsm_level_seek, lsm_level_next,
-	lsm_level_key, lsm_level_value, lsm_level_status, lsm_level_destroy
-};
-
+/* The runs of one sorted level (>= 1), held by the scan's version. */
 static lsm_iter *
-lsm_level_iter_new(LsmRun **runs, int n)
+lsm_level_iter_of(LsmRun **runs, int n)
 {
-	LsmLevelIter *li = MemoryContextAllocZero(TopMemoryContext, sizeof(LsmLevelIter));
+	lsm_level_runs lr = {n, runs, lsm_level_run_sst, lsm_level_run_largest};
 
-	li->base.ops = &lsm_level_ops;
-	li->runs = runs;
-	li->n = n;
-	li->status = LSM_OK;
-	return &li->base;
+	return lsm_level_iter_new(&lr);
 }
 
 /* Releases what a scan holds; also run at abort through its use. */
@@ -1831,7 +1716,7 @@ lsm_tree_scan_begin_spans(LsmTree *t, const LsmKeySpan *spans, int n,
 		}
 		counts->runs_read += nruns;
 		if (nruns > 0)
-			lsm_scan_add(s, lsm_level_iter_new(runs, nruns));
+			lsm_scan_add(s, lsm_level_iter_of(runs, nruns));
 	}
 
 	/* The table's bloom counters count point ranges' probes too. */

@@ -14,6 +14,7 @@
 #include <xxhash.h>
 
 #include "file_pager.h"
+#include "level_iter.h"
 #include "sstable.h"
 #include "tap.h"
 
@@ -1269,6 +1270,143 @@ test_concurrent_readers(void)
 	free_dataset(&d);
 }
 
+/* ------------------------------------------------------- level iterator */
+
+typedef struct level_slot
+{
+	lsm_sst    *sst;
+	const run  *r;
+} level_slot;
+
+static lsm_sst *
+level_sst(const void *arg, int i)
+{
+	return ((const level_slot *) arg)[i].sst;
+}
+
+static lsm_slice
+level_largest(const void *arg, int i)
+{
+	return lsm_buf_slice(&((const level_slot *) arg)[i].r->meta.largest);
+}
+
+/*
+ * Entries of the dataset's keys [k0, k1) as their own dataset (shares e),
+ * so that cut at key boundaries the runs of a level are disjoint.
+ */
+static dataset
+dataset_slice(const dataset *d, uint32_t k0, uint32_t k1)
+{
+	dataset		s = *d;
+
+	s.e = d->e + d->first[k0];
+	s.n = d->first[k1] - d->first[k0];
+	return s;
+}
+
+/* Index of the first entry of d whose internal key is >= target. */
+static size_t
+ref_lower_bound(const dataset *d, lsm_slice target, lsm_buf *k)
+{
+	size_t		lo = 0,
+				hi = d->n;
+
+	while (lo < hi)
+	{
+		size_t		mid = lo + (hi - lo) / 2;
+
+		make_ikey(k, d->e[mid].k, d->e[mid].seq, d->e[mid].kind);
+		if (lsm_ikey_compare(lsm_buf_slice(k), target) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * A level of three disjoint runs read through lsm_level_iter: a full scan
+ * gives every entry in order, and seeks to existing keys, to keys between
+ * runs and past the end land where a seek in the whole dataset would.
+ */
+static void
+test_level_iter(void)
+{
+	dataset		d = make_dataset(6000);
+	uint32_t	cut[4] = {0, d.nkeys / 3, 2 * d.nkeys / 3, d.nkeys};
+	run			r[3];
+	level_slot	slots[3];
+	lsm_sst_options o;
+	lsm_level_runs lr;
+	lsm_iter   *it;
+	lsm_buf		k = {0},
+				t = {0};
+	size_t		n = 0,
+				wrong = 0;
+	int			opened = 0;
+
+	lsm_sst_options_default(&o);
+	for (int i = 0; i < 3; i++)
+	{
+		dataset		part = dataset_slice(&d, cut[i], cut[i + 1]);
+
+		is_int(build_run(&part, &o, &r[i]), LSM_OK, "level run %d builds", i);
+		slots[i].r = &r[i];
+		opened += lsm_sst_open(pager, &r[i].meta, &o, &slots[i].sst) == LSM_OK;
+	}
+	is_int(opened, 3, "level runs open");
+	lr = (lsm_level_runs)
+	{
+		3, slots, level_sst, level_largest
+	};
+	it = lsm_level_iter_new(&lr);
+
+	for (lsm_iter_seek_first(it); lsm_iter_valid(it); lsm_iter_next(it), n++)
+	{
+		if (n >= d.n)
+			break;
+		make_ikey(&k, d.e[n].k, d.e[n].seq, d.e[n].kind);
+		wrong += lsm_slice_compare(lsm_iter_key(it), lsm_buf_slice(&k)) != 0;
+	}
+	is_int(n, d.n, "level scan sees every entry of its three runs");
+	is_int(wrong, 0, "level scan is in key order");
+	is_int(lsm_iter_status(it), LSM_OK, "level scan ends cleanly");
+
+	wrong = 0;
+	for (int i = 0; i < 3000; i++)
+	{
+		uint32_t	key = (uint32_t) (tap_rand() % (d.nkeys + 2));
+		uint64_t	seq = tap_rand() % 1000001;
+		char		u[32];
+		size_t		ul = (size_t) sprintf(u, "user:%010u", 2 * key + (i % 3 == 0));
+		size_t		want;
+
+		t.len = 0;
+		lsm_ikey_append(&t, lsm_slice_make(u, ul), seq, LSM_KIND_VALUE);
+		want = ref_lower_bound(&d, lsm_buf_slice(&t), &k);
+		lsm_iter_seek(it, lsm_buf_slice(&t));
+		if (want == d.n)
+			wrong += lsm_iter_valid(it) || lsm_iter_status(it) != LSM_OK;
+		else
+		{
+			make_ikey(&k, d.e[want].k, d.e[want].seq, d.e[want].kind);
+			wrong += !lsm_iter_valid(it) ||
+				lsm_slice_compare(lsm_iter_key(it), lsm_buf_slice(&k)) != 0;
+		}
+	}
+	is_int(wrong, 0, "3000 seeks (on keys, between keys, between runs, past the end) agree with the dataset");
+
+	lsm_iter_destroy(it);
+	for (int i = 0; i < 3; i++)
+	{
+		lsm_sst_close(slots[i].sst);
+		free_run(&r[i]);
+	}
+	lsm_buf_free(&k);
+	lsm_buf_free(&t);
+	free_dataset(&d);
+}
+
 int
 main(void)
 {
@@ -1302,6 +1440,7 @@ main(void)
 	test_bad_meta_and_pages();
 	test_check_lists_every_problem();
 	test_concurrent_readers();
+	test_level_iter();
 
 	lsm_file_pager_close(fp);
 	unlink(path);
