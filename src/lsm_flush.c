@@ -99,9 +99,9 @@ lsm_blockno_cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Adds pages (sorted here) to the free list as coalesced extents. */
-static void
-lsm_free_pages(LsmStore *s, lsm_manifest *m, BlockNumber *pages, int n)
+/* Adds log pages (sorted here) to m's free list as coalesced extents. */
+void
+lsm_free_log_pages(LsmStore *s, lsm_manifest *m, BlockNumber *pages, int n)
 {
 	qsort(pages, n, sizeof(BlockNumber), lsm_blockno_cmp);
 	for (int i = 0; i < n;)
@@ -177,7 +177,7 @@ lsm_flush_memtable(LsmStore *s, LsmTableShared *e, int region, uint64 max_seq,
 		tx.m.flushed_seq = Max(tx.m.flushed_seq, max_seq);
 		tx.m.last_seq = Max(tx.m.last_seq, max_seq);
 		tx.m.log_head = next_seg;
-		lsm_free_pages(s, &tx.m, logpages, nlog);
+		lsm_free_log_pages(s, &tx.m, logpages, nlog);
 		lsm_meta_commit(s, &tx, remove_frozen ? lsm_remove_flushed : NULL, &region);
 		if (st == LSM_OK)
 			lsm_count_flush(e, meta.nbytes);

@@ -39,6 +39,7 @@
 #include "utils/memutils.h"
 
 #include "lsm/coding.h"
+#include "lsm_compact.h"
 #include "lsm_storage.h"
 
 /*
@@ -308,6 +309,137 @@ lsm_log_pages_between(LsmStore *s, BlockNumber first, BlockNumber stop,
 	}
 	*npages = n;
 	return pages;
+}
+
+/* ----------------------------------------------------------------
+ * Moving an empty log
+ * ----------------------------------------------------------------
+ */
+
+/* Whether every record in the log is in a run.  Writer lock held. */
+static bool
+lsm_log_all_flushed(LsmTableShared *e)
+{
+	bool		flushed;
+
+	SpinLockAcquire(&e->mutex);
+	flushed = e->loaded && e->nfrozen == 0 && !e->flushing;
+	SpinLockRelease(&e->mutex);
+
+	/*
+	 * Writers add to the active memtable under the writer lock.  Records
+	 * of flushed memtables that reach the log later are skipped by sequence
+	 * number wherever they are.
+	 */
+	return flushed && (e->active.region < 0 ||
+					   lsm_memtable_count(lsm_region_memtable(e->active.region)) == 0);
+}
+
+/* Formats block blkno, a free page, as an empty log page, WAL-logged. */
+static void
+lsm_log_format_page(LsmStore *s, BlockNumber blkno)
+{
+	Buffer		buf = ReadBufferWithoutRelcache(s->node, MAIN_FORKNUM, blkno,
+												RBM_ZERO_AND_LOCK, NULL,
+												s->permanent);
+	GenericXLogState *state = lsm_xlog_start(s);
+	Page		page = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
+	LsmLogPageHeader *lh;
+
+	lsm_page_init(page, LSM_PAGE_LOG);
+	lh = (LsmLogPageHeader *) LsmPagePayload(page);
+	lh->next = 0;
+	lh->reserved = 0;
+	LsmPageSetUsed(page, LSM_LOG_HEADER);
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+}
+
+/* Commit hook: the active memtable's segment starts on the new log page. */
+static void
+lsm_log_moved(LsmTableShared *e, void *arg)
+{
+	e->active.seg_first = *(BlockNumber *) arg;
+}
+
+/*
+ * lsm_log_move_down's work, on the manifest in tx (metapage locked
+ * exclusively) and under the writer lock.
+ */
+static bool
+lsm_log_move_locked(LsmStore *s, LsmTableShared *e, LsmMetaTx *tx)
+{
+	BlockNumber *chain;
+	int			nchain;
+	BlockNumber highest = 0;
+	lsm_pageno	newpage;
+
+	if (tx->m.log_head != e->active.seg_first)
+		elog(ERROR, "lsm table \"%s\": log head %u is not where the active memtable starts (%u)",
+			 s->relname, tx->m.log_head, e->active.seg_first);
+	chain = lsm_log_pages_between(s, tx->m.log_head, 0, &nchain);
+	for (int i = 0; i < nchain; i++)
+		highest = Max(highest, chain[i]);
+	if (e->log_nspare > 0)
+		highest = Max(highest, e->log_spare + e->log_nspare - 1);
+	if (!lsm_take_reusable_extent(&tx->m, 1, &newpage) || newpage >= highest)
+	{
+		pfree(chain);
+		return false;
+	}
+
+	lsm_log_format_page(s, newpage);
+	tx->m.log_head = newpage;
+	lsm_free_log_pages(s, &tx->m, chain, nchain);
+	pfree(chain);
+	if (e->log_nspare > 0)
+		lsm_manifest_check_status(s,
+								  lsm_manifest_free_extent(&tx->m, e->log_spare,
+														   e->log_nspare, 0),
+								  "freeing the pages set aside for the log");
+	lsm_meta_commit(s, tx, lsm_log_moved, &newpage);
+	e->log_tail = newpage;
+	e->log_tail_off = LSM_LOG_HEADER;
+	e->log_nspare = 0;
+	return true;
+}
+
+/*
+ * When the log holds nothing a run does not (VACUUM flushed the memtables
+ * and nobody wrote since), starts a new, empty log on the lowest reusable
+ * free page, if that is below some page of the log or of the pages set
+ * aside for it, and frees those: otherwise the log's pages, which stay
+ * where they were allocated however long the table is idle, would keep the
+ * end of the file from being truncated.  One manifest change (log_head, the
+ * free list), after the new page is written; a crash before it leaves the
+ * new page unowned, to be reclaimed at the next load.  Returns whether the
+ * log moved.
+ */
+bool
+lsm_log_move_down(LsmStore *s, LsmTableShared *e)
+{
+	LsmMetaTx	tx;
+	volatile bool moved = false;
+
+	LWLockAcquire(&e->writer, LW_EXCLUSIVE);
+	if (!lsm_log_all_flushed(e))
+	{
+		LWLockRelease(&e->writer);
+		return false;
+	}
+	lsm_meta_begin(s, &tx, true, true);
+	PG_TRY();
+	{
+		moved = lsm_log_move_locked(s, e, &tx);
+	}
+	PG_FINALLY();
+	{
+		lsm_manifest_free(&tx.m);
+	}
+	PG_END_TRY();
+	UnlockReleaseBuffer(tx.buf);
+	LWLockRelease(&e->writer);
+	return moved;
 }
 
 /* ----------------------------------------------------------------

@@ -397,6 +397,7 @@ extern void lsm_log_write(LsmStore *s, LsmTableShared *e, const uint8 *buf,
 extern BlockNumber *lsm_log_pages_between(LsmStore *s, BlockNumber first,
 										  BlockNumber stop, int *npages);
 extern void lsm_load(LsmStore *s, LsmUse *u);
+extern bool lsm_log_move_down(LsmStore *s, LsmTableShared *e);
 
 /* ----------------------------------------------------------------
  * Reading on a hot standby (lsm_standby.c)
@@ -437,6 +438,8 @@ extern bool lsm_freeze_locked(LsmTableShared *e, int new_region);
 extern void lsm_flush_memtable(LsmStore *s, LsmTableShared *e, int region,
 							   uint64 max_seq, BlockNumber seg_first,
 							   BlockNumber next_seg, bool remove_frozen);
+extern void lsm_free_log_pages(LsmStore *s, lsm_manifest *m,
+							   BlockNumber *pages, int n);
 extern bool lsm_flush_one(LsmStore *s, LsmUse *u, bool wait);
 extern void lsm_flush_frozen(LsmStore *s, LsmUse *u);
 extern void lsm_make_room(LsmStore *s, LsmUse *u, const LsmWrite *next);

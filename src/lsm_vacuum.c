@@ -24,12 +24,17 @@
  *   6. sets relfrozenxid and relminmxid to the oldest xid and multixact any
  *      run still holds (each run records them: lsm_gc.h), bounded by the
  *      cutoffs, which entries written after step 2 cannot precede;
- *   7. gives the free pages at the end of the file back (truncation), and
- *      when nothing else was merged moves the deepest level down into free
- *      pages below it, so that a later VACUUM can cut what it leaves.
- *      Freed pages are reused or cut only once no reader can still read
- *      them (lsm_compact.h), so the pages a VACUUM frees itself are given
- *      back by a later one.
+ *   7. gives the free pages at the end of the file back (truncation),
+ *      after moving down what would stop it there: when nothing else was
+ *      merged, the deepest level into free pages below it (a later VACUUM
+ *      cuts what it leaves); the log, when it holds nothing a run does not,
+ *      to a fresh page low in the file (lsm_log_move_down); an overflow
+ *      manifest into a lower free extent.  Freed pages are reused or cut
+ *      only once no reader can still read them (lsm_compact.h), so the
+ *      pages a VACUUM frees itself are given back by a later one: after a
+ *      workload that rewrote most rows, the first VACUUM removes the dead
+ *      versions, the second moves the rest into the pages the first freed,
+ *      the third cuts the pages the second freed.
  *
  * Crash safety: every merge is one manifest change, as for any compaction,
  * so a crash leaves the table as the last completed step left it.  Index
@@ -472,6 +477,36 @@ vacuum_relocate(LsmVacuum *v)
 }
 
 /*
+ * Step 7b: a manifest too large for the metapage lives on an extent of
+ * overflow pages that every manifest change rewrites into the lowest free
+ * extent that fits; when one below the current extent would take it, a
+ * change (with nothing else to change) moves it there, so that it does not
+ * stop the truncation.
+ */
+static void
+vacuum_move_manifest(LsmVacuum *v)
+{
+	LsmMetaTx	tx;
+
+	lsm_meta_begin(&v->store, &tx, true, true);
+	PG_TRY();
+	{
+		uint32		largest;
+
+		if (tx.meta.manifest_first != 0 &&
+			lsm_reusable_pages_below(&tx.m, tx.meta.manifest_first, &largest) > 0 &&
+			largest > tx.meta.manifest_npages)
+			lsm_meta_commit(&v->store, &tx, NULL, NULL);
+	}
+	PG_FINALLY();
+	{
+		lsm_manifest_free(&tx.m);
+	}
+	PG_END_TRY();
+	UnlockReleaseBuffer(tx.buf);
+}
+
+/*
  * Whether enough pages at the end are free and reusable to be worth the
  * exclusive lock: heap's thresholds (1000 pages or a sixteenth).
  */
@@ -505,6 +540,31 @@ vacuum_truncate_lock(Relation rel)
 }
 
 /*
+ * The truncation's own manifest change writes an overflow manifest to a
+ * fresh extent before freeing the old one; when no free extent below the
+ * new end can take it, the change would extend the relation and undo the
+ * truncation.  Then the first pages of the tail stay free for it.  Returns
+ * where the relation may end.
+ */
+static BlockNumber
+vacuum_keep_manifest_room(LsmMetaTx *tx, BlockNumber new_end,
+						  BlockNumber nblocks)
+{
+	uint32		need = tx->meta.manifest_npages + 1;
+	uint32		largest;
+
+	if (tx->meta.manifest_first == 0 || new_end >= nblocks)
+		return new_end;
+	(void) lsm_reusable_pages_below(&tx->m, new_end, &largest);
+	if (largest >= need)
+		return new_end;
+	if (nblocks - new_end <= need ||
+		lsm_manifest_free_extent(&tx->m, new_end, need, 0) != LSM_OK)
+		return nblocks;
+	return new_end + need;
+}
+
+/*
  * Step 7: gives the free pages at the end of the relation back to the file
  * system, once no reader can still read them (their reuse horizon passed:
  * those a merge of this VACUUM freed wait for a later one).  Under
@@ -533,6 +593,7 @@ vacuum_truncate(LsmVacuum *v)
 	{
 		nblocks = smgrnblocks(srel, MAIN_FORKNUM);
 		new_end = lsm_free_tail(&tx.m, nblocks);
+		new_end = vacuum_keep_manifest_room(&tx, new_end, nblocks);
 		if (new_end < nblocks)
 		{
 			lsm_meta_commit(s, &tx, NULL, NULL);
@@ -587,6 +648,7 @@ vacuum_report(LsmVacuum *v, BlockNumber pages, double live,
 					  frozenxid_updated ? " (advanced)" : " (unchanged)",
 					  minmulti, minmulti_updated ? " (advanced)" : " (unchanged)"));
 }
+
 
 void
 lsm_relation_vacuum(Relation rel, VacuumParams *params,
@@ -659,6 +721,11 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 	/* 7 */
 	if (params->truncate != VACOPTVALUE_DISABLED && v->merges == 0)
 		vacuum_relocate(v);
+	if (params->truncate != VACOPTVALUE_DISABLED)
+	{
+		lsm_log_move_down(&v->store, v->store.entry);
+		vacuum_move_manifest(v);
+	}
 	if (params->truncate != VACOPTVALUE_DISABLED &&
 		vacuum_tail_worth_truncating(v))
 		vacuum_truncate(v);
