@@ -26,8 +26,8 @@
  *      cutoffs, which entries written after step 2 cannot precede;
  *   7. gives the free pages at the end of the file back (truncation),
  *      after moving down what would stop it there: when nothing else was
- *      merged, the deepest level into free pages below it (a later VACUUM
- *      cuts what it leaves); the log, when it holds nothing a run does not,
+ *      merged, the runs of the deepest level that end highest, into free
+ *      pages below them (a later VACUUM cuts what they leave); the log, when it holds nothing a run does not,
  *      to a fresh page low in the file (lsm_log_move_down); an overflow
  *      manifest into a lower free extent.  Freed pages are reused or cut
  *      only once no reader can still read them (lsm_compact.h), so the
@@ -66,6 +66,7 @@
 #include "utils/rel.h"
 
 #include "lsm/compaction.h"
+#include "lsm/ikey.h"
 #include "lsm_compact.h"
 #include "lsm_gc.h"
 #include "lsm_tableam.h"
@@ -82,7 +83,7 @@ typedef struct LsmVacuum
 	LsmRowidSet gone;			/* row ids whose rows are gone */
 	LsmGcStats	gc;				/* summed over the merges */
 	bool		final_merge;	/* step 3 merged everything (marking) */
-	bool		relocated;		/* step 7a rewrote the deepest level */
+	bool		relocated;		/* step 7a moved runs of the deepest level */
 	uint64		rows_kept;		/* by the last merge of step 3 */
 	uint64		recently_dead;	/* likewise */
 	uint64		bytes_read;
@@ -407,11 +408,73 @@ vacuum_clear_map_garbage(LsmVacuum *v)
 }
 
 /*
- * Step 7a: when nothing was merged, but the runs of the deepest level lie
- * above enough reusable free pages to hold them all, with at least heap's
- * truncation threshold (1000 pages or a sixteenth of the relation) to
- * gain, rewrites that level: its new runs take the lowest free pages, and
- * a later VACUUM gives the pages above them back to the file system.
+ * Picks into *c the rewrite of the run of level that ends highest in the
+ * file, if that is worth it and possible: the level's runs end at least
+ * heap's truncation threshold (1000 pages or a sixteenth of the relation)
+ * above their total size, and reusable free pages below the run could hold
+ * it with some to spare.  The new run is cut to fit the largest free piece
+ * (with room for index, bloom filter and footer), so that pieces smaller
+ * than the run are used too.  Only the highest run is moved each time:
+ * moving a lower one frees nothing at the end.
+ */
+static bool
+vacuum_pick_relocation(LsmVacuum *v, const lsm_compaction_options *o,
+					   int level, lsm_compaction *c)
+{
+	LsmMetaTx	tx;
+	const lsm_run_meta *top = NULL;
+	uint64		pages = 0;
+	BlockNumber end = 0;
+	BlockNumber nblocks;
+	bool		picked = false;
+
+	lsm_meta_begin(&v->store, &tx, false, true);
+	nblocks = smgrnblocks(RelationGetSmgr(v->rel), MAIN_FORKNUM);
+	for (int i = 0; i < tx.m.levels[level].nruns; i++)
+	{
+		const lsm_run_meta *run = &tx.m.levels[level].runs[i];
+
+		pages += run->npages;
+		if (run->first_page + run->npages > end)
+		{
+			end = run->first_page + run->npages;
+			top = run;
+		}
+	}
+	if (top != NULL && end - Min(pages, end) >= Min(1000, nblocks / 16))
+	{
+		uint32		largest_free;
+		uint64		free_below = lsm_reusable_pages_below(&tx.m, top->first_page,
+														  &largest_free);
+
+		if (free_below >= (uint64) top->npages + top->npages / 8 &&
+			largest_free >= Min(32, top->npages))
+		{
+			lsm_slice	small = lsm_ikey_user_key(lsm_buf_slice(&top->smallest));
+			lsm_slice	large = lsm_ikey_user_key(lsm_buf_slice(&top->largest));
+			uint8	   *above = palloc(large.len + 1);
+
+			/* [small, large + "\0"): that run's user keys and no other's */
+			memcpy(above, large.data, large.len);
+			above[large.len] = 0;
+			picked = lsm_compaction_pick_rewrite(&tx.m, o, level, small,
+												 lsm_slice_make(above, large.len + 1),
+												 c);
+			if (picked && largest_free < top->npages)
+				c->target_run_bytes = (uint64) largest_free * LSM_PAYLOAD_SIZE / 4 * 3;
+			pfree(above);
+		}
+	}
+	lsm_meta_end(&tx);
+	return picked;
+}
+
+/*
+ * Step 7a: when nothing was merged, moves the runs of the deepest level that
+ * end highest in the file down into reusable free pages, one merge each,
+ * highest first, while that can shorten the file; a later VACUUM gives the
+ * pages above them back to the file system.  At most one rewrite per run
+ * the level had, should the pieces found lie above the runs after all.
  */
 static void
 vacuum_relocate(LsmVacuum *v)
@@ -420,56 +483,25 @@ vacuum_relocate(LsmVacuum *v)
 	lsm_compaction_options o;
 	LsmMetaTx	tx;
 	int			level = -1;
-	uint64		pages = 0;
-	BlockNumber end = 0;
-	BlockNumber nblocks;
-	bool		picked = false;
+	int			nruns = 0;
 
 	lsm_compact_options(&o);
 	lsm_meta_begin(&v->store, &tx, false, true);
-	nblocks = smgrnblocks(RelationGetSmgr(v->rel), MAIN_FORKNUM);
 	for (int l = LSM_MAX_LEVELS - 1; l > 0 && level < 0; l--)
 		if (tx.m.levels[l].nruns > 0)
+		{
 			level = l;
-	if (level > 0)
-	{
-		uint32		largest_run = 0;
-		uint32		largest_free;
-		uint64		free_below;
-		BlockNumber threshold = Min(1000, nblocks / 16);
-
-		for (int i = 0; i < tx.m.levels[level].nruns; i++)
-		{
-			const lsm_run_meta *run = &tx.m.levels[level].runs[i];
-
-			pages += run->npages;
-			largest_run = Max(largest_run, run->npages);
-			end = Max(end, run->first_page + run->npages);
+			nruns = tx.m.levels[l].nruns;
 		}
-		free_below = lsm_reusable_pages_below(&tx.m, end, &largest_free);
-
-		/*
-		 * Room for all of it below, with some to spare, and enough to gain.
-		 * The new runs are cut to fit the largest free piece (with room for
-		 * index, bloom filter and footer), so that pieces smaller than the
-		 * runs are used too.
-		 */
-		if (end - Min(pages, end) >= threshold &&
-			free_below >= Max(pages + pages / 8, threshold) &&
-			largest_free >= 32)
-		{
-			picked = lsm_compaction_pick_rewrite(&tx.m, &o, level,
-												 lsm_slice_make(NULL, 0),
-												 lsm_slice_make(NULL, 0), c);
-			if (picked && largest_free < largest_run)
-				c->target_run_bytes = (uint64) largest_free * LSM_PAYLOAD_SIZE / 4 * 3;
-		}
-	}
 	lsm_meta_end(&tx);
-	if (picked)
+
+	for (int i = 0; i < nruns; i++)
 	{
 		LsmGcStats	gs;
 
+		CHECK_FOR_INTERRUPTS();
+		if (!vacuum_pick_relocation(v, &o, level, c))
+			break;
 		vacuum_merge(v, c, LSM_GC_MAP_KEEP, &gs);
 		v->relocated = true;
 	}
@@ -648,6 +680,7 @@ vacuum_report(LsmVacuum *v, BlockNumber pages, double live,
 					  frozenxid_updated ? " (advanced)" : " (unchanged)",
 					  minmulti, minmulti_updated ? " (advanced)" : " (unchanged)"));
 }
+
 
 
 void
