@@ -362,6 +362,23 @@ lsm_compaction_worker_running(Oid dbid)
 	return running;
 }
 
+/*
+ * A table under a steady load always has another compaction step, so the
+ * worker's transaction may last as long as the load.  Compaction reads no
+ * table through a snapshot, but opening the relation and the catalog
+ * lookups of a step take a catalog snapshot, and its xmin would hold back
+ * the horizon that both garbage collection and the reuse of freed pages
+ * wait for: nothing would be collected and every page compaction freed
+ * would stay unusable, the file growing by all that compaction writes.
+ * Dropped before each step, so the worker holds no xmin between steps.
+ */
+static void
+lsm_worker_drop_xmin(void)
+{
+	InvalidateCatalogSnapshot();
+	Assert(!TransactionIdIsValid(MyProc->xmin));
+}
+
 typedef enum LsmWorkerOutcome
 {
 	LSM_WORKER_DONE,			/* nothing more to compact (or no table) */
@@ -402,9 +419,11 @@ lsm_worker_compact(Oid dbid, Oid relid, RelFileNode node)
 	/* Loaded first and kept loaded while attached (see lsm_compact). */
 	lsm_load(&store, u);
 	pgstat_report_activity(STATE_RUNNING, RelationGetRelationName(rel));
+	lsm_worker_drop_xmin();
 	while (lsm_compact_step(&store, false))
 	{
 		CHECK_FOR_INTERRUPTS();
+		lsm_worker_drop_xmin();
 		if (lsm_worker_others_wait(dbid, relid))
 		{
 			outcome = LSM_WORKER_YIELDED;
