@@ -27,9 +27,10 @@
  *   7. gives the free pages at the end of the file back (truncation),
  *      after moving down what would stop it there: when nothing else was
  *      merged, the runs of the deepest level that end highest, into free
- *      pages below them (a later VACUUM cuts what they leave); the log, when it holds nothing a run does not,
- *      to a fresh page low in the file (lsm_log_move_down); an overflow
- *      manifest into a lower free extent.  Freed pages are reused or cut
+ *      pages below them (a later VACUUM cuts what they leave); the log,
+ *      when it holds nothing a run does not, to a fresh page low in the
+ *      file (lsm_log_move_down); an overflow manifest into a lower free
+ *      extent.  Freed pages are reused or cut
  *      only once no reader can still read them (lsm_compact.h), so the
  *      pages a VACUUM frees itself are given back by a later one: after a
  *      workload that rewrote most rows, the first VACUUM removes the dead
