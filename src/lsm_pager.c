@@ -102,18 +102,24 @@ lsm_store_free(LsmStore *s)
  * backend needs and leaving the writes to whoever evicts them.
  */
 static BufferAccessStrategy
+lsm_ring(BufferAccessStrategy *ring, BufferAccessStrategyType type)
+{
+	if (*ring == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		*ring = GetAccessStrategy(type);
+		MemoryContextSwitchTo(old);
+	}
+	return *ring;
+}
+
+static BufferAccessStrategy
 lsm_bulk_write_strategy(void)
 {
 	static BufferAccessStrategy ring = NULL;
 
-	if (ring == NULL)
-	{
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-
-		ring = GetAccessStrategy(BAS_BULKWRITE);
-		MemoryContextSwitchTo(old);
-	}
-	return ring;
+	return lsm_ring(&ring, BAS_BULKWRITE);
 }
 
 BufferAccessStrategy
@@ -121,14 +127,7 @@ lsm_bulk_read_strategy(void)
 {
 	static BufferAccessStrategy ring = NULL;
 
-	if (ring == NULL)
-	{
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-
-		ring = GetAccessStrategy(BAS_BULKREAD);
-		MemoryContextSwitchTo(old);
-	}
-	return ring;
+	return lsm_ring(&ring, BAS_BULKREAD);
 }
 
 GenericXLogState *
