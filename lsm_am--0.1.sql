@@ -79,6 +79,7 @@ CREATE FUNCTION lsm_stats(rel regclass,
 						  OUT gc_entries_dropped bigint, OUT gc_entries_frozen bigint,
 						  OUT stall_slowdowns bigint, OUT stall_stops bigint,
 						  OUT stall_time double precision,
+						  OUT delayed_write_rate bigint,
 						  OUT compacting_pid int, OUT compaction_requested bool,
 						  OUT stats_reset timestamptz)
 RETURNS record
@@ -86,7 +87,7 @@ AS 'MODULE_PATHNAME', 'lsm_stats'
 LANGUAGE C STRICT VOLATILE;
 
 COMMENT ON FUNCTION lsm_stats(regclass) IS
-'an lsm table''s memtables and runs in total, and its activity since stats_reset: flushes, compactions, write amplification, bloom filter probes and skips, garbage collection, write stalls (time in ms), the process compacting it now';
+'an lsm table''s memtables and runs in total, and its activity since stats_reset: flushes, compactions, write amplification, bloom filter probes and skips, garbage collection, write stalls (time in ms) and the rate slowed writes go at now (bytes/s), the process compacting it now';
 
 CREATE VIEW lsm_tables AS
 SELECT c.oid::regclass AS relation, s.*

@@ -12,6 +12,8 @@ SELECT memtables, memtable_entries, levels, runs, run_entries, run_bytes,
        write_amplification, bloom_probes, bloom_skips,
        gc_entries_dropped, gc_entries_frozen,
        stall_slowdowns, stall_stops, stall_time,
+       delayed_write_rate =
+         pg_size_bytes(current_setting('lsm.delayed_write_rate')) AS full_rate,
        compacting_pid, compaction_requested,
        stats_reset IS NOT NULL AS has_reset_time
 FROM lsm_stats('ct');

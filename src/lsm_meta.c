@@ -233,6 +233,7 @@ lsm_meta_commit_into(LsmStore *s, LsmMetaTx *tx, LsmCommitHook hook, void *arg,
 	{
 		SpinLockAcquire(&s->entry->mutex);
 		s->entry->manifest_version = tx->m.version;
+		lsm_stall_adapt(s->entry, s->entry->l0_runs, tx->m.levels[0].nruns);
 		s->entry->l0_runs = tx->m.levels[0].nruns;
 		if (hook)
 			hook(s->entry, arg);

@@ -398,6 +398,7 @@ lsm_entry_init(LsmTableShared *e)
 	e->l0_runs = 0;
 	e->flusher_blocked_until = 0;
 	e->delay_next = 0;
+	e->delay_rate = 0;
 	e->next_rowid = 0;
 	e->rowid_limit = 0;
 	e->next_seq = 1;

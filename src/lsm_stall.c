@@ -9,12 +9,23 @@
  *
  *   Slowdown.  From lsm.l0_slowdown_trigger level-0 runs, or from
  *   lsm.max_frozen_memtables - 1 frozen memtables (when that setting is 3
- *   or more), the table's writes together go at lsm.delayed_write_rate
- *   divided by how far past the threshold the table is (1 at it, 2 one
- *   past, ...): each write reserves its bytes' share of time in a schedule
+ *   or more), the table's writes together go at the table's delayed write
+ *   rate (divided by how far past their threshold the frozen memtables
+ *   are: 1 at it, 2 one past): each write reserves its bytes' share of time in a schedule
  *   kept in the entry, and sleeps until its slot once that is a millisecond
  *   or more ahead.
  *
+ *   The delayed write rate adapts to what compaction keeps up with, as
+ *   RocksDB's does: it starts at lsm.delayed_write_rate, is cut by a fifth
+ *   each time level 0 grows at or past the slowdown trigger (by two fifths
+ *   one run short of the stop trigger), and raised by a quarter each time
+ *   level 0 shrinks, never above the setting.  So a table whose level 0
+ *   keeps reaching the slowdown trigger is held a little under the rate its
+ *   compaction sustains, and writes go slower rather than stop: a stop
+ *   waits for a whole level-0 compaction, seconds on a large table.  A
+ *   fixed rate is either too fast for a busy table (it reaches the stop
+ *   trigger anyway) or too slow for an idle one.
+
  *   Stop.  From lsm.l0_stop_trigger level-0 runs a write waits (condition
  *   variable, wait event Extension) until compaction brings level 0 below
  *   it; when the active memtable is full and lsm.max_frozen_memtables are
@@ -60,6 +71,12 @@ int			lsm_delayed_write_rate_kb = 16 * 1024;
 #define LSM_DELAY_MIN_US	1000
 /* ... and at most this long. */
 #define LSM_DELAY_MAX_US	1000000
+/* The delayed write rate: cut while level 0 grows, raised as it shrinks. */
+#define LSM_RATE_CUT		0.8
+#define LSM_RATE_CUT_NEAR_STOP	0.6
+#define LSM_RATE_RAISE		1.25
+/* ... never below this many bytes/s (RocksDB's floor). */
+#define LSM_RATE_MIN		(16 * 1024)
 /* A stopped write looks again this often. */
 #define LSM_STOP_POLL_MS	100
 /* No compaction worker for this long: the writer compacts. */
@@ -104,8 +121,8 @@ lsm_stall_init(void)
 							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("lsm.delayed_write_rate",
-							"Bytes per second an lsm table's slowed-down writes may write together, at the slowdown threshold.",
-							NULL,
+							"Bytes per second an lsm table's slowed-down writes may write together, at most.",
+							"Each table's rate starts here and adapts below it to what its compaction keeps up with.",
 							&lsm_delayed_write_rate_kb,
 							16 * 1024, 64, MAX_KILOBYTES,
 							PGC_SIGHUP, GUC_UNIT_KB,
@@ -125,20 +142,64 @@ lsm_stop_l0(void)
 }
 
 /*
- * How far past the slowdown thresholds the table is: 0 below both, 1 at
- * one, 2 one past it, ...
+ * Whether the table's writes are slowed down: at or past the level-0
+ * slowdown trigger, or with the frozen memtables at or past theirs.
  */
-static int
-lsm_slowdown_factor(int l0, int nfrozen)
+static bool
+lsm_slowed(int l0, int nfrozen)
 {
-	int			factor = 0;
+	return l0 >= lsm_slowdown_l0() ||
+		(lsm_max_frozen_memtables >= 3 && nfrozen >= lsm_max_frozen_memtables - 1);
+}
+
+/* What a slowed write's rate is divided by for the frozen memtables. */
+static int
+lsm_frozen_factor(int nfrozen)
+{
 	int			maxf = lsm_max_frozen_memtables;
 
-	if (l0 >= lsm_slowdown_l0())
-		factor = l0 - lsm_slowdown_l0() + 1;
-	if (maxf >= 3 && nfrozen >= maxf - 1)
-		factor = Max(factor, nfrozen - (maxf - 1) + 1);
-	return factor;
+	if (maxf < 3 || nfrozen < maxf - 1)
+		return 1;
+	return nfrozen - (maxf - 1) + 1;
+}
+
+/* The delayed write rate of the entry in bytes/s; caller holds its mutex. */
+static double
+lsm_rate_locked(LsmTableShared *e)
+{
+	double		max = (double) lsm_delayed_write_rate_kb * 1024;
+
+	return e->delay_rate > 0 ? Min((double) e->delay_rate, max) : max;
+}
+
+/*
+ * The manifest of the entry's table changes level 0 from old_l0 to new_l0
+ * runs: adapts the table's delayed write rate (see the file comment).
+ * Called under the entry's mutex, so plain arithmetic only.
+ */
+void
+lsm_stall_adapt(LsmTableShared *e, int old_l0, int new_l0)
+{
+	double		max = (double) lsm_delayed_write_rate_kb * 1024;
+	double		rate = lsm_rate_locked(e);
+
+	if (new_l0 > old_l0 && new_l0 >= lsm_slowdown_l0())
+		rate *= new_l0 >= lsm_stop_l0() - 1 ? LSM_RATE_CUT_NEAR_STOP : LSM_RATE_CUT;
+	else if (new_l0 < old_l0)
+		rate *= LSM_RATE_RAISE;
+	e->delay_rate = (uint64) Max(Min(rate, max), (double) LSM_RATE_MIN);
+}
+
+/* The table's delayed write rate now, in bytes/s (lsm_stats). */
+uint64
+lsm_stall_rate(LsmTableShared *e)
+{
+	double		rate;
+
+	SpinLockAcquire(&e->mutex);
+	rate = lsm_rate_locked(e);
+	SpinLockRelease(&e->mutex);
+	return (uint64) rate;
 }
 
 /*
@@ -181,14 +242,13 @@ lsm_stall_sleep(int64 usec)
 static void
 lsm_stall_delay(LsmTableShared *e, Size bytes, int factor)
 {
-	uint64		rate = (uint64) lsm_delayed_write_rate_kb * 1024;
-	int64		cost = (int64) Min((uint64) LSM_DELAY_MAX_US,
-								   ((uint64) bytes * factor * USECS_PER_SEC) / rate);
 	TimestampTz now = GetCurrentTimestamp();
 	TimestampTz end;
+	double		cost;
 
 	SpinLockAcquire(&e->mutex);
-	end = Max(now, e->delay_next) + cost;
+	cost = (double) bytes * factor * USECS_PER_SEC / lsm_rate_locked(e);
+	end = Max(now, e->delay_next) + (int64) Min(cost, (double) LSM_DELAY_MAX_US);
 	e->delay_next = end;
 	SpinLockRelease(&e->mutex);
 	if (end - now < LSM_DELAY_MIN_US)
@@ -371,12 +431,10 @@ lsm_write_throttle(LsmStore *s, LsmUse *u, Size bytes, bool may_wait)
 	LsmTableShared *e = u->entry;
 	int			l0 = *((volatile int *) &e->l0_runs);
 	int			nfrozen = *((volatile int *) &e->nfrozen);
-	int			factor;
 
 	lsm_stop_counted = false;
 	lsm_stop_began = 0;
-	factor = lsm_slowdown_factor(l0, nfrozen);
-	if (factor == 0)
+	if (!lsm_slowed(l0, nfrozen))
 		return;
 
 	/* Not while holding LWLocks or inside a critical section. */
@@ -385,7 +443,7 @@ lsm_write_throttle(LsmStore *s, LsmUse *u, Size bytes, bool may_wait)
 	if (l0 >= lsm_stop_l0())
 		lsm_stall_l0(s, u);
 	else
-		lsm_stall_delay(e, bytes, factor);
+		lsm_stall_delay(e, bytes, lsm_frozen_factor(nfrozen));
 }
 
 /*

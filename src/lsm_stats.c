@@ -171,6 +171,7 @@ typedef enum LsmStatsCol
 	SC_STALL_SLOWDOWNS,
 	SC_STALL_STOPS,
 	SC_STALL_TIME,
+	SC_DELAYED_WRITE_RATE,
 	SC_COMPACTING_PID,
 	SC_COMPACTION_REQUESTED,
 	SC_STATS_RESET,
@@ -283,6 +284,7 @@ lsm_stats_counters(LsmTableShared *e, Oid relid, Datum *values, bool *nulls)
 
 	values[SC_STALL_TIME] =
 		Float8GetDatum((double) lsm_counter_get(e, LSM_CTR_STALL_USEC) / 1000.0);
+	values[SC_DELAYED_WRITE_RATE] = Int64GetDatum((int64) lsm_stall_rate(e));
 	values[SC_LAST_FLUSH] = lsm_stats_time(e, LSM_TS_LAST_FLUSH, &nulls[SC_LAST_FLUSH]);
 	values[SC_LAST_COMPACTION] = lsm_stats_time(e, LSM_TS_LAST_COMPACTION,
 												&nulls[SC_LAST_COMPACTION]);

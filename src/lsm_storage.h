@@ -218,6 +218,7 @@ typedef struct LsmTableShared
 	int			l0_runs;		/* level-0 runs in that manifest */
 	TimestampTz flusher_blocked_until;	/* writers flush it themselves till then */
 	TimestampTz delay_next;		/* slowed writes may go on from then */
+	uint64		delay_rate;		/* their bytes/s now; 0: lsm.delayed_write_rate */
 	LsmRowId	next_rowid;
 	LsmRowId	rowid_limit;	/* reserved in the metapage up to here */
 
@@ -481,5 +482,7 @@ extern void lsm_write_throttle(LsmStore *s, LsmUse *u, Size bytes,
 							   bool may_wait);
 extern bool lsm_stall_for_flush(LsmStore *s, LsmUse *u);
 extern void lsm_stall_for_region(LsmTableShared *e);
+extern void lsm_stall_adapt(LsmTableShared *e, int old_l0, int new_l0);
+extern uint64 lsm_stall_rate(LsmTableShared *e);
 
 #endif							/* LSM_STORAGE_H */

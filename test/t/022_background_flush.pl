@@ -8,8 +8,9 @@
 #    EXCLUSIVE, a table created in the same transaction) flushes and
 #    compacts itself and never hangs.
 #  - With level 0 grown to the slowdown trigger (the compaction lock held
-#    by another session), writes go at lsm.delayed_write_rate; at the stop
-#    trigger a write waits (wait event Extension) until compaction can run;
+#    by another session), writes go at lsm.delayed_write_rate (cut as
+#    level 0 grows, see 024_adaptive_write_rate); at the stop trigger a
+#    write waits (wait event Extension) until compaction can run;
 #    lsm_stats counts slowdowns, stops and their time; a stopped write for
 #    whose lock ALTER TABLE waits goes on (waiting would deadlock).
 #  - Four pgbench sessions insert into an lsm table and a heap copy while
@@ -207,6 +208,13 @@ is($derr, '', 'and ALTER TABLE then runs');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM dd'), '5', 'every row of dd is there');
 
 # 4. Sustained load from several sessions, with compaction held off a while.
+# No slowdown before the stop here: slowed writes with their rate cut as
+# level 0 grows (024_adaptive_write_rate) would not reach the stop trigger
+# in the four seconds.
+$node->safe_psql('postgres', qq{
+	ALTER SYSTEM SET lsm.l0_slowdown_trigger = $stop;
+	SELECT pg_reload_conf();
+});
 $node->safe_psql('postgres', q{
 	CREATE TABLE s (k bigint, n bigint, pad text) USING lsm;
 	CREATE TABLE hs (k bigint, n bigint, pad text);
@@ -302,6 +310,10 @@ note 'stalls: ' . $node->safe_psql('postgres',
 cmp_ok($node->safe_psql('postgres', "SELECT stall_stops FROM lsm_stats('s')"), '>', 0,
 	'writers of the load were stopped, and counted');
 same_rows('after the load');
+$node->safe_psql('postgres', q{
+	ALTER SYSTEM RESET lsm.l0_slowdown_trigger;
+	SELECT pg_reload_conf();
+});
 
 # 5. kill -9 of the flusher while it flushes.
 for my $round (1 .. 2)
