@@ -62,8 +62,8 @@
 #include "lsm_counters.h"
 #include "lsm_storage.h"
 
-int			lsm_l0_slowdown_trigger = 8;
-int			lsm_l0_stop_trigger = 12;
+int			lsm_l0_slowdown_trigger = 20;
+int			lsm_l0_stop_trigger = 36;
 int			lsm_max_frozen_memtables = 4;
 int			lsm_delayed_write_rate_kb = 16 * 1024;
 
@@ -102,14 +102,14 @@ lsm_stall_init(void)
 							"Number of level-0 runs of an lsm table from which its writes are slowed down.",
 							"Writes then go at lsm.delayed_write_rate, divided by one more than the runs past this number.",
 							&lsm_l0_slowdown_trigger,
-							8, 2, 1000,
+							20, 2, 1000,
 							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("lsm.l0_stop_trigger",
 							"Number of level-0 runs of an lsm table from which its writes wait for compaction.",
 							NULL,
 							&lsm_l0_stop_trigger,
-							12, 2, 1000,
+							36, 2, 1000,
 							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("lsm.max_frozen_memtables",

@@ -19,6 +19,8 @@ shared_preload_libraries = 'lsm_am'
 lsm.memtable_size = 1MB
 lsm.memtable_pool_size = 32MB
 lsm.l0_compaction_trigger = 4
+lsm.l0_slowdown_trigger = 8
+lsm.l0_stop_trigger = 12
 });
 $node->start;
 
