@@ -11,9 +11,9 @@
  *   lsm.max_frozen_memtables - 1 frozen memtables (when that setting is 3
  *   or more), the table's writes together go at the table's delayed write
  *   rate (divided by how far past their threshold the frozen memtables
- *   are: 1 at it, 2 one past): each write reserves its bytes' share of time in a schedule
- *   kept in the entry, and sleeps until its slot once that is a millisecond
- *   or more ahead.
+ *   are: 1 at it, 2 one past): each write reserves its bytes' share of
+ *   time in a schedule kept in the entry, and sleeps until its slot once
+ *   that is a millisecond or more ahead.
  *
  *   The delayed write rate adapts to what compaction keeps up with, as
  *   RocksDB's does: it starts at lsm.delayed_write_rate, is cut by a fifth
@@ -25,7 +25,7 @@
  *   waits for a whole level-0 compaction, seconds on a large table.  A
  *   fixed rate is either too fast for a busy table (it reaches the stop
  *   trigger anyway) or too slow for an idle one.
-
+ *
  *   Stop.  From lsm.l0_stop_trigger level-0 runs a write waits (condition
  *   variable, wait event Extension) until compaction brings level 0 below
  *   it; when the active memtable is full and lsm.max_frozen_memtables are
@@ -100,7 +100,7 @@ lsm_stall_init(void)
 {
 	DefineCustomIntVariable("lsm.l0_slowdown_trigger",
 							"Number of level-0 runs of an lsm table from which its writes are slowed down.",
-							"Writes then go at lsm.delayed_write_rate, divided by one more than the runs past this number.",
+							"Writes then go at the table's delayed write rate, cut each time level 0 grows from here.",
 							&lsm_l0_slowdown_trigger,
 							20, 2, 1000,
 							PGC_SIGHUP, 0,
