@@ -1018,7 +1018,7 @@ pinned_run_largest(const void *arg, int i)
 static lsm_iter *
 level_iter_new(db_table **tables, int n)
 {
-	lsm_level_runs runs = {n, tables, pinned_run_sst, pinned_run_largest};
+	lsm_level_runs runs = {n, tables, pinned_run_sst, pinned_run_largest, NULL};
 
 	return lsm_level_iter_new(&runs);
 }

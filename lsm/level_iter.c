@@ -13,18 +13,41 @@ typedef struct level_iter
 	lsm_level_runs runs;
 	int			idx;			/* the run cur reads */
 	lsm_iter   *cur;			/* NULL past the last run */
+	bool		held;			/* the table of run idx was handed out */
 	lsm_status	status;
 } level_iter;
+
+/* Gives back the table of the current run, if it was handed out. */
+static void
+level_close(level_iter *li)
+{
+	lsm_iter_destroy(li->cur);
+	li->cur = NULL;
+	if (li->held && li->runs.release)
+		li->runs.release(li->runs.arg, li->idx);
+	li->held = false;
+}
 
 static void
 level_open(level_iter *li, int idx)
 {
-	lsm_iter_destroy(li->cur);
-	li->cur = NULL;
+	lsm_sst    *sst;
+
+	level_close(li);
 	li->idx = idx;
-	if (idx < li->runs.n &&
-		(li->cur = lsm_sst_iter_new(li->runs.sst(li->runs.arg, idx))) == NULL)
+	if (idx >= li->runs.n)
+		return;
+	if ((sst = li->runs.sst(li->runs.arg, idx)) == NULL)
+	{
 		li->status = LSM_NO_MEMORY;
+		return;
+	}
+	li->held = true;
+	if ((li->cur = lsm_sst_iter_new(sst)) == NULL)
+	{
+		level_close(li);
+		li->status = LSM_NO_MEMORY;
+	}
 }
 
 /* Moves to following runs while the current one is exhausted. */
@@ -122,7 +145,7 @@ level_status(lsm_iter *it)
 static void
 level_destroy(lsm_iter *it)
 {
-	lsm_iter_destroy(((level_iter *) it)->cur);
+	level_close((level_iter *) it);
 	free(it);
 }
 

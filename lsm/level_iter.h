@@ -5,7 +5,10 @@
  * of the level is their concatenation.  lsm_level_iter opens a run's
  * iterator only when the scan reaches it, so a seek costs one run per level
  * rather than one per run.  The caller says where run i's table and largest
- * internal key are; what it points at must outlive the iterator.
+ * internal key are; what it points at must outlive the iterator.  A caller
+ * that opens tables on demand (and closes idle ones) gets each table it
+ * handed out back through release, if given, once the iterator is done
+ * with it.
  */
 #ifndef LSM_LEVEL_ITER_H
 #define LSM_LEVEL_ITER_H
@@ -19,6 +22,7 @@ typedef struct lsm_level_runs
 	const void *arg;			/* passed to the accessors */
 	lsm_sst    *(*sst) (const void *arg, int i);
 	lsm_slice	(*largest) (const void *arg, int i);	/* internal key */
+	void		(*release) (const void *arg, int i);	/* may be NULL */
 } lsm_level_runs;
 
 /* NULL when out of memory. */

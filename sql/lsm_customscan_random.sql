@@ -145,7 +145,9 @@ END $$;
 
 CREATE TABLE totals (pair text, queries int, not_lsmscan int, differences int);
 
--- Ten rounds: DML, now and then a flush or a full compaction, then queries.
+-- Ten rounds: DML, now and then a flush or a full compaction, then queries,
+-- with the backend keeping no idle run open, one, or the default number
+-- (lsm.max_open_runs): scans hold runs that the cap closes once released.
 -- enable_seqscan = off leaves the heap tables (which have no index) their
 -- sequential scans, at a cost that would make every query JIT-compiled.
 SET enable_seqscan = off;
@@ -155,6 +157,8 @@ DECLARE
 	r record;
 BEGIN
 	FOR round IN 1..10 LOOP
+		PERFORM set_config('lsm.max_open_runs',
+						   (ARRAY['0', '1', '256'])[round % 3 + 1], false);
 		PERFORM random_dml('ri', false);
 		PERFORM random_dml('rt', true);
 		IF round % 2 = 0 THEN
@@ -173,6 +177,7 @@ BEGIN
 END $$;
 RESET enable_seqscan;
 RESET jit;
+RESET lsm.max_open_runs;
 
 SELECT pair, sum(queries) AS queries, sum(not_lsmscan) AS not_lsmscan,
 	   sum(differences) AS differences

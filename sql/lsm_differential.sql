@@ -9,7 +9,9 @@
 -- on id (the ON CONFLICT arbiter) and indexes on k and n; about a third of
 -- the transactions run with sequential scans off, so that their statements
 -- and comparisons go through index and bitmap scans.  The stream runs in
--- eight parts with a VACUUM of both tables between them.
+-- eight parts with a VACUUM of both tables between them.  With
+-- lsm.max_open_runs = 0 the backend closes every run as soon as no scan or
+-- lookup reads it, so every read opens the runs it needs again.
 --
 -- After every statement the two tables must report the same number of rows
 -- affected; every few statements a random range of keys is compared; after
@@ -27,6 +29,7 @@
 \set am lsm
 \endif
 CREATE EXTENSION lsm_am;
+SET lsm.max_open_runs = 0;
 
 CREATE TABLE dh (k int, id int, v text, n int) USING heap;
 CREATE TABLE dl (k int, id int, v text, n int) USING :am;

@@ -58,6 +58,7 @@ _PG_init(void)
 	 */
 	lsm_flusher_init();
 	lsm_stall_init();
+	lsm_tree_init();
 
 	/*
 	 * The lsm.* settings (memtable pool and per-table memtable size, bloom

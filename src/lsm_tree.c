@@ -31,6 +31,7 @@
 #include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
@@ -50,17 +51,34 @@
  */
 #define LSM_ROWID_LOCAL 64
 
-/* An opened run, shared by the versions that contain it. */
+/*
+ * A run of the versions that contain it.  Its table (index block and bloom
+ * filter, read into backend memory: some 300 kB for a run of 8 MB) is
+ * opened when a reader first needs it and stays open while readers hold it
+ * (pins).  An open run nobody holds waits in lsm_idle_runs, most recently
+ * used first; past lsm.max_open_runs of them the backend closes the least
+ * recently used, so its memory does not grow with the size of the tables
+ * it reads (LevelDB's table cache).
+ */
 typedef struct LsmRun
 {
 	uint64		id;
-	lsm_sst    *sst;
+	lsm_sst    *sst;			/* NULL while closed */
 	LsmRunPager rpager;			/* what sst reads through */
 	lsm_run_meta meta;			/* our copy: key range for skipping */
 	lsm_slice	smallest_user;
 	lsm_slice	largest_user;
-	int			refs;
+	int			refs;			/* versions containing the run */
+	int			pins;			/* readers of sst now */
+	bool		idle;			/* open, unpinned, in lsm_idle_runs */
+	dlist_node	idle_node;
 } LsmRun;
+
+int			lsm_max_open_runs = 256;
+
+/* This backend's open, unpinned runs (of every tree), newest use first. */
+static dlist_head lsm_idle_runs = DLIST_STATIC_INIT(lsm_idle_runs);
+static int	lsm_nidle_runs = 0;
 
 /* The runs of one manifest version. */
 typedef struct LsmVersion
@@ -1013,12 +1031,92 @@ lsm_tree_flush(LsmTree *t)
  * ----------------------------------------------------------------
  */
 
+void
+lsm_tree_init(void)
+{
+	DefineCustomIntVariable("lsm.max_open_runs",
+							"Runs of lsm tables a backend keeps open when no scan or lookup reads them.",
+							"An open run holds its index block and bloom filter in the backend's memory.",
+							&lsm_max_open_runs,
+							256, 0, INT_MAX,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+}
+
+static void
+lsm_run_leave_idle(LsmRun *r)
+{
+	if (!r->idle)
+		return;
+	dlist_delete(&r->idle_node);
+	r->idle = false;
+	lsm_nidle_runs--;
+}
+
+/* Closes least recently used idle runs down to lsm.max_open_runs. */
+static void
+lsm_close_idle_runs(void)
+{
+	while (lsm_nidle_runs > lsm_max_open_runs)
+	{
+		LsmRun	   *r = dlist_tail_element(LsmRun, idle_node, &lsm_idle_runs);
+
+		lsm_run_leave_idle(r);
+		lsm_sst_close(r->sst);
+		r->sst = NULL;
+	}
+}
+
+/* Opens the run's table if it is closed (an ERROR if it cannot). */
+static void
+lsm_run_open_sst(LsmRun *r)
+{
+	lsm_sst_options opts;
+	lsm_status	st;
+
+	if (r->sst)
+		return;
+	lsm_sst_options_for(&opts, false);
+	st = lsm_sst_open(&r->rpager.pager, &r->meta, &opts, &r->sst);
+	if (st != LSM_OK)
+	{
+		r->sst = NULL;
+		lsm_store_raise(r->rpager.store, st, "opening run %llu (blocks %u..%u)",
+						(unsigned long long) r->id, r->meta.first_page,
+						r->meta.first_page + r->meta.npages - 1);
+	}
+}
+
+/* The run's table, open and held until lsm_run_unpin. */
+static lsm_sst *
+lsm_run_pin(LsmRun *r)
+{
+	lsm_run_open_sst(r);
+	lsm_run_leave_idle(r);
+	r->pins++;
+	return r->sst;
+}
+
+static void
+lsm_run_unpin(LsmRun *r)
+{
+	Assert(r->pins > 0);
+	if (--r->pins > 0)
+		return;
+	dlist_push_head(&lsm_idle_runs, &r->idle_node);
+	r->idle = true;
+	lsm_nidle_runs++;
+	lsm_close_idle_runs();
+}
+
 static void
 lsm_run_unref(LsmRun *r)
 {
 	if (--r->refs > 0)
 		return;
-	lsm_sst_close(r->sst);
+	lsm_run_leave_idle(r);
+	if (r->sst)
+		lsm_sst_close(r->sst);
 	lsm_run_meta_free(&r->meta);
 	pfree(r);
 }
@@ -1053,17 +1151,15 @@ lsm_find_run(LsmVersion *v, uint64 id)
 }
 
 /*
- * Opens a run of a manifest read from a metapage whose LSN was lsn_limit
+ * A run of a manifest read from a metapage whose LSN was lsn_limit
  * (InvalidXLogRecPtr: its pages are not checked; see LsmRunPager).
  */
 static LsmRun *
 lsm_open_run(LsmTree *t, const lsm_run_meta *meta, XLogRecPtr lsn_limit)
 {
 	LsmRun	   *r = MemoryContextAllocZero(t->cxt, sizeof(LsmRun));
-	lsm_sst_options opts;
 	lsm_status	st;
 
-	lsm_sst_options_for(&opts, false);
 	st = lsm_run_meta_copy(&r->meta, meta);
 	if (st != LSM_OK)
 	{
@@ -1072,15 +1168,6 @@ lsm_open_run(LsmTree *t, const lsm_run_meta *meta, XLogRecPtr lsn_limit)
 						(unsigned long long) meta->id);
 	}
 	lsm_run_pager_init(&r->rpager, &t->store, lsn_limit);
-	st = lsm_sst_open(&r->rpager.pager, &r->meta, &opts, &r->sst);
-	if (st != LSM_OK)
-	{
-		lsm_run_meta_free(&r->meta);
-		pfree(r);
-		lsm_store_raise(&t->store, st, "opening run %llu (blocks %u..%u)",
-						(unsigned long long) meta->id, meta->first_page,
-						meta->first_page + meta->npages - 1);
-	}
 	r->id = meta->id;
 	r->smallest_user = lsm_ikey_user_key(lsm_buf_slice(&r->meta.smallest));
 	r->largest_user = lsm_ikey_user_key(lsm_buf_slice(&r->meta.largest));
@@ -1263,6 +1350,7 @@ typedef struct LsmVersionsCall
 	LsmTree    *t;
 	LsmView		view;
 	lsm_iter   *it;				/* the source being read */
+	LsmRun	   *pinned;			/* its run, if it is one */
 	uint8	   *target;			/* key + trailer to seek to */
 	lsm_slice	key;
 	LsmVersionCallback cb;
@@ -1331,33 +1419,48 @@ lsm_level_find(LsmRun **runs, int n, lsm_slice key)
 	return lo < n && lsm_run_covers(runs[lo], key) ? runs[lo] : NULL;
 }
 
-/* Whether run r may hold the key: its key range, then its bloom filter. */
+/* Whether the run of sst may hold the key, after its bloom filter. */
 static bool
-lsm_versions_may_be_in(LsmVersionsCall *c, LsmRun *r)
+lsm_versions_may_be_in(LsmVersionsCall *c, lsm_sst *sst)
 {
-	if (!lsm_run_covers(r, c->key))
-		return false;
-	if (!lsm_sst_has_bloom(r->sst))
+	if (!lsm_sst_has_bloom(sst))
 		return true;
 	c->bloom_probes++;
-	if (lsm_sst_may_contain(r->sst, c->key))
+	if (lsm_sst_may_contain(sst, c->key))
 		return true;
 	c->bloom_skips++;
 	return false;
 }
 
+/* Ends reading the current source (also at an error: lsm_tree_versions). */
+static void
+lsm_versions_done(LsmVersionsCall *c)
+{
+	lsm_iter_destroy(c->it);
+	c->it = NULL;
+	if (c->pinned)
+		lsm_run_unpin(c->pinned);
+	c->pinned = NULL;
+}
+
 static void
 lsm_versions_run(LsmVersionsCall *c, LsmRun *r)
 {
-	if (c->stop || !lsm_versions_may_be_in(c, r))
+	lsm_sst    *sst;
+
+	if (c->stop || !lsm_run_covers(r, c->key))
 		return;
-	c->it = lsm_sst_iter_new(r->sst);
-	if (c->it == NULL)
-		lsm_store_raise(&c->t->store, LSM_NO_MEMORY, "reading run %llu",
-						(unsigned long long) r->id);
-	lsm_versions_from(c, "run", r->id);
-	lsm_iter_destroy(c->it);
-	c->it = NULL;
+	sst = lsm_run_pin(r);
+	c->pinned = r;
+	if (lsm_versions_may_be_in(c, sst))
+	{
+		c->it = lsm_sst_iter_new(sst);
+		if (c->it == NULL)
+			lsm_store_raise(&c->t->store, LSM_NO_MEMORY, "reading run %llu",
+							(unsigned long long) r->id);
+		lsm_versions_from(c, "run", r->id);
+	}
+	lsm_versions_done(c);
 }
 
 static void
@@ -1409,7 +1512,7 @@ lsm_tree_versions(LsmTree *t, const uint8 *key, Size keylen,
 	}
 	PG_FINALLY();
 	{
-		lsm_iter_destroy(c->it);
+		lsm_versions_done(c);
 		lsm_view_release(t, &c->view);
 		lsm_counter_add(u->entry, LSM_CTR_BLOOM_PROBES, c->bloom_probes);
 		lsm_counter_add(u->entry, LSM_CTR_BLOOM_SKIPS, c->bloom_skips);
@@ -1450,6 +1553,8 @@ struct LsmTreeScan
 	lsm_iter   *merged;
 	LsmCheckedIter outer;
 	LsmRun	  **level_runs[LSM_MAX_LEVELS]; /* a bounded scan's chosen runs */
+	LsmRun	  **pinned;			/* level-0 runs its children read */
+	int			npinned;
 };
 
 /* The run of view v whose extent holds block blk, and its level; NULL if none. */
@@ -1566,7 +1671,13 @@ static const lsm_iter_ops lsm_checked_ops = {
 static lsm_sst *
 lsm_level_run_sst(const void *arg, int i)
 {
-	return ((LsmRun *const *) arg)[i]->sst;
+	return lsm_run_pin(((LsmRun *const *) arg)[i]);
+}
+
+static void
+lsm_level_run_release(const void *arg, int i)
+{
+	lsm_run_unpin(((LsmRun *const *) arg)[i]);
 }
 
 static lsm_slice
@@ -1579,7 +1690,8 @@ lsm_level_run_largest(const void *arg, int i)
 static lsm_iter *
 lsm_level_iter_of(LsmRun **runs, int n)
 {
-	lsm_level_runs lr = {n, runs, lsm_level_run_sst, lsm_level_run_largest};
+	lsm_level_runs lr = {n, runs, lsm_level_run_sst, lsm_level_run_largest,
+	lsm_level_run_release};
 
 	return lsm_level_iter_new(&lr);
 }
@@ -1599,6 +1711,10 @@ lsm_scan_cleanup(void *arg)
 	}
 	if (s->kids && s->kids != s->children)
 		pfree(s->kids);
+	for (int i = 0; i < s->npinned; i++)
+		lsm_run_unpin(s->pinned[i]);
+	if (s->pinned)
+		pfree(s->pinned);
 	for (int l = 0; l < LSM_MAX_LEVELS; l++)
 		if (s->level_runs[l])
 			pfree(s->level_runs[l]);
@@ -1615,6 +1731,16 @@ lsm_scan_add(LsmTreeScan *s, lsm_iter *it)
 	s->kids[s->nkids++] = it;
 }
 
+/* Adds a child reading run r, held until the scan ends. */
+static void
+lsm_scan_add_run(LsmTreeScan *s, LsmRun *r)
+{
+	lsm_sst    *sst = lsm_run_pin(r);
+
+	s->pinned[s->npinned++] = r;
+	lsm_scan_add(s, lsm_sst_iter_new(sst));
+}
+
 /*
  * Whether a bounded scan must read run r: its key range meets a span, and
  * for a point span its bloom filter does not rule the point out.  Every
@@ -1622,10 +1748,11 @@ lsm_scan_add(LsmTreeScan *s, lsm_iter *it)
  * out holds no version of any row of that point.
  */
 static bool
-lsm_run_needed(const LsmRun *r, const LsmKeySpan *spans, int n,
+lsm_run_needed(LsmRun *r, const LsmKeySpan *spans, int n,
 			   LsmScanCounts *counts)
 {
 	bool		in_range = false;
+	bool		may_contain;
 
 	for (int i = 0; i < n; i++)
 	{
@@ -1638,7 +1765,9 @@ lsm_run_needed(const LsmRun *r, const LsmKeySpan *spans, int n,
 		if (sp->probe.len == 0)
 			return true;
 		counts->bloom_probes++;
-		if (lsm_sst_may_contain(r->sst, sp->probe))
+		may_contain = lsm_sst_may_contain(lsm_run_pin(r), sp->probe);
+		lsm_run_unpin(r);
+		if (may_contain)
 			return true;
 		counts->bloom_skips++;
 	}
@@ -1682,6 +1811,9 @@ lsm_tree_scan_begin_spans(LsmTree *t, const LsmKeySpan *spans, int n,
 	v = s->view.version;
 	nmts = lsm_view_memtables(&s->view, mts);
 	nkids = nmts + v->nruns[0] + LSM_MAX_LEVELS;
+	if (v->nruns[0] > 0)
+		s->pinned = MemoryContextAlloc(TopMemoryContext,
+									   v->nruns[0] * sizeof(LsmRun *));
 	if (nkids > (int) lengthof(s->children))
 		s->kids = MemoryContextAlloc(TopMemoryContext, nkids * sizeof(lsm_iter *));
 
@@ -1693,7 +1825,7 @@ lsm_tree_scan_begin_spans(LsmTree *t, const LsmKeySpan *spans, int n,
 		if (n > 0 && !lsm_run_needed(v->runs[0][i], spans, n, counts))
 			continue;
 		counts->runs_read++;
-		lsm_scan_add(s, lsm_sst_iter_new(v->runs[0][i]->sst));
+		lsm_scan_add_run(s, v->runs[0][i]);
 	}
 	for (int l = 1; l < LSM_MAX_LEVELS; l++)
 	{

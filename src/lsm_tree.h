@@ -109,6 +109,8 @@ typedef struct LsmTree LsmTree;
 extern LsmTree *lsm_tree_open(Relation rel);
 
 /* Formats the metapage of a new, empty relfilenode (CREATE, TRUNCATE, rewrite). */
+extern int	lsm_max_open_runs;
+extern void lsm_tree_init(void);
 extern void lsm_tree_init_storage(Relation rel, SMgrRelation srel, char persistence);
 
 /*

@@ -1278,10 +1278,24 @@ typedef struct level_slot
 	const run  *r;
 } level_slot;
 
+/* Tables the level iterator holds now, and the most it held at once. */
+static int	level_held = 0;
+static int	level_held_max = 0;
+
 static lsm_sst *
 level_sst(const void *arg, int i)
 {
+	if (++level_held > level_held_max)
+		level_held_max = level_held;
 	return ((const level_slot *) arg)[i].sst;
+}
+
+static void
+level_release(const void *arg, int i)
+{
+	(void) arg;
+	(void) i;
+	level_held--;
 }
 
 static lsm_slice
@@ -1357,7 +1371,7 @@ test_level_iter(void)
 	is_int(opened, 3, "level runs open");
 	lr = (lsm_level_runs)
 	{
-		3, slots, level_sst, level_largest
+		3, slots, level_sst, level_largest, level_release
 	};
 	it = lsm_level_iter_new(&lr);
 
@@ -1395,8 +1409,10 @@ test_level_iter(void)
 		}
 	}
 	is_int(wrong, 0, "3000 seeks (on keys, between keys, between runs, past the end) agree with the dataset");
+	is_int(level_held_max, 1, "the level iterator holds one run's table at a time");
 
 	lsm_iter_destroy(it);
+	is_int(level_held, 0, "and gives back every table it was handed");
 	for (int i = 0; i < 3; i++)
 	{
 		lsm_sst_close(slots[i].sst);
