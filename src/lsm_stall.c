@@ -163,13 +163,19 @@ lsm_frozen_factor(int nfrozen)
 	return nfrozen - (maxf - 1) + 1;
 }
 
+/* The most a delayed write rate may be, in bytes/s: the setting. */
+static double
+lsm_rate_max(void)
+{
+	return (double) lsm_delayed_write_rate_kb * 1024;
+}
+
 /* The delayed write rate of the entry in bytes/s; caller holds its mutex. */
 static double
 lsm_rate_locked(LsmTableShared *e)
 {
-	double		max = (double) lsm_delayed_write_rate_kb * 1024;
-
-	return e->delay_rate > 0 ? Min((double) e->delay_rate, max) : max;
+	return e->delay_rate > 0 ? Min((double) e->delay_rate, lsm_rate_max()) :
+		lsm_rate_max();
 }
 
 /*
@@ -180,14 +186,13 @@ lsm_rate_locked(LsmTableShared *e)
 void
 lsm_stall_adapt(LsmTableShared *e, int old_l0, int new_l0)
 {
-	double		max = (double) lsm_delayed_write_rate_kb * 1024;
 	double		rate = lsm_rate_locked(e);
 
 	if (new_l0 > old_l0 && new_l0 >= lsm_slowdown_l0())
 		rate *= new_l0 >= lsm_stop_l0() - 1 ? LSM_RATE_CUT_NEAR_STOP : LSM_RATE_CUT;
 	else if (new_l0 < old_l0)
 		rate *= LSM_RATE_RAISE;
-	e->delay_rate = (uint64) Max(Min(rate, max), (double) LSM_RATE_MIN);
+	e->delay_rate = (uint64) Max(Min(rate, lsm_rate_max()), (double) LSM_RATE_MIN);
 }
 
 /* The table's delayed write rate now, in bytes/s (lsm_stats). */
