@@ -14,6 +14,18 @@ CREATE TEMP TABLE u_temp (k int) USING lsm;
 -- the same errors, with their messages
 CLUSTER u USING u_v;
 
+-- REFRESH MATERIALIZED VIEW CONCURRENTLY fills a temporary table of the
+-- view's access method; an lsm view is refreshed without CONCURRENTLY.
+CREATE MATERIALIZED VIEW u_mv USING lsm AS SELECT k, v FROM u WHERE k <= 10;
+CREATE UNIQUE INDEX u_mv_k ON u_mv (k);
+DELETE FROM u WHERE k <= 5;
+REFRESH MATERIALIZED VIEW CONCURRENTLY u_mv;
+SELECT count(*), min(k) FROM u_mv;
+REFRESH MATERIALIZED VIEW u_mv;
+SELECT count(*), min(k) FROM u_mv;
+INSERT INTO u SELECT g, 'v' || g FROM generate_series(1, 5) g;
+DROP MATERIALIZED VIEW u_mv;
+
 -- nothing changed; plain VACUUM and ANALYZE work
 VACUUM u;
 ANALYZE u;

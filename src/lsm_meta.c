@@ -397,7 +397,9 @@ lsm_tree_init_storage(Relation rel, SMgrRelation srel, char persistence)
 				errmsg("lsm tables cannot be temporary"),
 				errdetail("The memtables of lsm tables live in shared memory, "
 						  "keyed by relation file, and temporary tables are private to one session."),
-				errhint("Use an unlogged lsm table, or a temporary heap table."));
+				errhint("Use an unlogged lsm table, or a temporary heap table.  "
+						"REFRESH MATERIALIZED VIEW CONCURRENTLY makes a temporary table of the view's access method: "
+						"refresh an lsm materialized view without CONCURRENTLY."));
 
 	/* A reused relfilenode (TRUNCATE in the creating transaction) starts afresh. */
 	lsm_tree_forget(node);

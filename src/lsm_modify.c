@@ -41,6 +41,7 @@
 #include "access/tableam.h"
 #include "access/transam.h"
 #include "access/xact.h"
+#include "catalog/pg_publication.h"
 #include "miscadmin.h"
 #include "nodes/bitmapset.h"
 #include "pgstat.h"
@@ -403,6 +404,43 @@ set_insert_writes(LsmWrite *w, LsmNewRow *nr)
 }
 
 /*
+ * Logical decoding turns heap's WAL records into changes; ours are generic
+ * WAL records, which it skips.  A publication would so leave out every
+ * change to an lsm table, and its subscribers would drift from it without a
+ * word.  A write that the table's publications would carry is refused
+ * instead.  The relcache keeps the table's publication actions, so this
+ * costs a copy of a few flags per call.
+ */
+static void
+refuse_if_published(Relation rel, CmdType cmd)
+{
+	PublicationDesc pubdesc;
+
+	RelationBuildPublicationDesc(rel, &pubdesc);
+	if (cmd == CMD_INSERT && pubdesc.pubactions.pubinsert)
+		ereport(ERROR,
+				errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				errmsg("cannot insert into lsm table \"%s\" because it publishes inserts",
+					   RelationGetRelationName(rel)),
+				errdetail("Logical decoding cannot read changes to lsm tables, so subscribers would miss them."),
+				errhint("Remove the table from the publication, or use a heap table for data that logical replication must carry."));
+	if (cmd == CMD_UPDATE && pubdesc.pubactions.pubupdate)
+		ereport(ERROR,
+				errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				errmsg("cannot update lsm table \"%s\" because it publishes updates",
+					   RelationGetRelationName(rel)),
+				errdetail("Logical decoding cannot read changes to lsm tables, so subscribers would miss them."),
+				errhint("Remove the table from the publication, or use a heap table for data that logical replication must carry."));
+	if (cmd == CMD_DELETE && pubdesc.pubactions.pubdelete)
+		ereport(ERROR,
+				errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				errmsg("cannot delete from lsm table \"%s\" because it publishes deletes",
+					   RelationGetRelationName(rel)),
+				errdetail("Logical decoding cannot read changes to lsm tables, so subscribers would miss them."),
+				errhint("Remove the table from the publication, or use a heap table for data that logical replication must carry."));
+}
+
+/*
  * Inserts one row; a speculative insertion (specToken != 0) carries the
  * token in its VALUE's t_ctid until it is confirmed or killed.
  */
@@ -417,6 +455,7 @@ insert_row(Relation rel, TupleTableSlot *slot, CommandId cid,
 	LsmNewRow	nr;
 	LsmWrite	w[2];
 
+	refuse_if_published(rel, CMD_INSERT);
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "lsm insert",
 								ALLOCSET_SMALL_SIZES);
 	oldcxt = MemoryContextSwitchTo(cxt);
@@ -464,6 +503,7 @@ lsm_multi_insert(Relation rel, TupleTableSlot **slots, int nslots,
 
 	if (nslots <= 0)
 		return;
+	refuse_if_published(rel, CMD_INSERT);
 
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "lsm multi insert",
 								ALLOCSET_DEFAULT_SIZES);
@@ -710,6 +750,7 @@ lsm_tuple_delete(Relation rel, ItemPointer tid, CommandId cid,
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_TRANSACTION_STATE),
 				errmsg("cannot delete tuples during a parallel operation"));
+	refuse_if_published(rel, CMD_DELETE);
 
 	xid = GetCurrentTransactionId();
 	modify_begin(&m, rel);
@@ -821,6 +862,7 @@ lsm_tuple_update(Relation rel, ItemPointer otid, TupleTableSlot *slot,
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_TRANSACTION_STATE),
 				errmsg("cannot update tuples during a parallel operation"));
+	refuse_if_published(rel, CMD_UPDATE);
 
 	*update_indexes = false;
 	xid = GetCurrentTransactionId();
