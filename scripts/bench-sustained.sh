@@ -5,7 +5,9 @@
 # Starts a throwaway cluster (shared_preload_libraries = 'lsm_am', fsync and
 # synchronous_commit on, a small shared_buffers so that the btree outgrows
 # it), then for each number of sessions and each table, in the same run:
-#   1. a fresh table (k bigint, v text): USING lsm, or heap + btree on k,
+#   1. a fresh table (k bigint, v text): USING lsm, or heap + btree on k
+#      (or, with --tables "... heap", a heap table with no index: the
+#      cheapest durable table there is, a bound for any table's rate),
 #      prefilled with PREFILL rows (one INSERT ... SELECT), checkpointed, and
 #      for lsm left until background compaction is idle;
 #   2. pgbench with a custom script (each transaction one INSERT of BATCH
@@ -19,9 +21,10 @@
 # happens once the btree no longer fits in memory, which a short run cannot
 # otherwise reach (needs root and cgroup v1 or v2 with the memory
 # controller).
-# Reports per run: rows/s over the run; the server's CPU time per row (all
-# server processes, from /proc: robust to other load on the machine, which
-# rows/s is not); WAL bytes per row inserted; bytes the
+# Reports per run: rows/s over the run and over its second half (once the
+# btree has outgrown what memory holds, with --memory-limit); the server's
+# CPU time per row (all server processes, from /proc: robust to other load on
+# the machine, which rows/s is not); WAL bytes per row inserted; bytes the
 # server wrote to data files per row (pg_stat_bgwriter: checkpointer, bgwriter
 # and backends, the final checkpoint included); for lsm, the bytes flushed and
 # compacted per byte users wrote (lsm_stats counters, the run's difference)
@@ -258,6 +261,7 @@ run()
 	case "$kind" in
 		lsm) using=lsm ;;
 		heap+btree) index="CREATE INDEX bench_k ON bench (k);" ;;
+		heap) ;;
 		*) echo "unknown table kind $kind" >&2; exit 2 ;;
 	esac
 	server_restart
@@ -381,10 +385,12 @@ commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
 	echo "PostgreSQL $pgver; $(nproc 2>/dev/null || echo '?') CPUs ($cpu), $mem RAM."
 	echo "Settings: $settings${lsm_settings:+; $lsm_settings}."
 	echo
-	echo "Each run: a fresh table \`(k bigint, v text)\` (lsm, or heap with a btree on k) prefilled"
+	echo "Each run: a fresh table \`(k bigint, v text)\` (lsm, heap with a btree on k, or heap with"
+	echo "no index) prefilled"
 	echo "with $prefill_n rows, then pgbench from N sessions for $duration s, each transaction one"
 	echo "\`INSERT\` of $batch rows with random 64-bit keys and 100-character values. *rows/s* is"
-	echo "pgbench's tps times $batch. *server CPU us/row*: user + system CPU time of every server"
+	echo "pgbench's tps times $batch; *rows/s, 2nd half* is the mean of its progress intervals in"
+	echo "the second half of the run. *server CPU us/row*: user + system CPU time of every server"
 	echo "process (postmaster, backends, background workers, checkpointer, ...; not pgbench) during"
 	echo "the run and the checkpoint after it, per row inserted; its *vs heap+btree* is heap+btree's"
 	echo "CPU per row divided by this one's (higher is better), which other load on the machine"
@@ -403,25 +409,39 @@ commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
 		echo "machine whose RAM is small next to the table."
 	fi
 	echo
-	echo "| sessions | table | rows inserted | rows/s | vs heap+btree | server CPU us/row | vs heap+btree | WAL B/row | data B/row | flush+compact per user byte | stalls (slowed/stopped, s) | slowest txn ms | rows at end | size MB |"
-	echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|"
-	awk -F'\t' -v b="$batch" '
+	echo "| sessions | table | rows inserted | rows/s | vs heap+btree | rows/s, 2nd half | vs heap+btree | server CPU us/row | vs heap+btree | WAL B/row | data B/row | flush+compact per user byte | stalls (slowed/stopped, s) | slowest txn ms | rows at end | size MB |"
+	echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|"
+	awk -F'\t' -v b="$batch" -v half="$((duration / 2))" -v csv="$csv" '
+		BEGIN {
+			# rows/s over the second half of each run, from its intervals
+			while ((getline l < csv) > 0) {
+				split(l, p, ",")
+				if (p[3] + 0 > half) { hsum[p[1] SUBSEP p[2]] += p[5]; hn[p[1] SUBSEP p[2]]++ }
+			}
+		}
 		{
 			line[NR] = $0
-			if ($1 == "heap+btree") { base[$2] = $4 * b; cbase[$2] = $14 / $3 }
+			if ($1 == "heap+btree") {
+				base[$2] = $4 * b; cbase[$2] = $14 / $3
+				k = $1 SUBSEP $2
+				if (hn[k] > 0) hbase[$2] = hsum[k] / hn[k]
+			}
 		}
 		END {
 			for (i = 1; i <= NR; i++) {
 				split(line[i], f, "\t")
 				rate = f[4] * b
 				cpu = f[14] / f[3]
+				k = f[1] SUBSEP f[2]
+				hrate = hn[k] > 0 ? hsum[k] / hn[k] : 0
 				ratio = (f[2] in base) ? sprintf("%.2fx", rate / base[f[2]]) : "-"
+				hratio = (f[2] in hbase) ? sprintf("%.2fx", hrate / hbase[f[2]]) : "-"
 				cratio = (f[2] in cbase) ? sprintf("%.2fx", cbase[f[2]] / cpu) : "-"
 				wa = f[8] > 0 ? sprintf("%.2f", f[7] / f[8]) : "-"
 				st = f[1] == "lsm" ? sprintf("%d/%d, %.1f", f[9], f[10], f[11] / 1000) : "-"
-				printf "| %s | %s | %d | %.0f | %s | %.1f | %s | %.0f | %.0f | %s | %s | %.0f | %d | %.1f |\n", \
-					f[2], f[1], f[3], rate, ratio, cpu * 1000000, cratio, f[5] / f[3], f[6] / f[3], \
-					wa, st, f[15] / 1000, f[13], f[12] / 1048576
+				printf "| %s | %s | %d | %.0f | %s | %.0f | %s | %.1f | %s | %.0f | %.0f | %s | %s | %.0f | %d | %.1f |\n", \
+					f[2], f[1], f[3], rate, ratio, hrate, hratio, cpu * 1000000, cratio, f[5] / f[3], \
+					f[6] / f[3], wa, st, f[15] / 1000, f[13], f[12] / 1048576
 			}
 		}' "$results"
 	echo
