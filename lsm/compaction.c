@@ -180,21 +180,49 @@ pick_whole_level(const lsm_manifest *m, lsm_compaction *c, int level,
 	return finish_pick(m, c, whole_out);
 }
 
+/* Bytes of the runs of level that share user keys with run. */
+static uint64_t
+overlap_bytes(const lsm_manifest *m, int level, const lsm_run_meta *run)
+{
+	ukrange		r = {.empty = true};
+	uint64_t	sum = 0;
+
+	range_add(&r, run);
+	for (int i = 0; i < m->levels[level].nruns; i++)
+		if (run_overlaps(&m->levels[level].runs[i], &r))
+			sum += m->levels[level].runs[i].nbytes;
+	return sum;
+}
+
 /*
- * One run of a level >= 1.  Rotation through the key space without extra
- * state: the run with the smallest id has waited longest at this level
- * (newer arrivals get larger ids), so taking it works through the level
- * like a queue.
+ * One run of a level >= 1: the one whose key range holds the fewest bytes
+ * of the next level per byte of its own, so each compaction rewrites as
+ * little of the next level as the level allows (RocksDB's "min overlapping
+ * ratio").  Taking runs in id order instead keeps taking the lowest keys,
+ * since a compaction numbers its outputs in key order: that part of the
+ * next level then takes every push while the rest of this level grows,
+ * and write amplification climbs.  Ties go to the run waiting longest.
  */
 static bool
 pick_one_run(const lsm_manifest *m, lsm_compaction *c, int level)
 {
 	const lsm_level *lv = &m->levels[level];
-	int			best = 0;
+	int			best = -1;
+	double		best_ratio = 0;
 
-	for (int i = 1; i < lv->nruns; i++)
-		if (lv->runs[i].id < lv->runs[best].id)
+	for (int i = 0; i < lv->nruns; i++)
+	{
+		const lsm_run_meta *run = &lv->runs[i];
+		double		ratio = (double) overlap_bytes(m, level + 1, run) /
+			(double) (run->nbytes > 0 ? run->nbytes : 1);
+
+		if (best < 0 || ratio < best_ratio ||
+			(ratio == best_ratio && run->id < lv->runs[best].id))
+		{
 			best = i;
+			best_ratio = ratio;
+		}
+	}
 	c->level = level;
 	c->out_level = level + 1;
 	if (!reserve_inputs(c, 0, 1) || !add_input(c, 0, &lv->runs[best]))
