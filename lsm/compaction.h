@@ -4,8 +4,8 @@
  * Picker: level 0 is scored by run count / l0_trigger, level n >= 1 by its
  * bytes / (level1_bytes * ratio^(n-1)); the highest score >= 1 wins.  An L0
  * compaction takes every L0 run plus the L1 runs they overlap; a deeper one
- * takes one run (rotating through the key space) plus the overlapped runs of
- * the next level.
+ * takes one run (the one overlapping the fewest next-level bytes per byte of
+ * its own) plus the overlapped runs of the next level.
  *
  * Merge: all versions of the inputs in internal-key order.  For one user key,
  * versions older than the newest version visible to every snapshot
