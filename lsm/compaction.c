@@ -225,9 +225,11 @@ pick_one_run(const lsm_manifest *m, lsm_compaction *c, int level)
 	}
 	c->level = level;
 	c->out_level = level + 1;
-	if (!reserve_inputs(c, 0, 1) || !add_input(c, 0, &lv->runs[best]))
+	if (!reserve_inputs(c, 0, 1) || !add_input(c, 0, &lv->runs[best]) ||
+		!finish_pick(m, c, false))
 		return false;
-	return finish_pick(m, c, false);
+	c->move = c->ninputs[1] == 0;
+	return true;
 }
 
 static double
@@ -769,6 +771,34 @@ lsm_manifest_apply_compaction(lsm_manifest *m, const lsm_compaction *c,
 	{
 		outs[i].id = first_id + (uint64_t) i;
 		outs[i].level = (uint32_t) c->out_level;
+	}
+	lsm_manifest_free(m);
+	*m = next;
+	return LSM_OK;
+}
+
+lsm_status
+lsm_manifest_apply_move(lsm_manifest *m, const lsm_compaction *c)
+{
+	lsm_manifest next;
+	lsm_run_meta run;
+	lsm_status	st;
+
+	if (!c->move || c->ninputs[0] != 1 || c->ninputs[1] != 0)
+		return LSM_INVALID;
+	if ((st = lsm_manifest_copy(&next, m)) != LSM_OK)
+		return st;
+	run = c->inputs[0][0];		/* shallow: add_run copies the keys */
+	run.level = (uint32_t) c->out_level;
+	st = lsm_manifest_remove_run(&next, c->level, run.id);
+	if (st == LSM_OK)
+		st = lsm_manifest_add_run(&next, &run);
+	if (st == LSM_OK)
+		st = lsm_manifest_check(&next, NULL, 0);
+	if (st != LSM_OK)
+	{
+		lsm_manifest_free(&next);
+		return st == LSM_NOT_FOUND || st == LSM_CORRUPT ? LSM_INVALID : st;
 	}
 	lsm_manifest_free(m);
 	*m = next;

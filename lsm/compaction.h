@@ -5,7 +5,8 @@
  * bytes / (level1_bytes * ratio^(n-1)); the highest score >= 1 wins.  An L0
  * compaction takes every L0 run plus the L1 runs they overlap; a deeper one
  * takes one run (the one overlapping the fewest next-level bytes per byte of
- * its own) plus the overlapped runs of the next level.
+ * its own) plus the overlapped runs of the next level; when it overlaps none,
+ * the run can move down without a merge (c->move).
  *
  * Merge: all versions of the inputs in internal-key order.  For one user key,
  * versions older than the newest version visible to every snapshot
@@ -41,6 +42,15 @@ typedef struct lsm_compaction
 	lsm_run_meta *inputs[2];	/* copies: [0] from level, [1] from out_level */
 	int			ninputs[2];
 	bool		bottommost;		/* nothing below out_level overlaps: tombstones may go */
+
+	/*
+	 * Set by lsm_compaction_pick for one run of a level >= 1 that no run of
+	 * out_level overlaps: merged alone it would come out as the same run,
+	 * so the caller may move it down as it is (lsm_manifest_apply_move)
+	 * instead of rewriting it, as LevelDB's "trivial move" does.  A caller
+	 * whose filter would still find garbage or work in it merges it.
+	 */
+	bool		move;
 	double		score;
 	/* Output runs are cut near this size; the pickers copy it from the
 	 * options, 0 means the default (2 MiB). */
@@ -164,5 +174,12 @@ lsm_status	lsm_compaction_merge(const lsm_run_writer *w, const lsm_compaction *c
 lsm_status	lsm_manifest_apply_compaction(lsm_manifest *m, const lsm_compaction *c,
 										  lsm_run_meta *outs, int nouts,
 										  uint64_t horizon);
+
+/*
+ * Installs a move (c->move): the one input run leaves c->level for
+ * c->out_level with its id, pages and keys unchanged.  On error (the run is
+ * gone) m is unchanged.
+ */
+lsm_status	lsm_manifest_apply_move(lsm_manifest *m, const lsm_compaction *c);
 
 #endif							/* LSM_COMPACTION_H */

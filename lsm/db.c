@@ -798,6 +798,21 @@ out:
 	return st;
 }
 
+/* Moves c's one run down a level (c->move) and commits that. */
+static lsm_status
+run_move(lsm_db *db, const lsm_compaction *c)
+{
+	lsm_status	st = lsm_manifest_apply_move(&db->m, c);
+
+	if (st == LSM_OK)
+		st = db_commit(db);
+	if (st == LSM_OK)
+		st = tables_refresh(db);
+	if (st == LSM_OK)
+		db->stats.moves++;
+	return st;
+}
+
 /* Runs compaction c and commits its result. */
 static lsm_status
 run_compaction(lsm_db *db, lsm_compaction *c)
@@ -808,6 +823,8 @@ run_compaction(lsm_db *db, lsm_compaction *c)
 	lsm_compaction_stats cs = {0};
 	lsm_status	st;
 
+	if (c->move)
+		return run_move(db, c);
 	/* nothing else reads older versions: the store keeps no snapshots */
 	st = lsm_compaction_merge(&w, c, db->last_seq, NULL, &outs, &nouts, &cs);
 	if (st == LSM_OK)

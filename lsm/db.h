@@ -34,7 +34,8 @@ typedef struct lsm_db lsm_db;
 typedef struct lsm_db_stats
 {
 	uint64_t	flushes;
-	uint64_t	compactions;
+	uint64_t	compactions;	/* merges */
+	uint64_t	moves;			/* runs moved down a level as they were */
 	uint64_t	bytes_flushed;
 	uint64_t	bytes_compacted;
 	uint64_t	bloom_probes;
