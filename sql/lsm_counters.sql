@@ -7,7 +7,7 @@ CREATE TABLE ct (k int, v text) USING lsm;
 -- a new table: nothing yet
 SELECT memtables, memtable_entries, levels, runs, run_entries, run_bytes,
        flushes, bytes_flushed, last_flush IS NULL AS never_flushed,
-       compactions, bytes_compacted_read, bytes_compacted_written,
+       compactions, runs_moved, bytes_compacted_read, bytes_compacted_written,
        last_compaction IS NULL AS never_compacted, user_bytes_written,
        write_amplification, bloom_probes, bloom_skips,
        gc_entries_dropped, gc_entries_frozen,

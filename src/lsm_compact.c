@@ -370,6 +370,60 @@ lsm_compact_run(LsmStore *s, lsm_compaction *c, LsmGc *gc,
 	pfree(job);
 }
 
+/*
+ * Moves c's one run down a level as it is (c->move): one manifest change, no
+ * page read or written, so nothing for a standby's queries to conflict with.
+ */
+static void
+lsm_compact_move(LsmStore *s, const lsm_compaction *c)
+{
+	LsmMetaTx	tx;
+
+	lsm_manifest_init(&tx.m);
+	PG_TRY();
+	{
+		lsm_meta_begin(s, &tx, true, true);
+		lsm_manifest_check_status(s, lsm_manifest_apply_move(&tx.m, c),
+								  "moving a run down a level");
+		lsm_meta_commit(s, &tx, NULL, NULL);
+		UnlockReleaseBuffer(tx.buf);
+	}
+	PG_FINALLY();
+	{
+		lsm_manifest_free(&tx.m);
+	}
+	PG_END_TRY();
+	lsm_counter_add(s->entry, LSM_CTR_COMPACTIONS, 1);
+	lsm_counter_add(s->entry, LSM_CTR_RUNS_MOVED, 1);
+	lsm_counter_set_time(s->entry, LSM_TS_LAST_COMPACTION);
+	elog(DEBUG1, "lsm table \"%s\": moved run %llu from level %d to level %d",
+		 s->relname, (unsigned long long) c->inputs[0][0].id, c->level,
+		 c->out_level);
+}
+
+/* Merges c's runs through the garbage-collecting filter of cut. */
+static void
+lsm_compact_merge(LsmStore *s, lsm_compaction *c, const LsmGcCutoffs *cut)
+{
+	/* The inputs are read once: through a ring, not into shared buffers. */
+	s->read_strategy = lsm_bulk_read_strategy();
+	PG_TRY();
+	{
+		LsmGc	   *gc = lsm_gc_begin(s, cut, LSM_GC_MAP_KEEP, NULL);
+		lsm_compaction_stats stats;
+		LsmGcStats	gstats;
+
+		lsm_compact_run(s, c, gc, &stats);
+		lsm_gc_end(gc, &gstats);
+		lsm_compact_count(s, &stats, &gstats);
+	}
+	PG_FINALLY();
+	{
+		s->read_strategy = NULL;
+	}
+	PG_END_TRY();
+}
+
 bool
 lsm_compact_step(LsmStore *s, bool full)
 {
@@ -393,21 +447,19 @@ lsm_compact_step(LsmStore *s, bool full)
 
 	/* After the pick: the horizon may only have advanced meanwhile. */
 	lsm_gc_cutoffs_default(NULL, &cut);
-	/* The inputs are read once: through a ring, not into shared buffers. */
-	s->read_strategy = lsm_bulk_read_strategy();
 	PG_TRY();
 	{
-		LsmGc	   *gc = lsm_gc_begin(s, &cut, LSM_GC_MAP_KEEP, NULL);
-		lsm_compaction_stats stats;
-		LsmGcStats	gstats;
-
-		lsm_compact_run(s, c, gc, &stats);
-		lsm_gc_end(gc, &gstats);
-		lsm_compact_count(s, &stats, &gstats);
+		/*
+		 * A run that nothing below overlaps moves down as it is, unless the
+		 * filter would collect garbage or freeze in it: then it is merged.
+		 */
+		if (c->move && !lsm_gc_run_has_work(&c->inputs[0][0], &cut))
+			lsm_compact_move(s, c);
+		else
+			lsm_compact_merge(s, c, &cut);
 	}
 	PG_FINALLY();
 	{
-		s->read_strategy = NULL;
 		lsm_compaction_free(c);
 	}
 	PG_END_TRY();

@@ -17,6 +17,8 @@
  *   COMPACTIONS, BYTES_COMPACTED_READ, BYTES_COMPACTED_WRITTEN
  *                               compaction steps installed, the bytes of the
  *                               runs they merged and of the runs they wrote
+ *   RUNS_MOVED                  of those steps, the runs moved down a level
+ *                               as they were (no bytes read or written)
  *   ENTRIES_GC_DROPPED, ENTRIES_FROZEN
  *                               entries garbage collection removed / froze
  *   BLOOM_PROBES, BLOOM_SKIPS   point lookups' (and LsmScan's point
@@ -43,6 +45,7 @@ typedef enum LsmCounter
 	LSM_CTR_FLUSHES,
 	LSM_CTR_BYTES_FLUSHED,
 	LSM_CTR_COMPACTIONS,
+	LSM_CTR_RUNS_MOVED,
 	LSM_CTR_BYTES_COMPACTED_READ,
 	LSM_CTR_BYTES_COMPACTED_WRITTEN,
 	LSM_CTR_ENTRIES_GC_DROPPED,

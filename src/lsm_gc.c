@@ -633,3 +633,28 @@ lsm_gc_end(LsmGc *gc, LsmGcStats *stats)
 		pfree(gc->valbuf);
 	pfree(gc);
 }
+
+/*
+ * Whether a merge of run under cut could change any of its entries: its
+ * content is unknown (a flush wrote it), it holds xids or multixacts old
+ * enough to freeze, or entries that waited on a transaction now behind the
+ * removal horizon.  If not, merging it alone would write it back as it is.
+ */
+bool
+lsm_gc_run_has_work(const lsm_run_meta *run, const LsmGcCutoffs *cut)
+{
+	TransactionId xid = lsm_run_aux_xid(run->aux);
+	MultiXactId mxid = lsm_run_aux_mxid(run->aux);
+	TransactionId pending = lsm_run_aux2_pending(run->aux2);
+
+	if (!lsm_run_aux_known(run->aux))
+		return true;
+	if (TransactionIdIsNormal(xid) &&
+		TransactionIdPrecedes(xid, cut->freeze_limit))
+		return true;
+	if (MultiXactIdIsValid(mxid) &&
+		MultiXactIdPrecedes(mxid, cut->multi_cutoff))
+		return true;
+	return TransactionIdIsNormal(pending) &&
+		TransactionIdPrecedes(pending, cut->oldest_xmin);
+}

@@ -106,6 +106,9 @@ extern bool lsm_gc_removed_rows(LsmGc *gc);
 extern TransactionId lsm_gc_conflict_horizon(LsmGc *gc);
 extern void lsm_gc_end(LsmGc *gc, LsmGcStats *stats);
 
+/* Whether a merge of run under cut could change any of its entries. */
+extern bool lsm_gc_run_has_work(const lsm_run_meta *run, const LsmGcCutoffs *cut);
+
 /*
  * A run's aux: the oldest unfrozen xid (low 32 bits; FrozenTransactionId if
  * none) and oldest multixact (high 32 bits; InvalidMultiXactId if none).

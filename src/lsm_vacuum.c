@@ -159,9 +159,9 @@ bounded_runs(const lsm_manifest *m, uint64 bound, int *deepest)
 /*
  * When one level already holds every run, whether rewriting it can gain
  * anything: a merge since the last VACUUM removed rows (their map and index
- * entries wait for one), a run's content is unknown (written by older
- * code), has xids or multixacts to freeze, or holds entries that waited on
- * a transaction now behind the removal horizon.
+ * entries wait for one), or a run has work for the filter (its content is
+ * unknown, it has xids or multixacts to freeze, or entries that waited on a
+ * transaction now behind the removal horizon).
  */
 static bool
 level_needs_rewrite(LsmVacuum *v, const lsm_manifest *m, int level)
@@ -169,24 +169,8 @@ level_needs_rewrite(LsmVacuum *v, const lsm_manifest *m, int level)
 	if (m->aux & LSM_MANIFEST_MAP_GARBAGE)
 		return true;
 	for (int i = 0; i < m->levels[level].nruns; i++)
-	{
-		const lsm_run_meta *run = &m->levels[level].runs[i];
-		TransactionId xid = lsm_run_aux_xid(run->aux);
-		MultiXactId mxid = lsm_run_aux_mxid(run->aux);
-		TransactionId pending = lsm_run_aux2_pending(run->aux2);
-
-		if (!lsm_run_aux_known(run->aux))
+		if (lsm_gc_run_has_work(&m->levels[level].runs[i], &v->cut))
 			return true;
-		if (TransactionIdIsNormal(xid) &&
-			TransactionIdPrecedes(xid, v->cut.freeze_limit))
-			return true;
-		if (MultiXactIdIsValid(mxid) &&
-			MultiXactIdPrecedes(mxid, v->cut.multi_cutoff))
-			return true;
-		if (TransactionIdIsNormal(pending) &&
-			TransactionIdPrecedes(pending, v->cut.oldest_xmin))
-			return true;
-	}
 	return false;
 }
 
