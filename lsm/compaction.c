@@ -16,6 +16,7 @@ lsm_compaction_options_default(lsm_compaction_options *o)
 	o->ratio = 10;
 	o->target_run_bytes = UINT64_C(2) * 1024 * 1024;
 	o->nlevels = LSM_MAX_LEVELS;
+	o->families = false;
 }
 
 static int
@@ -124,25 +125,102 @@ set_bottommost(const lsm_manifest *m, lsm_compaction *c)
 				c->bottommost = false;
 }
 
+/* A key's family: its first byte, or -1 for the empty key. */
+static int
+family_of(lsm_slice user_key)
+{
+	return user_key.len > 0 ? user_key.data[0] : -1;
+}
+
+/* The spans of user keys a run holds: two if its split keys say so. */
+static int
+run_spans(const lsm_run_meta *run, ukrange *spans)
+{
+	lsm_slice	lo = lsm_ikey_user_key(lsm_buf_slice(&run->smallest));
+	lsm_slice	hi = lsm_ikey_user_key(lsm_buf_slice(&run->largest));
+
+	if (!lsm_run_meta_has_split(run))
+	{
+		spans[0] = (ukrange) {lo, hi, false};
+		return 1;
+	}
+	spans[0] = (ukrange) {lo, lsm_buf_slice(&run->split_lo), false};
+	spans[1] = (ukrange) {lsm_buf_slice(&run->split_hi), hi, false};
+	return 2;
+}
+
+static int
+span_cmp(const void *a, const void *b)
+{
+	return lsm_slice_compare(((const ukrange *) a)->lo, ((const ukrange *) b)->lo);
+}
+
+/*
+ * The ranges of user keys whose out_level runs must join c's inputs[0]:
+ * without families one range over all inputs (as LevelDB); with them, the
+ * inputs' spans sorted and joined wherever they overlap or the gap between
+ * two lies within one family.  A gap between families stays open: outputs
+ * are cut where the family changes, so none can reach over a run in it.
+ * Returns the number of ranges (at most 2 * ninputs[0]), or -1.
+ */
+static int
+input_ranges(const lsm_compaction *c, ukrange **out)
+{
+	ukrange    *spans = calloc((size_t) c->ninputs[0] * 2 + 1, sizeof(ukrange));
+	int			n = 0;
+	int			k = 0;
+
+	*out = spans;
+	if (spans == NULL)
+		return -1;
+	if (!c->families)
+	{
+		spans[0] = inputs_range(c);
+		return spans[0].empty ? 0 : 1;
+	}
+	for (int i = 0; i < c->ninputs[0]; i++)
+		n += run_spans(&c->inputs[0][i], &spans[n]);
+	qsort(spans, (size_t) n, sizeof(ukrange), span_cmp);
+	for (int i = 1; i < n; i++)
+	{
+		if (lsm_slice_compare(spans[i].lo, spans[k].hi) <= 0 ||
+			family_of(spans[i].lo) == family_of(spans[k].hi))
+		{
+			if (lsm_slice_compare(spans[i].hi, spans[k].hi) > 0)
+				spans[k].hi = spans[i].hi;
+		}
+		else
+			spans[++k] = spans[i];
+	}
+	return n > 0 ? k + 1 : 0;
+}
+
 /*
  * Completes c once inputs[0] is chosen: adds the runs of out_level that
- * overlap the inputs' user keys (all of them if whole_out), then decides
+ * meet the inputs' user keys (all of them if whole_out), then decides
  * whether anything deeper could still hold one of those keys.
  */
 static bool
 finish_pick(const lsm_manifest *m, lsm_compaction *c, bool whole_out)
 {
 	const lsm_level *out = &m->levels[c->out_level];
-	ukrange		r = inputs_range(c);
+	ukrange    *ranges;
+	int			nranges = input_ranges(c, &ranges);
+	bool		fine = nranges >= 0 && reserve_inputs(c, 1, out->nruns);
 
-	if (!reserve_inputs(c, 1, out->nruns))
-		return false;
-	for (int i = 0; i < out->nruns; i++)
-		if ((whole_out || run_overlaps(&out->runs[i], &r)) &&
-			!add_input(c, 1, &out->runs[i]))
-			return false;
-	set_bottommost(m, c);
-	return true;
+	for (int i = 0; i < out->nruns && fine; i++)
+	{
+		bool		meets = whole_out;
+
+		for (int j = 0; j < nranges && !meets; j++)
+			meets = run_overlaps(&out->runs[i], &ranges[j]);
+		if (meets)
+			fine = add_input(c, 1, &out->runs[i]);
+	}
+	free(ranges);
+	if (fine)
+		set_bottommost(m, c);
+	return fine;
 }
 
 /* Whether a run takes part in a compaction bounded by max_seq. */
@@ -255,6 +333,7 @@ lsm_compaction_pick(const lsm_manifest *m, const lsm_compaction_options *o,
 	bool		done;
 
 	memset(c, 0, sizeof(*c));
+	c->families = o->families;
 	/* The last level has nowhere to go, so it is never scored. */
 	for (int l = 0; l < nlevels - 1; l++)
 	{
@@ -307,6 +386,7 @@ lsm_compaction_pick_all_upto(const lsm_manifest *m,
 	int			below = -1;
 
 	memset(c, 0, sizeof(*c));
+	c->families = o->families;
 	for (int l = 0; l < LSM_MAX_LEVELS && below < 0; l++)
 	{
 		if (level_nruns_upto(m, l, max_seq) == 0)
@@ -339,6 +419,7 @@ lsm_compaction_pick_rewrite(const lsm_manifest *m,
 	const lsm_level *lv;
 
 	memset(c, 0, sizeof(*c));
+	c->families = o->families;
 	if (level < 1 || level >= LSM_MAX_LEVELS)
 		return false;
 	lv = &m->levels[level];
@@ -488,7 +569,8 @@ done:
 
 /*
  * Adds a surviving entry, first cutting the output if it is big enough and
- * the entry starts a new user key (runs of a level never share a user key).
+ * the entry starts a new user key (runs of a level never share a user key),
+ * or, with families, if the entry starts a new family.
  */
 static lsm_status
 emit(merge_state *ms, const lsm_ikey *ik, lsm_slice ikey, lsm_slice value)
@@ -497,8 +579,10 @@ emit(merge_state *ms, const lsm_ikey *ik, lsm_slice ikey, lsm_slice value)
 
 	if (ms->builder &&
 		lsm_sst_builder_count(ms->builder) > 0 &&
-		lsm_sst_builder_size(ms->builder) >= ms->target &&
-		lsm_slice_compare(ik->user_key, lsm_buf_slice(&ms->last_added)) != 0)
+		((lsm_sst_builder_size(ms->builder) >= ms->target &&
+		  lsm_slice_compare(ik->user_key, lsm_buf_slice(&ms->last_added)) != 0) ||
+		 (ms->c->families &&
+		  family_of(ik->user_key) != family_of(lsm_buf_slice(&ms->last_added)))))
 	{
 		if ((st = finish_output(ms)) != LSM_OK)
 			return st;

@@ -31,6 +31,17 @@ typedef struct lsm_compaction_options
 	int			ratio;			/* 10 */
 	uint64_t	target_run_bytes;	/* 2 MiB */
 	int			nlevels;		/* <= LSM_MAX_LEVELS */
+
+	/*
+	 * Key families (false): user keys fall into families by their first
+	 * byte.  Outputs are then cut where the family changes, so no run of a
+	 * level >= 1 spans two, and the runs of the next level a level-0
+	 * compaction takes are those meeting its inputs' keys family by family
+	 * (with the inputs' split keys), not one range over all of them: a run
+	 * holding the newest keys of two families does not drag in everything
+	 * that sorts between them.
+	 */
+	bool		families;
 } lsm_compaction_options;
 
 void		lsm_compaction_options_default(lsm_compaction_options *o);
@@ -42,6 +53,7 @@ typedef struct lsm_compaction
 	lsm_run_meta *inputs[2];	/* copies: [0] from level, [1] from out_level */
 	int			ninputs[2];
 	bool		bottommost;		/* nothing below out_level overlaps: tombstones may go */
+	bool		families;		/* from the options: cut outputs per family */
 
 	/*
 	 * Set by lsm_compaction_pick for one run of a level >= 1 that no run of

@@ -251,13 +251,23 @@ load_manifest(relfile *rf, lsm_manifest *m)
 }
 
 static void
-print_key(const char *label, const lsm_buf *ikey)
+print_user_key(const char *label, const lsm_buf *key)
 {
 	printf("%s ", label);
-	for (size_t i = 0; i + LSM_IKEY_TRAILER < ikey->len && i < 24; i++)
-		printf("%02x", ikey->data[i]);
-	if (ikey->len > 24 + LSM_IKEY_TRAILER)
+	for (size_t i = 0; i < key->len && i < 24; i++)
+		printf("%02x", key->data[i]);
+	if (key->len > 24)
 		printf("..");
+}
+
+/* An internal key's user key (its trailer left out). */
+static void
+print_key(const char *label, const lsm_buf *ikey)
+{
+	lsm_buf		user = *ikey;
+
+	user.len = ikey->len > LSM_IKEY_TRAILER ? ikey->len - LSM_IKEY_TRAILER : 0;
+	print_user_key(label, &user);
 }
 
 static void
@@ -289,6 +299,11 @@ print_levels(const lsm_manifest *m, bool runs)
 				   (unsigned long long) r->min_seq, (unsigned long long) r->max_seq);
 			print_key("keys", &r->smallest);
 			print_key(" ..", &r->largest);
+			if (lsm_run_meta_has_split(r))
+			{
+				print_user_key(", none between", &r->split_lo);
+				print_user_key(" and", &r->split_hi);
+			}
 			printf("\n");
 		}
 	}

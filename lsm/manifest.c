@@ -7,8 +7,11 @@
  *   nlevels, then per level: nruns, then per run:
  *     id first_page npages nbytes nentries min_seq max_seq aux aux2
  *     smallest (length + bytes) largest (length + bytes)
+ *     split_lo (length + bytes) split_hi (length + bytes)
  *   nfree, then per extent: first npages horizon
- * A run's level is implied by where it sits.
+ * A run's level is implied by where it sits.  Manifests of the first format
+ * (LSM_MANIFEST_MAGIC_V1) have no split keys; they are read as runs without
+ * a split and written back in the current format.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -355,6 +358,16 @@ check_run(const lsm_manifest *m, int level, const lsm_run_meta *r,
 		return fail(msg, msglen, "run %llu has no pages", id);
 	if (r->min_seq > r->max_seq)
 		return fail(msg, msglen, "run %llu: min_seq > max_seq", id);
+	if ((r->split_lo.len > 0) != (r->split_hi.len > 0))
+		return fail(msg, msglen, "run %llu has one split key", id);
+	if (lsm_run_meta_has_split(r) &&
+		(lsm_slice_compare(lsm_ikey_user_key(lsm_buf_slice(&r->smallest)),
+						   lsm_buf_slice(&r->split_lo)) > 0 ||
+		 lsm_slice_compare(lsm_buf_slice(&r->split_lo),
+						   lsm_buf_slice(&r->split_hi)) >= 0 ||
+		 lsm_slice_compare(lsm_buf_slice(&r->split_hi),
+						   lsm_ikey_user_key(lsm_buf_slice(&r->largest))) > 0))
+		return fail(msg, msglen, "run %llu: split keys not inside its key range", id);
 	return LSM_OK;
 }
 
@@ -515,9 +528,11 @@ put_run(lsm_buf *b, const lsm_run_meta *r)
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		if ((st = lsm_buf_put_varint(b, fields[i])) != LSM_OK)
 			return st;
-	if ((st = lsm_buf_put_slice(b, lsm_buf_slice(&r->smallest))) != LSM_OK)
+	if ((st = lsm_buf_put_slice(b, lsm_buf_slice(&r->smallest))) != LSM_OK ||
+		(st = lsm_buf_put_slice(b, lsm_buf_slice(&r->largest))) != LSM_OK ||
+		(st = lsm_buf_put_slice(b, lsm_buf_slice(&r->split_lo))) != LSM_OK)
 		return st;
-	return lsm_buf_put_slice(b, lsm_buf_slice(&r->largest));
+	return lsm_buf_put_slice(b, lsm_buf_slice(&r->split_hi));
 }
 
 static lsm_status
@@ -656,7 +671,7 @@ get_key(reader *r, lsm_buf *dst)
 #define MIN_RUN_BYTES (8 + 2 * (1 + LSM_IKEY_TRAILER))
 
 static lsm_status
-get_level(reader *r, lsm_manifest *m, int level)
+get_level(reader *r, lsm_manifest *m, int level, bool splits)
 {
 	lsm_level  *lv = &m->levels[level];
 	int			n = get_count(r, MIN_RUN_BYTES);
@@ -681,6 +696,11 @@ get_level(reader *r, lsm_manifest *m, int level)
 		run->aux2 = get_u64(r);
 		get_key(r, &run->smallest);
 		get_key(r, &run->largest);
+		if (splits)
+		{
+			get_key(r, &run->split_lo);
+			get_key(r, &run->split_hi);
+		}
 		if (r->bad)
 			return LSM_CORRUPT;
 	}
@@ -688,7 +708,7 @@ get_level(reader *r, lsm_manifest *m, int level)
 }
 
 static lsm_status
-get_body(reader *r, lsm_manifest *m)
+get_body(reader *r, lsm_manifest *m, bool splits)
 {
 	int			nlevels;
 
@@ -702,7 +722,7 @@ get_body(reader *r, lsm_manifest *m)
 	if (r->bad || nlevels > LSM_MAX_LEVELS)
 		return LSM_CORRUPT;
 	for (int l = 0; l < nlevels; l++)
-		if (get_level(r, m, l) != LSM_OK)
+		if (get_level(r, m, l, splits) != LSM_OK)
 			return LSM_CORRUPT;
 
 	m->nfree = 0;
@@ -728,12 +748,15 @@ lsm_status
 lsm_manifest_deserialize(lsm_slice data, lsm_manifest *m)
 {
 	uint32_t	body_len;
+	uint32_t	magic;
 	reader		r;
 	lsm_status	st;
 
 	lsm_manifest_init(m);
-	if (data.len < MANIFEST_HEADER + MANIFEST_TRAILER ||
-		lsm_get_u32(data.data) != LSM_MANIFEST_MAGIC)
+	if (data.len < MANIFEST_HEADER + MANIFEST_TRAILER)
+		return LSM_CORRUPT;
+	magic = lsm_get_u32(data.data);
+	if (magic != LSM_MANIFEST_MAGIC && magic != LSM_MANIFEST_MAGIC_V1)
 		return LSM_CORRUPT;
 	body_len = lsm_get_u32(data.data + 4);
 	/* Bytes after the checksum (a page's zero tail) are ignored. */
@@ -745,7 +768,7 @@ lsm_manifest_deserialize(lsm_slice data, lsm_manifest *m)
 	if (XXH3_64bits(r.p, body_len) != lsm_get_u64(r.end))
 		return LSM_CORRUPT;
 
-	st = get_body(&r, m);
+	st = get_body(&r, m, magic == LSM_MANIFEST_MAGIC);
 	if (st == LSM_OK)
 		st = lsm_manifest_check(m, NULL, 0);
 	if (st != LSM_OK)

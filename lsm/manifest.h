@@ -16,7 +16,8 @@
 #include "sstable.h"
 
 #define LSM_MAX_LEVELS 7
-#define LSM_MANIFEST_MAGIC UINT32_C(0x4c534d4d)	/* "LSMM" */
+#define LSM_MANIFEST_MAGIC UINT32_C(0x4c534d32)	/* "LSM2": runs with split keys */
+#define LSM_MANIFEST_MAGIC_V1 UINT32_C(0x4c534d4d)	/* "LSMM": read, never written */
 
 typedef struct lsm_extent
 {

@@ -56,8 +56,12 @@ lsm_run_meta_copy(lsm_run_meta *dst, const lsm_run_meta *src)
 		return LSM_OK;
 	memset(&m.smallest, 0, sizeof(lsm_buf));
 	memset(&m.largest, 0, sizeof(lsm_buf));
+	memset(&m.split_lo, 0, sizeof(lsm_buf));
+	memset(&m.split_hi, 0, sizeof(lsm_buf));
 	if (lsm_buf_set(&m.smallest, src->smallest.data, src->smallest.len) != LSM_OK ||
-		lsm_buf_set(&m.largest, src->largest.data, src->largest.len) != LSM_OK)
+		lsm_buf_set(&m.largest, src->largest.data, src->largest.len) != LSM_OK ||
+		lsm_buf_set(&m.split_lo, src->split_lo.data, src->split_lo.len) != LSM_OK ||
+		lsm_buf_set(&m.split_hi, src->split_hi.data, src->split_hi.len) != LSM_OK)
 	{
 		lsm_run_meta_free(&m);
 		return LSM_NO_MEMORY;
@@ -71,6 +75,14 @@ lsm_run_meta_free(lsm_run_meta *m)
 {
 	lsm_buf_free(&m->smallest);
 	lsm_buf_free(&m->largest);
+	lsm_buf_free(&m->split_lo);
+	lsm_buf_free(&m->split_hi);
+}
+
+bool
+lsm_run_meta_has_split(const lsm_run_meta *meta)
+{
+	return meta->split_lo.len > 0 && meta->split_hi.len > 0;
 }
 
 static lsm_slice
@@ -99,6 +111,9 @@ struct lsm_sst_builder
 	lsm_buf		last_key;
 	lsm_buf		last_bloom_key;
 	lsm_buf		smallest;
+	int			nfamilies;		/* distinct first bytes of user keys so far */
+	lsm_buf		split_lo;		/* user keys where the family first changed */
+	lsm_buf		split_hi;
 	lsm_buf		scratch;		/* compressed block, handle encoding */
 	uint64_t	nentries;
 	uint32_t	nblocks;
@@ -140,6 +155,8 @@ lsm_sst_builder_free(lsm_sst_builder *b)
 	lsm_buf_free(&b->last_key);
 	lsm_buf_free(&b->last_bloom_key);
 	lsm_buf_free(&b->smallest);
+	lsm_buf_free(&b->split_lo);
+	lsm_buf_free(&b->split_hi);
 	lsm_buf_free(&b->scratch);
 	free(b);
 }
@@ -240,6 +257,33 @@ add_bloom_key(lsm_sst_builder *b, lsm_slice user_key)
 	return lsm_buf_set(&b->last_bloom_key, bk.data, bk.len);
 }
 
+/*
+ * Counts the families (first bytes) of the user keys added, remembering the
+ * keys on either side of the first change (see lsm_run_meta.split_lo).
+ * Called before last_key moves on to user_key.
+ */
+static lsm_status
+note_family(lsm_sst_builder *b, lsm_slice user_key)
+{
+	lsm_slice	prev;
+	lsm_status	st;
+
+	if (b->nentries == 0)
+	{
+		b->nfamilies = 1;
+		return LSM_OK;
+	}
+	prev = lsm_ikey_user_key(lsm_buf_slice(&b->last_key));
+	if ((prev.len == 0) == (user_key.len == 0) &&
+		(user_key.len == 0 || prev.data[0] == user_key.data[0]))
+		return LSM_OK;
+	if (++b->nfamilies == 2 &&
+		((st = lsm_buf_set(&b->split_lo, prev.data, prev.len)) != LSM_OK ||
+		 (st = lsm_buf_set(&b->split_hi, user_key.data, user_key.len)) != LSM_OK))
+		return st;
+	return LSM_OK;
+}
+
 lsm_status
 lsm_sst_builder_add(lsm_sst_builder *b, lsm_slice ikey, lsm_slice value)
 {
@@ -251,6 +295,9 @@ lsm_sst_builder_add(lsm_sst_builder *b, lsm_slice ikey, lsm_slice value)
 	if (b->nentries > 0 &&
 		lsm_ikey_compare(lsm_buf_slice(&b->last_key), ikey) >= 0)
 		return LSM_INVALID;
+
+	if ((st = note_family(b, k.user_key)) != LSM_OK)
+		return st;
 
 	/* Cut the block before it would outgrow block_size. */
 	if (!lsm_block_builder_empty(&b->data) &&
@@ -342,6 +389,12 @@ lsm_sst_builder_finish(lsm_sst_builder *b, lsm_slice *stream,
 
 	if ((st = lsm_buf_set(&meta->smallest, b->smallest.data, b->smallest.len)) != LSM_OK ||
 		(st = lsm_buf_set(&meta->largest, b->last_key.data, b->last_key.len)) != LSM_OK)
+		return st;
+	meta->split_lo.len = 0;
+	meta->split_hi.len = 0;
+	if (b->nfamilies == 2 &&
+		((st = lsm_buf_set(&meta->split_lo, b->split_lo.data, b->split_lo.len)) != LSM_OK ||
+		 (st = lsm_buf_set(&meta->split_hi, b->split_hi.data, b->split_hi.len)) != LSM_OK))
 		return st;
 	meta->nbytes = b->out.len;
 	meta->nentries = b->nentries;
@@ -1123,6 +1176,13 @@ check_entry(lsm_sst_check *c, lsm_slice key, uint32_t blockno, uint64_t n,
 					  "data block %u: entry %llu has sequence %llu outside [%llu, %llu]",
 					  blockno, (unsigned long long) n, (unsigned long long) k.seq,
 					  (unsigned long long) m->min_seq, (unsigned long long) m->max_seq);
+	if (lsm_run_meta_has_split(m) &&
+		lsm_slice_compare(k.user_key, lsm_buf_slice(&m->split_lo)) > 0 &&
+		lsm_slice_compare(k.user_key, lsm_buf_slice(&m->split_hi)) < 0 &&
+		entry_problem_listed(c))
+		check_problem(c, LSM_SST_PART_ENTRY, LSM_CORRUPT, blockno, off, len,
+					  "data block %u: entry %llu lies between the manifest's split keys",
+					  blockno, (unsigned long long) n);
 	if (c->bloom_ok && !lsm_sst_may_contain(&c->t, k.user_key) &&
 		entry_problem_listed(c))
 		check_problem(c, LSM_SST_PART_ENTRY, LSM_CORRUPT, blockno, off, len,

@@ -56,7 +56,21 @@ typedef struct lsm_run_meta
 	uint64_t	aux2;			/* multixact; xid whose end may free entries) */
 	lsm_buf		smallest;		/* internal keys */
 	lsm_buf		largest;
+
+	/*
+	 * User keys.  When the run's user keys begin with exactly two different
+	 * first bytes ("families"), the last key of the first family and the
+	 * first of the second: the run holds no key strictly between them.
+	 * Empty otherwise.  A table AM that keeps two kinds of keys under two
+	 * prefixes (lsm_am: row map and data) lets the picker see that a
+	 * level-0 run spanning both does not cover the keys in between.
+	 */
+	lsm_buf		split_lo;
+	lsm_buf		split_hi;
 } lsm_run_meta;
+
+/* Whether meta says its run holds no user key strictly inside (lo, hi). */
+bool		lsm_run_meta_has_split(const lsm_run_meta *meta);
 
 lsm_status	lsm_run_meta_copy(lsm_run_meta *dst, const lsm_run_meta *src);
 void		lsm_run_meta_free(lsm_run_meta *m);
@@ -75,8 +89,8 @@ uint64_t	lsm_sst_builder_size(const lsm_sst_builder *b);
 uint64_t	lsm_sst_builder_count(const lsm_sst_builder *b);
 /*
  * Finishes the stream.  *stream stays valid until the builder is freed; meta
- * gets nbytes, nentries, min/max seq, smallest and largest filled in (the
- * caller sets id, level, first_page, npages, aux).
+ * gets nbytes, nentries, min/max seq, smallest, largest and the split keys
+ * filled in (the caller sets id, level, first_page, npages, aux).
  */
 lsm_status	lsm_sst_builder_finish(lsm_sst_builder *b, lsm_slice *stream,
 								   lsm_run_meta *meta);

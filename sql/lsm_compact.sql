@@ -34,6 +34,8 @@ INSERT INTO cmp_heap SELECT * FROM cmp;
 SELECT sum(runs) > 0 AS has_runs FROM lsm_levels('cmp');
 
 SELECT lsm_compact('cmp');
+-- One level, two runs: compaction keeps row-map entries and data keys
+-- (two key families) in runs of their own.
 SELECT level, runs FROM lsm_levels('cmp');
 -- Garbage collected: a VALUE per live row (5955) and the row-map entry of
 -- every version ever written (7357), which only VACUUM removes.

@@ -215,6 +215,14 @@ lsm_compact_options(lsm_compaction_options *o)
 	o->level1_bytes = (uint64) lsm_memtable_size_kb * 1024 * 10;
 	o->ratio = 10;
 	o->target_run_bytes = (uint64) lsm_compaction_target_kb * 1024;
+
+	/*
+	 * Row-map and data keys are two families (lsm_tree.h): a level-0 run
+	 * holds the newest of both, and judged as one range it would take in
+	 * every data key that sorts below its newest ones (all of level 1
+	 * under ascending keys).
+	 */
+	o->families = true;
 }
 
 /*
