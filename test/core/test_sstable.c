@@ -1025,6 +1025,34 @@ names_offset(const run *r, const lsm_sst_problem *p, uint64_t pos)
  * problem; entry problems past the limit are counted, not listed; index
  * garbage (handles past the run's end) is reported without a crash.
  */
+/* Entries between the manifest's split keys are reported. */
+static void
+test_check_split(void)
+{
+	dataset		d = make_dataset(1000);
+	lsm_sst_options o;
+	run			r;
+	problems	ps;
+	lsm_slice	lo,
+				hi;
+
+	lsm_sst_options_default(&o);
+	build_run(&d, &o, &r);
+	ok(!lsm_run_meta_has_split(&r.meta), "one family of keys: no split");
+	ps = check_run_now(&r);
+	is_int(ps.n, 0, "the run checks clean");
+	lo = lsm_ikey_user_key(lsm_buf_slice(&r.meta.smallest));
+	hi = lsm_ikey_user_key(lsm_buf_slice(&r.meta.largest));
+	lsm_buf_set(&r.meta.split_lo, lo.data, lo.len);
+	lsm_buf_set(&r.meta.split_hi, hi.data, hi.len);
+	ps = check_run_now(&r);
+	ok(ps.n == LSM_SST_CHECK_ENTRY_PROBLEMS + 1 &&
+	   find_problem(&ps, LSM_SST_PART_ENTRY, 0, "between the manifest's split keys") >= 0,
+	   "split keys that say nothing lies between its first and last key: %d problems", ps.n);
+	free_run(&r);
+	free_dataset(&d);
+}
+
 static void
 test_check_lists_every_problem(void)
 {
@@ -1455,6 +1483,7 @@ main(void)
 	test_forged_flips(true);
 	test_bad_meta_and_pages();
 	test_check_lists_every_problem();
+	test_check_split();
 	test_concurrent_readers();
 	test_level_iter();
 
