@@ -821,6 +821,26 @@ remove_inputs(lsm_manifest *m, int level, const lsm_run_meta *runs, int n,
 	return LSM_OK;
 }
 
+/*
+ * Makes next (a changed copy of m) m if st says the change went well and
+ * next passes the checks; frees it otherwise.  A run that is gone or a
+ * change that breaks an invariant is LSM_INVALID.
+ */
+static lsm_status
+replace_if_sound(lsm_manifest *m, lsm_manifest *next, lsm_status st)
+{
+	if (st == LSM_OK)
+		st = lsm_manifest_check(next, NULL, 0);
+	if (st != LSM_OK)
+	{
+		lsm_manifest_free(next);
+		return st == LSM_NOT_FOUND || st == LSM_CORRUPT ? LSM_INVALID : st;
+	}
+	lsm_manifest_free(m);
+	*m = *next;
+	return LSM_OK;
+}
+
 lsm_status
 lsm_manifest_apply_compaction(lsm_manifest *m, const lsm_compaction *c,
 							  lsm_run_meta *outs, int nouts, uint64_t horizon)
@@ -844,20 +864,13 @@ lsm_manifest_apply_compaction(lsm_manifest *m, const lsm_compaction *c,
 		run.level = (uint32_t) c->out_level;
 		st = lsm_manifest_add_run(&next, &run);
 	}
-	if (st == LSM_OK)
-		st = lsm_manifest_check(&next, NULL, 0);
-	if (st != LSM_OK)
-	{
-		lsm_manifest_free(&next);
-		return st == LSM_NOT_FOUND || st == LSM_CORRUPT ? LSM_INVALID : st;
-	}
+	if ((st = replace_if_sound(m, &next, st)) != LSM_OK)
+		return st;
 	for (int i = 0; i < nouts; i++)
 	{
 		outs[i].id = first_id + (uint64_t) i;
 		outs[i].level = (uint32_t) c->out_level;
 	}
-	lsm_manifest_free(m);
-	*m = next;
 	return LSM_OK;
 }
 
@@ -877,14 +890,5 @@ lsm_manifest_apply_move(lsm_manifest *m, const lsm_compaction *c)
 	st = lsm_manifest_remove_run(&next, c->level, run.id);
 	if (st == LSM_OK)
 		st = lsm_manifest_add_run(&next, &run);
-	if (st == LSM_OK)
-		st = lsm_manifest_check(&next, NULL, 0);
-	if (st != LSM_OK)
-	{
-		lsm_manifest_free(&next);
-		return st == LSM_NOT_FOUND || st == LSM_CORRUPT ? LSM_INVALID : st;
-	}
-	lsm_manifest_free(m);
-	*m = next;
-	return LSM_OK;
+	return replace_if_sound(m, &next, st);
 }

@@ -1273,6 +1273,29 @@ test_flush_empty(env *e)
 }
 
 /*
+ * A fresh store at a new name made from template path (XXXXXX), in a small
+ * configuration (64 kB memtables, level 1 of 640 kB, 32 kB runs, no
+ * compression) so that a few hundred thousand entries reach level 2.
+ */
+static lsm_db *
+open_small_db(char *path, bool families)
+{
+	int			fd = mkstemp(path);
+	lsm_db_options o;
+	lsm_db	   *db;
+
+	close(fd);
+	unlink(path);
+	lsm_db_options_default(&o);
+	o.memtable_size = 64 << 10;
+	o.compaction.level1_bytes = 640 << 10;
+	o.compaction.target_run_bytes = 32 << 10;
+	o.compaction.families = families;
+	o.sst.compress = false;
+	return lsm_db_open(path, &o, &db) == LSM_OK ? db : NULL;
+}
+
+/*
  * Puts rows entries (8-byte keys: random, or ascending) into a small-config
  * store and returns its write amplification; *moves gets the runs moved
  * down without a merge, *readable whether every key put reads back.
@@ -1281,23 +1304,14 @@ static double
 put_rows(long rows, bool ascending, uint64_t *moves, bool *readable)
 {
 	char		path[] = "/tmp/lsm_wa_XXXXXX";
-	int			fd = mkstemp(path);
-	lsm_db_options o;
-	lsm_db	   *db;
+	lsm_db	   *db = open_small_db(path, false);
 	lsm_db_stats st;
 	bool		fine = true;
 	uint64_t	seed = tap_rand();
 	uint64_t	rng;
 	lsm_buf		val = {0};
 
-	close(fd);
-	unlink(path);
-	lsm_db_options_default(&o);
-	o.memtable_size = 64 << 10;
-	o.compaction.level1_bytes = 640 << 10;
-	o.compaction.target_run_bytes = 32 << 10;
-	o.sst.compress = false;
-	if (lsm_db_open(path, &o, &db) != LSM_OK)
+	if (db == NULL)
 		return -1;
 	for (int pass = 0; pass < 2 && fine; pass++)
 	{
@@ -1376,23 +1390,13 @@ static double
 put_two_families(long rows, bool ascending, bool families, bool *readable)
 {
 	char		path[] = "/tmp/lsm_fam_XXXXXX";
-	int			fd = mkstemp(path);
-	lsm_db_options o;
-	lsm_db	   *db;
+	lsm_db	   *db = open_small_db(path, families);
 	lsm_db_stats st;
 	bool		fine = true;
 	uint64_t	seed = tap_rand();
 	lsm_buf		val = {0};
 
-	close(fd);
-	unlink(path);
-	lsm_db_options_default(&o);
-	o.memtable_size = 64 << 10;
-	o.compaction.level1_bytes = 640 << 10;
-	o.compaction.target_run_bytes = 32 << 10;
-	o.compaction.families = families;
-	o.sst.compress = false;
-	if (lsm_db_open(path, &o, &db) != LSM_OK)
+	if (db == NULL)
 		return -1;
 	for (int pass = 0; pass < 2 && fine; pass++)
 	{
