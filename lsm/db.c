@@ -44,10 +44,9 @@ typedef struct db_table
 {
 	uint64_t	id;
 	lsm_sst    *sst;
-	lsm_slice	smallest_user;	/* into the manifest copy held by sst's meta */
+	lsm_run_meta meta;			/* own copy: key range and split keys */
+	lsm_slice	smallest_user;	/* into meta */
 	lsm_slice	largest_user;
-	lsm_buf		smallest;		/* internal keys, owned */
-	lsm_buf		largest;
 	int			refs;
 } db_table;
 
@@ -127,8 +126,7 @@ table_unref(db_table *t)
 	if (t && --t->refs == 0)
 	{
 		lsm_sst_close(t->sst);
-		lsm_buf_free(&t->smallest);
-		lsm_buf_free(&t->largest);
+		lsm_run_meta_free(&t->meta);
 		free(t);
 	}
 }
@@ -143,21 +141,17 @@ table_open(lsm_db *db, const lsm_run_meta *meta, db_table **out)
 		return LSM_NO_MEMORY;
 	st = lsm_sst_open(db->pager, meta, &db->opts.sst, &t->sst);
 	if (st == LSM_OK)
-		st = lsm_buf_set(&t->smallest, meta->smallest.data, meta->smallest.len);
-	if (st == LSM_OK)
-		st = lsm_buf_set(&t->largest, meta->largest.data, meta->largest.len);
+		st = lsm_run_meta_copy(&t->meta, meta);
 	if (st != LSM_OK)
 	{
 		if (t->sst)
 			lsm_sst_close(t->sst);
-		lsm_buf_free(&t->smallest);
-		lsm_buf_free(&t->largest);
 		free(t);
 		return st;
 	}
 	t->id = meta->id;
-	t->smallest_user = lsm_ikey_user_key(lsm_buf_slice(&t->smallest));
-	t->largest_user = lsm_ikey_user_key(lsm_buf_slice(&t->largest));
+	t->smallest_user = lsm_ikey_user_key(lsm_buf_slice(&t->meta.smallest));
+	t->largest_user = lsm_ikey_user_key(lsm_buf_slice(&t->meta.largest));
 	t->refs = 1;
 	*out = t;
 	return LSM_OK;
@@ -938,7 +932,8 @@ static bool
 table_covers(const db_table *t, lsm_slice key)
 {
 	return lsm_slice_compare(key, t->smallest_user) >= 0 &&
-		lsm_slice_compare(key, t->largest_user) <= 0;
+		lsm_slice_compare(key, t->largest_user) <= 0 &&
+		!lsm_run_meta_gap_holds(&t->meta, key, key, true);
 }
 
 /* The run of a sorted level (>= 1) whose range may hold key, or NULL. */
@@ -1029,7 +1024,7 @@ pinned_run_sst(const void *arg, int i)
 static lsm_slice
 pinned_run_largest(const void *arg, int i)
 {
-	return lsm_buf_slice(&((db_table *const *) arg)[i]->largest);
+	return lsm_buf_slice(&((db_table *const *) arg)[i]->meta.largest);
 }
 
 static lsm_iter *

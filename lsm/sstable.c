@@ -85,6 +85,19 @@ lsm_run_meta_has_split(const lsm_run_meta *meta)
 	return meta->split_lo.len > 0 && meta->split_hi.len > 0;
 }
 
+bool
+lsm_run_meta_gap_holds(const lsm_run_meta *meta, lsm_slice lo, lsm_slice hi,
+					   bool hi_inclusive)
+{
+	int			above;
+
+	if (!lsm_run_meta_has_split(meta) ||
+		lsm_slice_compare(lo, lsm_buf_slice(&meta->split_lo)) <= 0)
+		return false;
+	above = lsm_slice_compare(hi, lsm_buf_slice(&meta->split_hi));
+	return hi_inclusive ? above < 0 : above <= 0;
+}
+
 static lsm_slice
 bloom_key(const lsm_sst_options *o, lsm_slice user_key)
 {
@@ -1176,9 +1189,7 @@ check_entry(lsm_sst_check *c, lsm_slice key, uint32_t blockno, uint64_t n,
 					  "data block %u: entry %llu has sequence %llu outside [%llu, %llu]",
 					  blockno, (unsigned long long) n, (unsigned long long) k.seq,
 					  (unsigned long long) m->min_seq, (unsigned long long) m->max_seq);
-	if (lsm_run_meta_has_split(m) &&
-		lsm_slice_compare(k.user_key, lsm_buf_slice(&m->split_lo)) > 0 &&
-		lsm_slice_compare(k.user_key, lsm_buf_slice(&m->split_hi)) < 0 &&
+	if (lsm_run_meta_gap_holds(m, k.user_key, k.user_key, true) &&
 		entry_problem_listed(c))
 		check_problem(c, LSM_SST_PART_ENTRY, LSM_CORRUPT, blockno, off, len,
 					  "data block %u: entry %llu lies between the manifest's split keys",

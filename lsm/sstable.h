@@ -72,6 +72,14 @@ typedef struct lsm_run_meta
 /* Whether meta says its run holds no user key strictly inside (lo, hi). */
 bool		lsm_run_meta_has_split(const lsm_run_meta *meta);
 
+/*
+ * Whether every user key from lo up to hi (hi itself only if hi_inclusive)
+ * lies strictly between meta's split keys, so that its run holds none of
+ * them: readers skip such a run without probing its bloom filter.
+ */
+bool		lsm_run_meta_gap_holds(const lsm_run_meta *meta, lsm_slice lo,
+								   lsm_slice hi, bool hi_inclusive);
+
 lsm_status	lsm_run_meta_copy(lsm_run_meta *dst, const lsm_run_meta *src);
 void		lsm_run_meta_free(lsm_run_meta *m);
 

@@ -218,12 +218,32 @@ EXPLAIN (COSTS OFF) SELECT * FROM lt_c ORDER BY k COLLATE "und-x-icu" LIMIT 2;
 RESET enable_seqscan;
 RESET jit;
 
+-- A level-0 run holds row-map entries and data keys and records that it has
+-- nothing between its last row-map entry and its first data key (its split
+-- keys): a range or point below a run's first data key skips that run by its
+-- key range, without reading it or probing its filter.  Keys 1..100, then
+-- 201..300, each batch flushed to its own run.
+CREATE TABLE lt_gap (id bigint, v text) USING lsm;
+INSERT INTO lt_gap SELECT g, 'a' FROM generate_series(1, 100) g;
+SELECT lsm_flush('lt_gap');
+INSERT INTO lt_gap SELECT g, 'b' FROM generate_series(201, 300) g;
+SELECT lsm_flush('lt_gap');
+SET enable_seqscan = off;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+SELECT * FROM lt_gap WHERE id BETWEEN 150 AND 160;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+SELECT * FROM lt_gap WHERE id = 150;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+SELECT * FROM lt_gap WHERE id BETWEEN 95 AND 205;
+SELECT * FROM lt_gap WHERE id BETWEEN 95 AND 205;
+RESET enable_seqscan;
+
 -- lsm.enable_lsmscan = off leaves the sequential scan.
 SET lsm.enable_lsmscan = off;
 EXPLAIN (COSTS OFF) SELECT * FROM lt WHERE id = 500;
 RESET lsm.enable_lsmscan;
 
-DROP TABLE lt, ht, lt_c, lt_icu, outer_keys;
+DROP TABLE lt, ht, lt_c, lt_icu, lt_gap, outer_keys;
 DROP FUNCTION check_q(text, boolean);
 DROP FUNCTION same_rows(text, boolean);
 DROP FUNCTION compare_rows(text, boolean);

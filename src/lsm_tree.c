@@ -1397,7 +1397,8 @@ static bool
 lsm_run_covers(const LsmRun *r, lsm_slice key)
 {
 	return lsm_slice_compare(key, r->smallest_user) >= 0 &&
-		lsm_slice_compare(key, r->largest_user) <= 0;
+		lsm_slice_compare(key, r->largest_user) <= 0 &&
+		!lsm_run_meta_gap_holds(&r->meta, key, key, true);
 }
 
 /* The run of a sorted level (>= 1) whose key range may hold key. */
@@ -1759,7 +1760,8 @@ lsm_run_needed(LsmRun *r, const LsmKeySpan *spans, int n,
 		const LsmKeySpan *sp = &spans[i];
 
 		if (lsm_slice_compare(r->largest_user, sp->start) < 0 ||
-			lsm_slice_compare(r->smallest_user, sp->end) >= 0)
+			lsm_slice_compare(r->smallest_user, sp->end) >= 0 ||
+			lsm_run_meta_gap_holds(&r->meta, sp->start, sp->end, false))
 			continue;
 		in_range = true;
 		if (sp->probe.len == 0)

@@ -205,6 +205,8 @@ meta_of_keys(const char *const *keys, int n, lsm_run_meta *meta)
 	lsm_buf_free(&ik);
 }
 
+#define S(s) lsm_slice_make((s), strlen(s))
+
 static bool
 slice_is(lsm_buf *b, const char *s)
 {
@@ -223,9 +225,21 @@ test_split_keys(void)
 	meta_of_keys(two, 4, &meta);
 	ok(lsm_run_meta_has_split(&meta) && slice_is(&meta.split_lo, "a2") &&
 	   slice_is(&meta.split_hi, "b1"), "two families: split a2 | b1");
+	ok(lsm_run_meta_gap_holds(&meta, S("a3"), S("a3"), true) &&
+	   lsm_run_meta_gap_holds(&meta, S("a20"), S("b0"), true) &&
+	   lsm_run_meta_gap_holds(&meta, S("a3"), S("b1"), false),
+	   "keys strictly between a2 and b1 (end excluded) are in the gap");
+	ok(!lsm_run_meta_gap_holds(&meta, S("a2"), S("a2"), true) &&
+	   !lsm_run_meta_gap_holds(&meta, S("b1"), S("b1"), true) &&
+	   !lsm_run_meta_gap_holds(&meta, S("a3"), S("b1"), true) &&
+	   !lsm_run_meta_gap_holds(&meta, S("a1"), S("a3"), true) &&
+	   !lsm_run_meta_gap_holds(&meta, S("a3"), S("b2"), false),
+	   "the split keys themselves, and ranges reaching past them, are not");
 	lsm_run_meta_free(&meta);
 	meta_of_keys(one, 3, &meta);
 	ok(!lsm_run_meta_has_split(&meta), "one family: no split");
+	ok(!lsm_run_meta_gap_holds(&meta, S("a15"), S("a15"), true),
+	   "no split: no gap");
 	lsm_run_meta_free(&meta);
 	meta_of_keys(three, 3, &meta);
 	ok(!lsm_run_meta_has_split(&meta), "three families: no split");

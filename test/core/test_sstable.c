@@ -1018,13 +1018,6 @@ names_offset(const run *r, const lsm_sst_problem *p, uint64_t pos)
 	return p->first_page <= page && page <= p->last_page;
 }
 
-/*
- * The check lists every problem of a run: two data blocks with bad
- * checksums and two key-order breaks (one run); a bad bloom filter and a bad
- * data block (another); a bad index or footer ends the check with one
- * problem; entry problems past the limit are counted, not listed; index
- * garbage (handles past the run's end) is reported without a crash.
- */
 /* Entries between the manifest's split keys are reported. */
 static void
 test_check_split(void)
@@ -1053,6 +1046,13 @@ test_check_split(void)
 	free_dataset(&d);
 }
 
+/*
+ * The check lists every problem of a run: two data blocks with bad
+ * checksums and two key-order breaks (one run); a bad bloom filter and a bad
+ * data block (another); a bad index or footer ends the check with one
+ * problem; entry problems past the limit are counted, not listed; index
+ * garbage (handles past the run's end) is reported without a crash.
+ */
 static void
 test_check_lists_every_problem(void)
 {
