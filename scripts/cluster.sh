@@ -14,7 +14,7 @@ LSM_PG_USER=${LSM_PG_USER:-lsmci}
 # Everything setup.sh installs and test.sh needs.
 LSM_PACKAGES=(postgresql-15 postgresql-server-dev-15 build-essential
 	libxxhash-dev liblz4-dev postgresql-15-pgtap libipc-run-perl
-	libleveldb-dev librocksdb-dev clang valgrind)
+	libleveldb-dev librocksdb-dev clang valgrind gnuplot-nox)
 
 lsm_log() { printf '\n==> %s\n' "$*"; }
 
