@@ -45,8 +45,7 @@ typedef struct db_table
 	uint64_t	id;
 	lsm_sst    *sst;
 	lsm_run_meta meta;			/* own copy: key range and split keys */
-	lsm_slice	smallest_user;	/* into meta */
-	lsm_slice	largest_user;
+	lsm_slice	largest_user;	/* into meta */
 	int			refs;
 } db_table;
 
@@ -150,7 +149,6 @@ table_open(lsm_db *db, const lsm_run_meta *meta, db_table **out)
 		return st;
 	}
 	t->id = meta->id;
-	t->smallest_user = lsm_ikey_user_key(lsm_buf_slice(&t->meta.smallest));
 	t->largest_user = lsm_ikey_user_key(lsm_buf_slice(&t->meta.largest));
 	t->refs = 1;
 	*out = t;
@@ -928,14 +926,6 @@ lsm_db_delete(lsm_db *db, lsm_slice key)
 
 /* ---------- point reads ---------- */
 
-static bool
-table_covers(const db_table *t, lsm_slice key)
-{
-	return lsm_slice_compare(key, t->smallest_user) >= 0 &&
-		lsm_slice_compare(key, t->largest_user) <= 0 &&
-		!lsm_run_meta_gap_holds(&t->meta, key, key, true);
-}
-
 /* The run of a sorted level (>= 1) whose range may hold key, or NULL. */
 static db_table *
 level_find(db_table **tables, int n, lsm_slice key)
@@ -952,7 +942,7 @@ level_find(db_table **tables, int n, lsm_slice key)
 		else
 			hi = mid;
 	}
-	return lo < n && table_covers(tables[lo], key) ? tables[lo] : NULL;
+	return lo < n && lsm_run_meta_covers(&tables[lo]->meta, key) ? tables[lo] : NULL;
 }
 
 /* Looks key up in one run; LSM_NOT_FOUND means "look further". */
@@ -993,7 +983,7 @@ lsm_db_get(lsm_db *db, lsm_slice key, lsm_buf *value)
 		return st;
 	for (int i = 0; db->tables[0][i]; i++)
 	{
-		if (!table_covers(db->tables[0][i], key))
+		if (!lsm_run_meta_covers(&db->tables[0][i]->meta, key))
 			continue;
 		st = table_get(db, db->tables[0][i], key, &kind, value);
 		if (st != LSM_NOT_FOUND)

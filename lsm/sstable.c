@@ -98,6 +98,28 @@ lsm_run_meta_gap_holds(const lsm_run_meta *meta, lsm_slice lo, lsm_slice hi,
 	return hi_inclusive ? above < 0 : above <= 0;
 }
 
+bool
+lsm_run_meta_covers(const lsm_run_meta *meta, lsm_slice user_key)
+{
+	lsm_slice	smallest = lsm_ikey_user_key(lsm_buf_slice(&meta->smallest));
+	lsm_slice	largest = lsm_ikey_user_key(lsm_buf_slice(&meta->largest));
+
+	return lsm_slice_compare(user_key, smallest) >= 0 &&
+		lsm_slice_compare(user_key, largest) <= 0 &&
+		!lsm_run_meta_gap_holds(meta, user_key, user_key, true);
+}
+
+bool
+lsm_run_meta_meets(const lsm_run_meta *meta, lsm_slice start, lsm_slice end)
+{
+	lsm_slice	smallest = lsm_ikey_user_key(lsm_buf_slice(&meta->smallest));
+	lsm_slice	largest = lsm_ikey_user_key(lsm_buf_slice(&meta->largest));
+
+	return lsm_slice_compare(largest, start) >= 0 &&
+		lsm_slice_compare(smallest, end) < 0 &&
+		!lsm_run_meta_gap_holds(meta, start, end, false);
+}
+
 static lsm_slice
 bloom_key(const lsm_sst_options *o, lsm_slice user_key)
 {

@@ -80,6 +80,14 @@ bool		lsm_run_meta_has_split(const lsm_run_meta *meta);
 bool		lsm_run_meta_gap_holds(const lsm_run_meta *meta, lsm_slice lo,
 								   lsm_slice hi, bool hi_inclusive);
 
+/*
+ * Whether meta's run may hold user_key (inside its key range, not between
+ * its split keys), and whether it may hold a user key k, start <= k < end.
+ */
+bool		lsm_run_meta_covers(const lsm_run_meta *meta, lsm_slice user_key);
+bool		lsm_run_meta_meets(const lsm_run_meta *meta, lsm_slice start,
+							   lsm_slice end);
+
 lsm_status	lsm_run_meta_copy(lsm_run_meta *dst, const lsm_run_meta *src);
 void		lsm_run_meta_free(lsm_run_meta *m);
 

@@ -66,8 +66,7 @@ typedef struct LsmRun
 	lsm_sst    *sst;			/* NULL while closed */
 	LsmRunPager rpager;			/* what sst reads through */
 	lsm_run_meta meta;			/* our copy: key range for skipping */
-	lsm_slice	smallest_user;
-	lsm_slice	largest_user;
+	lsm_slice	largest_user;	/* into meta: sorted levels' binary search */
 	int			refs;			/* versions containing the run */
 	int			pins;			/* readers of sst now */
 	bool		idle;			/* open, unpinned, in lsm_idle_runs */
@@ -1169,7 +1168,6 @@ lsm_open_run(LsmTree *t, const lsm_run_meta *meta, XLogRecPtr lsn_limit)
 	}
 	lsm_run_pager_init(&r->rpager, &t->store, lsn_limit);
 	r->id = meta->id;
-	r->smallest_user = lsm_ikey_user_key(lsm_buf_slice(&r->meta.smallest));
 	r->largest_user = lsm_ikey_user_key(lsm_buf_slice(&r->meta.largest));
 	r->refs = 1;
 	return r;
@@ -1393,14 +1391,6 @@ lsm_versions_from(LsmVersionsCall *c, const char *what, uint64 runid)
 					(unsigned long long) runid);
 }
 
-static bool
-lsm_run_covers(const LsmRun *r, lsm_slice key)
-{
-	return lsm_slice_compare(key, r->smallest_user) >= 0 &&
-		lsm_slice_compare(key, r->largest_user) <= 0 &&
-		!lsm_run_meta_gap_holds(&r->meta, key, key, true);
-}
-
 /* The run of a sorted level (>= 1) whose key range may hold key. */
 static LsmRun *
 lsm_level_find(LsmRun **runs, int n, lsm_slice key)
@@ -1417,7 +1407,7 @@ lsm_level_find(LsmRun **runs, int n, lsm_slice key)
 		else
 			hi = mid;
 	}
-	return lo < n && lsm_run_covers(runs[lo], key) ? runs[lo] : NULL;
+	return lo < n && lsm_run_meta_covers(&runs[lo]->meta, key) ? runs[lo] : NULL;
 }
 
 /* Whether the run of sst may hold the key, after its bloom filter. */
@@ -1449,7 +1439,7 @@ lsm_versions_run(LsmVersionsCall *c, LsmRun *r)
 {
 	lsm_sst    *sst;
 
-	if (c->stop || !lsm_run_covers(r, c->key))
+	if (c->stop || !lsm_run_meta_covers(&r->meta, c->key))
 		return;
 	sst = lsm_run_pin(r);
 	c->pinned = r;
@@ -1759,9 +1749,7 @@ lsm_run_needed(LsmRun *r, const LsmKeySpan *spans, int n,
 	{
 		const LsmKeySpan *sp = &spans[i];
 
-		if (lsm_slice_compare(r->largest_user, sp->start) < 0 ||
-			lsm_slice_compare(r->smallest_user, sp->end) >= 0 ||
-			lsm_run_meta_gap_holds(&r->meta, sp->start, sp->end, false))
+		if (!lsm_run_meta_meets(&r->meta, sp->start, sp->end))
 			continue;
 		in_range = true;
 		if (sp->probe.len == 0)
