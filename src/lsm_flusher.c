@@ -229,6 +229,7 @@ lsm_flusher_main(Datum arg)
 
 	/* No database: it flushes tables of every database. */
 	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+	lsm_write_back_as_bgwriter();
 
 	before_shmem_exit(lsm_flusher_exit, (Datum) 0);
 	SpinLockAcquire(&lsm_flusher->mutex);
@@ -243,6 +244,7 @@ lsm_flusher_main(Datum arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			lsm_write_back_as_bgwriter();
 		}
 		/* Procsignal barriers (DROP DATABASE waits for them), among others. */
 		CHECK_FOR_INTERRUPTS();

@@ -334,6 +334,7 @@ extern void lsm_store_check(LsmStore *s, lsm_status st, const char *fmt,...)
 			pg_attribute_printf(3, 4);
 extern struct GenericXLogState *lsm_xlog_start(LsmStore *s);
 extern BufferAccessStrategy lsm_bulk_read_strategy(void);
+extern void lsm_write_back_as_bgwriter(void);
 
 extern void lsm_page_init(Page page, uint16 type);
 extern bool lsm_page_is(Page page, uint16 type);

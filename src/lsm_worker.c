@@ -445,6 +445,7 @@ lsm_worker_main(Datum arg)
 
 	lsm_worker_slot = DatumGetInt32(arg);
 	pqsignal(SIGTERM, die);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	BackgroundWorkerUnblockSignals();
 
 	SpinLockAcquire(&lsm_worker_shared->mutex);
@@ -454,6 +455,7 @@ lsm_worker_main(Datum arg)
 	if (!OidIsValid(dbid))
 		proc_exit(0);
 	BackgroundWorkerInitializeConnectionByOid(dbid, InvalidOid, 0);
+	lsm_write_back_as_bgwriter();
 
 	for (;;)
 	{
@@ -463,6 +465,12 @@ lsm_worker_main(Datum arg)
 		LsmWorkerOutcome outcome;
 
 		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+			lsm_write_back_as_bgwriter();
+		}
 
 		/*
 		 * The request leaves the array before the work: a flush meanwhile
