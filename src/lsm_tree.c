@@ -1722,11 +1722,14 @@ lsm_scan_add(LsmTreeScan *s, lsm_iter *it)
 	s->kids[s->nkids++] = it;
 }
 
-/* Adds a child reading run r, held until the scan ends. */
+/*
+ * Adds a child reading run r, held until the scan ends; pinned says whether
+ * the caller pinned it already for the scan.
+ */
 static void
-lsm_scan_add_run(LsmTreeScan *s, LsmRun *r)
+lsm_scan_add_run(LsmTreeScan *s, LsmRun *r, bool pinned)
 {
-	lsm_sst    *sst = lsm_run_pin(r);
+	lsm_sst    *sst = pinned ? r->sst : lsm_run_pin(r);
 
 	s->pinned[s->npinned++] = r;
 	lsm_scan_add(s, lsm_sst_iter_new(sst));
@@ -1736,16 +1739,20 @@ lsm_scan_add_run(LsmTreeScan *s, LsmRun *r)
  * Whether a bounded scan must read run r: its key range meets a span, and
  * for a point span its bloom filter does not rule the point out.  Every
  * entry of one data key has the same bloom key, so a run the filter rules
- * out holds no version of any row of that point.
+ * out holds no version of any row of that point.  The run is opened once
+ * for all its probes; when it is needed and keep_pin is given, it stays
+ * pinned for the caller (*keep_pin says so), since with lsm.max_open_runs
+ * at 0 unpinning would close it and reading it would open it again.
  */
 static bool
 lsm_run_needed(LsmRun *r, const LsmKeySpan *spans, int n,
-			   LsmScanCounts *counts)
+			   LsmScanCounts *counts, bool *keep_pin)
 {
+	lsm_sst    *sst = NULL;
 	bool		in_range = false;
-	bool		may_contain;
+	bool		needed = false;
 
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n && !needed; i++)
 	{
 		const LsmKeySpan *sp = &spans[i];
 
@@ -1753,17 +1760,25 @@ lsm_run_needed(LsmRun *r, const LsmKeySpan *spans, int n,
 			continue;
 		in_range = true;
 		if (sp->probe.len == 0)
-			return true;
+		{
+			needed = true;
+			break;
+		}
+		if (sst == NULL)
+			sst = lsm_run_pin(r);
 		counts->bloom_probes++;
-		may_contain = lsm_sst_may_contain(lsm_run_pin(r), sp->probe);
-		lsm_run_unpin(r);
-		if (may_contain)
-			return true;
-		counts->bloom_skips++;
+		if (lsm_sst_may_contain(sst, sp->probe))
+			needed = true;
+		else
+			counts->bloom_skips++;
 	}
 	if (!in_range)
 		counts->runs_skipped++;
-	return false;
+	if (sst != NULL && needed && keep_pin != NULL)
+		*keep_pin = true;
+	else if (sst != NULL)
+		lsm_run_unpin(r);
+	return needed;
 }
 
 LsmTreeScan *
@@ -1812,10 +1827,12 @@ lsm_tree_scan_begin_spans(LsmTree *t, const LsmKeySpan *spans, int n,
 		lsm_scan_add(s, lsm_memtable_iter_new(mts[i]));
 	for (int i = 0; i < v->nruns[0]; i++)
 	{
-		if (n > 0 && !lsm_run_needed(v->runs[0][i], spans, n, counts))
+		bool		pinned = false;
+
+		if (n > 0 && !lsm_run_needed(v->runs[0][i], spans, n, counts, &pinned))
 			continue;
 		counts->runs_read++;
-		lsm_scan_add_run(s, v->runs[0][i]);
+		lsm_scan_add_run(s, v->runs[0][i], pinned);
 	}
 	for (int l = 1; l < LSM_MAX_LEVELS; l++)
 	{
@@ -1831,7 +1848,7 @@ lsm_tree_scan_begin_spans(LsmTree *t, const LsmKeySpan *spans, int n,
 
 			s->level_runs[l] = chosen;
 			for (int i = 0; i < nruns; i++)
-				if (lsm_run_needed(runs[i], spans, n, counts))
+				if (lsm_run_needed(runs[i], spans, n, counts, NULL))
 					chosen[nchosen++] = runs[i];
 			runs = chosen;
 			nruns = nchosen;
