@@ -131,7 +131,7 @@ lsm_bulk_write_strategy(void)
  * 0 the kernel keeps those pages dirty in its page cache (gigabytes under a
  * sustained insert load) until a checkpoint's fsync or its own writeback
  * sends them in one burst, and every commit's WAL flush queues behind it:
- * commits of over a second in scripts/bench-sustained.sh, under 0.1 s with
+ * commits of over a second in scripts/bench-sustained.sh, about 0.1 s with
  * this.  Called again after each configuration reload.
  */
 void

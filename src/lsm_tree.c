@@ -1739,10 +1739,10 @@ lsm_scan_add_run(LsmTreeScan *s, LsmRun *r, bool pinned)
  * Whether a bounded scan must read run r: its key range meets a span, and
  * for a point span its bloom filter does not rule the point out.  Every
  * entry of one data key has the same bloom key, so a run the filter rules
- * out holds no version of any row of that point.  The run is opened once
- * for all its probes; when it is needed and keep_pin is given, it stays
- * pinned for the caller (*keep_pin says so), since with lsm.max_open_runs
- * at 0 unpinning would close it and reading it would open it again.
+ * out holds no version of any row of that point.  The run is pinned once
+ * for all its probes; a needed run stays pinned for the caller when keep_pin
+ * is not NULL (and *keep_pin is set), since with lsm.max_open_runs at 0
+ * unpinning would close it and reading it would open it again.
  */
 static bool
 lsm_run_needed(LsmRun *r, const LsmKeySpan *spans, int n,
