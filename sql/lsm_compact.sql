@@ -72,6 +72,25 @@ SELECT lsm_compact('cmp');
 ROLLBACK;
 SELECT cmp_diff();
 
+-- lsm_flush and lsm_compact write their run pages through to the disk every
+-- bgwriter_flush_after pages, as the compaction workers do, by setting
+-- backend_flush_after for the call: the session's own setting is back after.
+SET backend_flush_after = '24kB';
+UPDATE cmp SET v = 'written back' WHERE id < 20;
+UPDATE cmp_heap SET v = 'written back' WHERE id < 20;
+SELECT lsm_flush('cmp');
+SHOW backend_flush_after;
+SELECT lsm_compact('cmp');
+SHOW backend_flush_after;
+BEGIN;
+SET LOCAL backend_flush_after = '40kB';
+SELECT lsm_compact('cmp');
+SHOW backend_flush_after;
+COMMIT;
+SHOW backend_flush_after;
+RESET backend_flush_after;
+SELECT cmp_diff();
+
 -- Errors.
 SELECT lsm_compact('cmp_heap');
 CREATE ROLE lsm_compact_other;

@@ -489,6 +489,7 @@ lsm_compact(PG_FUNCTION_ARGS)
 	Relation	rel = relation_open(relid, ShareUpdateExclusiveLock);
 	LsmStore	store;
 	LsmUse	   *u;
+	int			write_back;
 
 	if (!lsm_is_lsm_relation(rel))
 		ereport(ERROR,
@@ -515,8 +516,10 @@ lsm_compact(PG_FUNCTION_ARGS)
 	 * loaded until we are done.
 	 */
 	lsm_load(&store, u);
+	write_back = lsm_write_back_begin();
 	while (lsm_compact_step(&store, true))
 		CHECK_FOR_INTERRUPTS();
+	AtEOXact_GUC(true, write_back);
 	lsm_store_free(&store);
 	lsm_use_release(u);
 

@@ -40,6 +40,7 @@
 #include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "utils/acl.h"
+#include "utils/guc.h"
 #include "utils/rel.h"
 #include "utils/wait_event.h"
 
@@ -431,6 +432,7 @@ lsm_flush(PG_FUNCTION_ARGS)
 {
 	Oid			relid = PG_GETARG_OID(0);
 	Relation	rel = relation_open(relid, AccessShareLock);
+	int			write_back;
 
 	if (!lsm_relation_is_lsm(rel))
 		ereport(ERROR,
@@ -444,7 +446,9 @@ lsm_flush(PG_FUNCTION_ARGS)
 					   get_relkind_objtype(rel->rd_rel->relkind),
 					   RelationGetRelationName(rel));
 
+	write_back = lsm_write_back_begin();
 	lsm_tree_flush(lsm_tree_open(rel));
+	AtEOXact_GUC(true, write_back);
 
 	relation_close(rel, AccessShareLock);
 	PG_RETURN_VOID();

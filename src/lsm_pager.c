@@ -143,6 +143,23 @@ lsm_write_back_as_bgwriter(void)
 	SetConfigOption("backend_flush_after", pages, PGC_USERSET, PGC_S_OVERRIDE);
 }
 
+/*
+ * The same for a session's lsm_flush or lsm_compact call, until
+ * AtEOXact_GUC(true, level) with the level returned (or the end of the
+ * transaction, on an error): the session's own setting comes back after.
+ */
+int
+lsm_write_back_begin(void)
+{
+	int			level = NewGUCNestLevel();
+	char		pages[16];
+
+	snprintf(pages, sizeof(pages), "%d", bgwriter_flush_after);
+	(void) set_config_option("backend_flush_after", pages, PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	return level;
+}
+
 BufferAccessStrategy
 lsm_bulk_read_strategy(void)
 {

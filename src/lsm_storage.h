@@ -335,6 +335,7 @@ extern void lsm_store_check(LsmStore *s, lsm_status st, const char *fmt,...)
 extern struct GenericXLogState *lsm_xlog_start(LsmStore *s);
 extern BufferAccessStrategy lsm_bulk_read_strategy(void);
 extern void lsm_write_back_as_bgwriter(void);
+extern int	lsm_write_back_begin(void);
 
 extern void lsm_page_init(Page page, uint16 type);
 extern bool lsm_page_is(Page page, uint16 type);
