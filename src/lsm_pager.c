@@ -124,23 +124,33 @@ lsm_bulk_write_strategy(void)
 }
 
 /*
- * Makes this process write the run pages its ring evicts through to the
- * disk as it goes, every bgwriter_flush_after pages, as the background
- * writer does with its pages.  For the flusher and the compaction workers,
- * which write nearly every run.  With backend_flush_after at its default of
- * 0 the kernel keeps those pages dirty in its page cache (gigabytes under a
- * sustained insert load) until a checkpoint's fsync or its own writeback
- * sends them in one burst, and every commit's WAL flush queues behind it:
- * commits of over a second in scripts/bench-sustained.sh, about 0.1 s with
- * this.  Called again after each configuration reload.
+ * Sets backend_flush_after to bgwriter_flush_after from source, by action:
+ * the run pages this process's ring evicts then go through to the disk as
+ * it goes, every that many pages, as the background writer's own do.
  */
-void
-lsm_write_back_as_bgwriter(void)
+static void
+lsm_set_write_back(GucSource source, GucAction action)
 {
 	char		pages[16];
 
 	snprintf(pages, sizeof(pages), "%d", bgwriter_flush_after);
-	SetConfigOption("backend_flush_after", pages, PGC_USERSET, PGC_S_OVERRIDE);
+	(void) set_config_option("backend_flush_after", pages, PGC_USERSET,
+							 source, action, true, 0, false);
+}
+
+/*
+ * For the flusher and the compaction workers, which write nearly every run,
+ * for good.  With backend_flush_after at its default of 0 the kernel keeps
+ * their pages dirty in its page cache (gigabytes under a sustained insert
+ * load) until a checkpoint's fsync or its own writeback sends them in one
+ * burst, and every commit's WAL flush queues behind it: commits of over a
+ * second in scripts/bench-sustained.sh, about 0.1 s with this.  Called
+ * again after each configuration reload.
+ */
+void
+lsm_write_back_as_bgwriter(void)
+{
+	lsm_set_write_back(PGC_S_OVERRIDE, GUC_ACTION_SET);
 }
 
 /*
@@ -152,11 +162,8 @@ int
 lsm_write_back_begin(void)
 {
 	int			level = NewGUCNestLevel();
-	char		pages[16];
 
-	snprintf(pages, sizeof(pages), "%d", bgwriter_flush_after);
-	(void) set_config_option("backend_flush_after", pages, PGC_USERSET,
-							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	lsm_set_write_back(PGC_S_SESSION, GUC_ACTION_SAVE);
 	return level;
 }
 
