@@ -314,6 +314,28 @@ lsm_manifest_take_extent(lsm_manifest *m, uint32_t npages,
 	return LSM_NOT_FOUND;
 }
 
+uint64_t
+lsm_manifest_clip_free(lsm_manifest *m, lsm_pageno npages)
+{
+	uint64_t	dropped = 0;
+
+	/* The list is sorted by first page: what lies past the end is its tail. */
+	while (m->nfree > 0 && extent_end(&m->free[m->nfree - 1]) > npages)
+	{
+		lsm_extent *e = &m->free[m->nfree - 1];
+
+		if (e->first >= npages)
+		{
+			dropped += e->npages;
+			m->nfree--;
+			continue;
+		}
+		dropped += extent_end(e) - npages;
+		e->npages = npages - e->first;
+	}
+	return dropped;
+}
+
 /* ---------------------------------------------------------------------
  * Invariants
  * ---------------------------------------------------------------------

@@ -71,6 +71,13 @@ lsm_status	lsm_manifest_take_extent(lsm_manifest *m, uint32_t npages,
 									 uint64_t reusable_horizon, lsm_pageno *first);
 
 /*
+ * Forgets the free pages at or past npages (the store's size): a free list
+ * must never hand out a page the store does not have.  Returns how many
+ * pages were dropped.
+ */
+uint64_t	lsm_manifest_clip_free(lsm_manifest *m, lsm_pageno npages);
+
+/*
  * Serialisation: magic | body length | body | xxh3-64 of body.  deserialize
  * rejects anything malformed with LSM_CORRUPT (and never reads past data),
  * then runs lsm_manifest_check.

@@ -155,7 +155,7 @@ lsm_log_refill(LsmStore *s, LsmTableShared *e)
 	if (n == 0)
 	{
 		n = Min(LSM_LOG_CHUNK, Max(1, lsm_store_nblocks(s) / 16));
-		first = lsm_extend(s, n, NULL);
+		first = lsm_extend(s, n);
 	}
 	e->log_spare = first;
 	e->log_nspare = n;
@@ -484,6 +484,7 @@ lsm_reclaim_orphans(LsmStore *s)
 	uint8	   *owned = palloc0(nblocks / 8 + 1);
 	LsmMetaTx	tx;
 	uint32		nfreed = 0;
+	uint64		nclipped;
 
 	lsm_meta_begin(s, &tx, true, true);
 	PG_TRY();
@@ -492,6 +493,19 @@ lsm_reclaim_orphans(LsmStore *s)
 		BlockNumber p;
 		BlockNumber steps = 0;
 
+		/*
+		 * Free pages past the end hold no row: forget them rather than lock
+		 * users out of the table (a file shorter than its free list was left
+		 * by releases that did not WAL-log relation extension).
+		 */
+		nclipped = lsm_manifest_clip_free(m, nblocks);
+		if (nclipped > 0)
+			ereport(WARNING,
+					errcode(ERRCODE_DATA_CORRUPTED),
+					errmsg("lsm table \"%s\" listed " UINT64_FORMAT " free pages past its end",
+						   s->relname, nclipped),
+					errdetail("The relation has %u blocks; the free list no longer names the pages past them.",
+							  nblocks));
 		owned[0] |= 1;
 		if (tx.meta.manifest_first != 0)
 			lsm_own_pages(s, owned, nblocks, tx.meta.manifest_first,
@@ -525,7 +539,7 @@ lsm_reclaim_orphans(LsmStore *s)
 			else
 				b++;
 		}
-		if (nfreed > 0)
+		if (nfreed > 0 || nclipped > 0)
 			lsm_meta_commit(s, &tx, NULL, NULL);
 	}
 	PG_FINALLY();

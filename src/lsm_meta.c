@@ -196,7 +196,7 @@ lsm_meta_commit_into(LsmStore *s, LsmMetaTx *tx, LsmCommitHook hook, void *arg,
 		/* A fresh extent: the old one holds the manifest until the switch. */
 		new_npages = lsm_stream_pages(&s->pager, img->len + LSM_MANIFEST_SLACK);
 		if (lsm_manifest_take_extent(&tx->m, new_npages, 0, &new_first) != LSM_OK)
-			new_first = lsm_extend(s, new_npages, NULL);
+			new_first = lsm_extend(s, new_npages);
 	}
 	if (old_first != 0)
 		lsm_manifest_check_status(s, lsm_manifest_free_extent(&tx->m, old_first,

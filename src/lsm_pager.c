@@ -412,25 +412,27 @@ lsm_read_page(LsmStore *s, BlockNumber blkno, uint16 type, int lockmode)
 
 /*
  * Adds npages pages at the end of the relation and returns the first.  The
- * pages are zero-filled; when locked is not NULL, the last one is returned
- * there pinned and exclusively locked (the caller formats it).  Extension
- * is serialised by the table's extension lock, which also covers flushes
- * done on behalf of other backends.
+ * pages are zero-filled.  Extension is serialised by the table's extension
+ * lock, which also covers flushes done on behalf of other backends.
  *
  * Only the last page is written, past the end of the file: the file system
  * fills the pages before it with zeros, so a run's or the log's new extent
- * costs one write instead of one per page through shared buffers (hash
- * indexes allocate their bucket pages the same way).  Like pages added
- * through the buffer manager, the extension itself is not WAL-logged: every
- * page is WAL-logged when it is first written.
+ * costs one write instead of one per page through shared buffers.  The
+ * extension is WAL-logged as an image of that zero page, as hash indexes
+ * log their bucket pages (_hash_alloc_buckets): pages of the extent may be
+ * named by the manifest (a free extent, the log's spare pages freed at the
+ * next load) without ever being written, and redo -- crash recovery after a
+ * truncation, a standby, a restored base backup -- must leave a file that
+ * holds them.
  */
 BlockNumber
-lsm_extend(LsmStore *s, uint32 npages, Buffer *locked)
+lsm_extend(LsmStore *s, uint32 npages)
 {
 	LWLock	   *lock = s->entry ? &s->entry->extend : NULL;
 	SMgrRelation srel = smgropen(s->node, InvalidBackendId);
 	PGAlignedBlock zero;
 	BlockNumber first;
+	BlockNumber last;
 
 	Assert(npages > 0);
 	memset(zero.data, 0, BLCKSZ);
@@ -442,15 +444,14 @@ lsm_extend(LsmStore *s, uint32 npages, Buffer *locked)
 				errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				errmsg("cannot extend lsm table \"%s\" beyond %u blocks",
 					   s->relname, MaxBlockNumber));
-	smgrextend(srel, MAIN_FORKNUM, first + npages - 1, zero.data, false);
+	last = first + npages - 1;
+	/* WAL first: redo then never has a shorter file than this one. */
+	if (s->needs_wal)
+		log_newpage(&s->node, MAIN_FORKNUM, last, zero.data, true);
+	smgrextend(srel, MAIN_FORKNUM, last, zero.data, false);
 	if (lock)
 		LWLockRelease(lock);
 	s->nblocks = Max(s->nblocks, first + npages);
-	if (locked)
-		*locked = ReadBufferWithoutRelcache(s->node, MAIN_FORKNUM,
-											first + npages - 1,
-											RBM_ZERO_AND_LOCK, NULL,
-											s->permanent);
 	return first;
 }
 
@@ -709,7 +710,7 @@ lsm_alloc_pages(LsmStore *s, uint32 npages)
 	PG_END_TRY();
 	UnlockReleaseBuffer(tx.buf);
 	if (!taken)
-		first = lsm_extend(s, npages, NULL);
+		first = lsm_extend(s, npages);
 	return first;
 }
 

@@ -340,7 +340,7 @@ extern int	lsm_write_back_begin(void);
 extern void lsm_page_init(Page page, uint16 type);
 extern bool lsm_page_is(Page page, uint16 type);
 extern Buffer lsm_read_page(LsmStore *s, BlockNumber blkno, uint16 type, int lockmode);
-extern BlockNumber lsm_extend(LsmStore *s, uint32 npages, Buffer *locked);
+extern BlockNumber lsm_extend(LsmStore *s, uint32 npages);
 extern void lsm_write_page(LsmStore *s, BlockNumber blkno, uint16 type,
 						   const uint8 *payload);
 extern BlockNumber lsm_store_nblocks(LsmStore *s);

@@ -233,6 +233,26 @@ test_free_extents(void)
 	lsm_manifest_free(&m);
 }
 
+static void
+test_clip_free(void)
+{
+	lsm_manifest m;
+
+	lsm_manifest_init(&m);
+	lsm_manifest_free_extent(&m, 10, 5, 0);
+	lsm_manifest_free_extent(&m, 20, 10, 1);
+	lsm_manifest_free_extent(&m, 40, 4, 0);
+	is_int((int) lsm_manifest_clip_free(&m, 50), 0, "nothing past the end: nothing dropped");
+	is_int(m.nfree, 3, "and the list is whole");
+	is_int((int) lsm_manifest_clip_free(&m, 25), 4 + 5, "pages 25..29 and 40..43 dropped");
+	ok(m.nfree == 2 && m.free[1].first == 20 && m.free[1].npages == 5,
+	   "the extent across the end is cut at it, the one past it is gone");
+	is_int((int) lsm_manifest_clip_free(&m, 10), 5 + 5, "an end at an extent's first page drops it");
+	is_int(m.nfree, 0, "no free extent is left");
+	ok(check_ok(&m), "the clipped list passes check");
+	lsm_manifest_free(&m);
+}
+
 static bool
 runs_equal(const lsm_run_meta *a, const lsm_run_meta *b)
 {
@@ -498,6 +518,7 @@ main(void)
 	test_order();
 	test_check();
 	test_free_extents();
+	test_clip_free();
 	test_serialize();
 	test_splits();
 	test_fuzz();

@@ -22,7 +22,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use FindBin;
 use lib $FindBin::RealBin;
-use LsmCrash qw(kill9_all);
+use LsmCrash qw(kill9_all redo_check);
 use IPC::Run;
 use Time::HiRes qw(usleep);
 
@@ -153,6 +153,7 @@ for my $round (1 .. 3)
 	cmp_ok($n_committed, '>', 200, "round $round: $n_committed transactions committed before the crash");
 
 	$node->start;
+	is(redo_check($node), '', 'after crash recovery: every named page exists');
 
 	my %found;
 	for my $line (split /\n/, $node->safe_psql('postgres',

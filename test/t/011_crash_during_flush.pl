@@ -16,7 +16,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use FindBin;
 use lib $FindBin::RealBin;
-use LsmCrash qw(kill9_all acknowledged crash_problems);
+use LsmCrash qw(kill9_all acknowledged crash_problems redo_check);
 use IPC::Run;
 use Time::HiRes qw(usleep time);
 
@@ -133,6 +133,7 @@ for my $round (1 .. 3)
 		"round $round: " . scalar(keys %$committed) . " transactions committed during the flush");
 
 	$node->start;
+	is(redo_check($node), '', 'after crash recovery: every named page exists');
 
 	my %found;
 	for my $line (split /\n/, $node->safe_psql('postgres',

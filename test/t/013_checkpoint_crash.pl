@@ -9,6 +9,9 @@
 use strict;
 use warnings;
 
+use FindBin;
+use lib $FindBin::RealBin;
+use LsmCrash qw(redo_check);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -68,6 +71,7 @@ sub crash
 {
 	$node->stop('immediate');
 	$node->start;
+	is(redo_check($node), '', 'after crash recovery: every named page exists');
 	return;
 }
 

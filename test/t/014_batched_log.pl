@@ -32,7 +32,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use FindBin;
 use lib $FindBin::RealBin;
-use LsmCrash qw(kill9_all);
+use LsmCrash qw(kill9_all redo_check);
 use IPC::Run;
 use Time::HiRes qw(usleep);
 
@@ -239,6 +239,7 @@ for my $round (1 .. 3)
 		$node->append_conf('postgresql.conf', "lsm.memtable_size = 1MB\n");
 	}
 	$node->start;
+	is(redo_check($node), '', 'after crash recovery: every named page exists');
 
 	my %found;    # "s j" => [rows in t1, rows in t2]
 	for my $i (1, 2)

@@ -18,6 +18,9 @@ use strict;
 use warnings;
 
 use Cwd qw(abs_path);
+use FindBin;
+use lib $FindBin::RealBin;
+use LsmCrash qw(redo_check);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -211,6 +214,7 @@ for my $round (1 .. $rounds)
 	$compactor->{h}->finish;
 
 	$node->start;
+	is(redo_check($node), '', 'after crash recovery: every named page exists');
 
 	# Every transaction found, with its rows and their sum.
 	my %found;

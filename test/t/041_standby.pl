@@ -14,10 +14,16 @@
 # standby.  A second standby is made by pg_basebackup while the primary has
 # unflushed rows.  Then the first standby is promoted: it has every committed
 # row and none of the transaction that was running, and takes writes,
-# flushes and compactions.
+# flushes and compactions.  The primary runs with wal_consistency_checking
+# = 'generic', so a standby whose redo of a log page or of the metapage
+# differs from the primary's page stops; after replay and after promotion,
+# redo_check finds every page the manifest names in the standby's files.
 use strict;
 use warnings;
 
+use FindBin;
+use lib $FindBin::RealBin;
+use LsmCrash qw(redo_check);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -30,6 +36,7 @@ max_prepared_transactions = 5
 autovacuum = off
 wal_receiver_status_interval = 1s
 wal_keep_size = 512MB
+wal_consistency_checking = 'generic'
 };
 
 my $primary = PostgreSQL::Test::Cluster->new('primary');
@@ -336,12 +343,15 @@ both(q{
 });
 both(q{ INSERT INTO @T VALUES (-3, -3, 'last before promotion'); });
 catch_up($standby);
+is(redo_check($standby), '', 'the standby: every named page exists');
+is(redo_check($standby2), '', 'the second standby: every named page exists');
 my $final = $primary->safe_psql('postgres', $sig);
 $standby->promote;
 $open->quit;
 $primary->stop('immediate');
 
 is($standby->safe_psql('postgres', 'SELECT pg_is_in_recovery()'), 'f', 'the standby was promoted');
+is(redo_check($standby), '', 'promoted: every named page exists');
 is($standby->safe_psql('postgres', $sig), $final, 'promoted: every committed row, in order');
 is($standby->safe_psql('postgres', q{
 	SELECT (SELECT count(*) FROM (TABLE t EXCEPT ALL TABLE h) a) + (SELECT count(*) FROM (TABLE h EXCEPT ALL TABLE t) b)}),

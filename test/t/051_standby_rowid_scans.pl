@@ -7,6 +7,9 @@
 use strict;
 use warnings;
 
+use FindBin;
+use lib $FindBin::RealBin;
+use LsmCrash qw(redo_check);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -46,6 +49,7 @@ $primary->safe_psql('postgres', q{
 	UPDATE t SET b = 5 WHERE k % 211 = 0;
 });
 $primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
+is(redo_check($standby), '', 'the standby: every named page exists');
 
 my $bitmap_only = 'SET enable_seqscan = off; SET enable_indexscan = off; SET lsm.enable_lsmscan = off;';
 my @queries = (

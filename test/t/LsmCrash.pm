@@ -7,6 +7,7 @@
 #   kill9_all($node);
 #   my ($committed, $last) = acknowledged(@load);
 #   my @bad = crash_problems(\%found, $committed, $last, $rows, $commits);
+#   is(redo_check($node), '', 'every page named exists');
 package LsmCrash;
 
 use strict;
@@ -17,7 +18,7 @@ use Exporter qw(import);
 use Test::More;
 use Time::HiRes qw(usleep);
 
-our @EXPORT_OK = qw(kill9_all acknowledged crash_problems);
+our @EXPORT_OK = qw(kill9_all acknowledged crash_problems redo_check);
 
 # The server processes of a data directory: every PostgreSQL process keeps
 # its data directory as its working directory, including a child forked an
@@ -115,6 +116,38 @@ sub crash_problems
 		  && $found->{$tx} == $rows->($s, $j);
 	}
 	return @bad;
+}
+
+# The check to run after every redo (crash recovery, a standby's replay,
+# a promotion): lsm_verify() of every lsm table of every database, which
+# finds any page that the metapage, the manifest, the log or the free list
+# names past the relation's end; and no load that had to drop free pages
+# past the end (lsm_reclaim_orphans' warning) in the server log so far.
+# Returns the problems, one per line; '' when there are none.
+sub redo_check
+{
+	my ($node) = @_;
+	my @bad;
+	my @dbs = split /\n/, $node->safe_psql('postgres',
+		'SELECT datname FROM pg_database WHERE datallowconn ORDER BY 1');
+	for my $db (@dbs)
+	{
+		next
+		  unless $node->safe_psql($db,
+			q{SELECT count(*) FROM pg_extension WHERE extname = 'lsm_am'}) eq '1';
+		my $found = $node->safe_psql(
+			$db, q{
+			SELECT string_agg(c.oid::regclass || ': ' || v.problem || ': ' || v.detail,
+							  E'\n' ORDER BY c.oid)
+			FROM pg_class c JOIN pg_am am ON am.oid = c.relam,
+				 LATERAL lsm_verify(c.oid) v
+			WHERE am.amname = 'lsm' AND c.relkind IN ('r', 'm')
+				AND c.relpersistence = 'p'});
+		push @bad, map { "$db: $_" } split /\n/, $found;
+	}
+	my $log = PostgreSQL::Test::Utils::slurp_file($node->logfile);
+	push @bad, $1 while $log =~ /(WARNING:.*free pages past its end.*)/g;
+	return join("\n", @bad);
 }
 
 1;
