@@ -313,11 +313,16 @@ lsm_tuple_fetch_row_version(Relation rel, ItemPointer tid, Snapshot snapshot,
 	return found;
 }
 
+/*
+ * As heap's, a TID is valid if it lies within the relation's size, which
+ * for an lsm table is the row ids handed out or reserved so far (see
+ * lsm_relation_size): currtid2() and WHERE CURRENT OF refuse the rest.
+ */
 bool
 lsm_tuple_tid_valid(TableScanDesc scan, ItemPointer tid)
 {
 	return ItemPointerIsValid(tid) && lsm_tid_valid(tid) &&
-		lsm_tid_to_rowid(tid) <= LSM_MAX_ROWID;
+		lsm_tid_to_rowid(tid) < lsm_tree_rowid_limit(lsm_tree_open(scan->rs_rd));
 }
 
 /*

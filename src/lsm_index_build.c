@@ -149,11 +149,6 @@ lsm_index_build_range_scan(Relation heapRelation, Relation indexRelation,
 	LsmFetch	refetch;
 	LsmRow	   *row;
 
-	/* We never plan parallel builds (lsm_tableam.c). */
-	if (scan != NULL)
-		elog(ERROR, "parallel index build on lsm table \"%s\"",
-			 RelationGetRelationName(heapRelation));
-
 	checking_uniqueness = (indexInfo->ii_Unique ||
 						   indexInfo->ii_ExclusionOps != NULL);
 	Assert(!(anyvisible && checking_uniqueness));
@@ -167,21 +162,35 @@ lsm_index_build_range_scan(Relation heapRelation, Relation indexRelation,
 	/*
 	 * A normal build sees every row version and decides itself (recently dead
 	 * versions must be indexed for older snapshots); a concurrent build
-	 * indexes what its MVCC snapshot sees.
+	 * indexes what its MVCC snapshot sees.  A caller may bring its own scan
+	 * (amcheck's heapallindexed: SnapshotAny or an MVCC snapshot, with
+	 * ii_Concurrent set to match); it is ended here, as heap ends it.  We
+	 * never plan parallel builds (lsm_tableam.c), the other such caller.
 	 */
 	OldestXmin = InvalidTransactionId;
 	if (!IsBootstrapProcessingMode() && !indexInfo->ii_Concurrent)
 		OldestXmin = GetOldestNonRemovableTransactionId(heapRelation);
-	if (!TransactionIdIsValid(OldestXmin))
+	if (scan != NULL)
 	{
-		snapshot = RegisterSnapshot(GetTransactionSnapshot());
-		need_unregister_snapshot = true;
+		snapshot = scan->rs_snapshot;
+		if (IsMVCCSnapshot(snapshot))
+			OldestXmin = InvalidTransactionId;
+		else if (snapshot != SnapshotAny || !TransactionIdIsValid(OldestXmin))
+			elog(ERROR, "lsm table \"%s\": index build scan with an unexpected snapshot",
+				 RelationGetRelationName(heapRelation));
 	}
 	else
-		snapshot = SnapshotAny;
-
-	scan = table_beginscan_strat(heapRelation, snapshot, 0, NULL, true,
-								 allow_sync);
+	{
+		if (!TransactionIdIsValid(OldestXmin))
+		{
+			snapshot = RegisterSnapshot(GetTransactionSnapshot());
+			need_unregister_snapshot = true;
+		}
+		else
+			snapshot = SnapshotAny;
+		scan = table_beginscan_strat(heapRelation, snapshot, 0, NULL, true,
+									 allow_sync);
+	}
 
 	if (progress)
 		pgstat_progress_update_param(PROGRESS_SCAN_BLOCKS_TOTAL,

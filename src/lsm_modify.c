@@ -475,6 +475,7 @@ insert_row(Relation rel, TupleTableSlot *slot, CommandId cid,
 
 	slot->tts_tableOid = RelationGetRelid(rel);
 	slot->tts_tid = nr.tid;
+	lsm_tuple_set_slot_header(slot, &nr.tid, xid, cid, InvalidTransactionId, 0, 0);
 	pgstat_count_heap_insert(rel, 1);
 }
 
@@ -968,6 +969,13 @@ lsm_tuple_update(Relation rel, ItemPointer otid, TupleTableSlot *slot,
 
 	slot->tts_tableOid = RelationGetRelid(rel);
 	slot->tts_tid = nr.tid;
+	if (TransactionIdIsValid(xmax_new_tuple))
+		lsm_tuple_set_slot_header(slot, &nr.tid, xid, cid, xmax_new_tuple,
+								  infomask_new_tuple | HEAP_UPDATED,
+								  infomask2_new_tuple);
+	else
+		lsm_tuple_set_slot_header(slot, &nr.tid, xid, cid,
+								  InvalidTransactionId, HEAP_UPDATED, 0);
 	*update_indexes = true;
 	pgstat_count_heap_update(rel, false);
 	return TM_Ok;

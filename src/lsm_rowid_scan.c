@@ -69,7 +69,7 @@ lsm_bitmap_scan_possible(Relation rel)
 	last_tid_block = (BlockNumber) ((limit - 1) / LSM_TIDS_PER_BLOCK);
 	if (last_tid_block < RELSEG_SIZE)
 		return true;
-	nblocks = RelationGetNumberOfBlocks(rel);
+	nblocks = smgrnblocks(RelationGetSmgr(rel), MAIN_FORKNUM);
 	return nblocks > 0 &&
 		last_tid_block / RELSEG_SIZE <= (nblocks - 1) / RELSEG_SIZE;
 }

@@ -240,10 +240,29 @@ lsm_relation_copy_for_cluster(Relation OldTable, Relation NewTable,
  * ------------------------------------------------------------------------
  */
 
+/*
+ * The main fork's size covers every TID a row can have (row id / 291, see
+ * lsm_tree.h), not just the file's pages: BRIN, bitmap heap scans and
+ * anything else that walks block numbers up to RelationGetNumberOfBlocks
+ * would otherwise miss rows whose TIDs lie past the file's end, and row ids
+ * run ahead of the file (those reserved but not used when the table is
+ * reloaded are skipped).  Costs and VACUUM's page counts use the file.
+ */
 static uint64
 lsm_relation_size(Relation rel, ForkNumber forkNumber)
 {
-	return table_block_relation_size(rel, forkNumber);
+	uint64		nbytes = table_block_relation_size(rel, forkNumber);
+	uint64		file_bytes;
+	uint64		tid_bytes;
+	LsmRowId	limit;
+
+	if (forkNumber != MAIN_FORKNUM && forkNumber != InvalidForkNumber)
+		return nbytes;
+	file_bytes = forkNumber == MAIN_FORKNUM ? nbytes :
+		table_block_relation_size(rel, MAIN_FORKNUM);
+	limit = lsm_tree_rowid_limit(lsm_tree_open(rel));
+	tid_bytes = (limit + LSM_TIDS_PER_BLOCK - 1) / LSM_TIDS_PER_BLOCK * BLCKSZ;
+	return nbytes + (tid_bytes > file_bytes ? tid_bytes - file_bytes : 0);
 }
 
 /*

@@ -1941,6 +1941,7 @@ lsm_tree_estimate(Relation rel, BlockNumber *pages, double *tuples)
 	lsm_view_release(t, &view);
 	lsm_use_release(u);
 
-	*pages = RelationGetNumberOfBlocks(rel);
+	/* the file's pages, not the TID space (lsm_relation_size): a cost */
+	*pages = smgrnblocks(RelationGetSmgr(rel), MAIN_FORKNUM);
 	*tuples = entries / 2;
 }

@@ -18,6 +18,46 @@
 
 #include "lsm_tuple.h"
 
+/* The header fields of a version just written, as heap_update sets them. */
+static void
+set_new_header(HeapTupleHeader hdr, TransactionId xmin, CommandId cmin,
+			   TransactionId xmax, uint16 infomask, uint16 infomask2)
+{
+	hdr->t_infomask &= ~HEAP_XACT_MASK;
+	hdr->t_infomask2 &= ~HEAP2_XACT_MASK;
+	hdr->t_infomask |= infomask;
+	hdr->t_infomask2 |= infomask2;
+	HeapTupleHeaderSetXmin(hdr, xmin);
+	HeapTupleHeaderSetCmin(hdr, cmin);
+	HeapTupleHeaderSetXmax(hdr, xmax);
+}
+
+/*
+ * Gives the tuple in slot the header of the version just written at tid, as
+ * heap_insert and heap_update leave it in the executor's slot (infomask
+ * and infomask2: the xmax's bits and HEAP_UPDATED): RETURNING
+ * xmin, xmax and cmin read it (an ORM's row-version token is xmin).  Like
+ * heap's, the header goes into the slot's own tuple when it has one; a slot
+ * that copies (virtual) shows no system columns anyway.
+ */
+void
+lsm_tuple_set_slot_header(TupleTableSlot *slot, ItemPointer tid,
+						  TransactionId xmin, CommandId cmin,
+						  TransactionId xmax, uint16 infomask, uint16 infomask2)
+{
+	bool		should_free;
+	HeapTuple	tuple = ExecFetchSlotHeapTuple(slot, true, &should_free);
+
+	if (!TransactionIdIsValid(xmax))
+		infomask |= HEAP_XMAX_INVALID;
+	set_new_header(tuple->t_data, xmin, cmin, xmax, infomask, infomask2);
+	tuple->t_data->t_ctid = *tid;
+	tuple->t_self = *tid;
+	tuple->t_tableOid = slot->tts_tableOid;
+	if (should_free)
+		heap_freetuple(tuple);
+}
+
 /*
  * Builds the VALUE of a new row: the slot's values, every varlena inlined
  * and decompressed (an lsm table has no toast table, and a row must be
@@ -66,12 +106,7 @@ lsm_tuple_form_value(TupleTableSlot *slot, TransactionId xmin,
 	pfree(values);
 
 	hdr = tuple->t_data;
-	hdr->t_infomask &= ~HEAP_XACT_MASK;
-	hdr->t_infomask2 &= ~HEAP2_XACT_MASK;
-	hdr->t_infomask |= HEAP_XMAX_INVALID;
-	HeapTupleHeaderSetXmin(hdr, xmin);
-	HeapTupleHeaderSetCmin(hdr, cmin);
-	HeapTupleHeaderSetXmax(hdr, InvalidTransactionId);
+	set_new_header(hdr, xmin, cmin, InvalidTransactionId, HEAP_XMAX_INVALID, 0);
 
 	lsm_rowid_to_tid(rowid, &tuple->t_self);
 	hdr->t_ctid = tuple->t_self;

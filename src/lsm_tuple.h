@@ -73,6 +73,12 @@ typedef struct LsmRow
 extern HeapTuple lsm_tuple_form_value(TupleTableSlot *slot, TransactionId xmin,
 									  CommandId cmin, LsmRowId rowid);
 
+/* Gives slot's tuple the header of the version just written (RETURNING). */
+extern void lsm_tuple_set_slot_header(TupleTableSlot *slot, ItemPointer tid,
+									  TransactionId xmin, CommandId cmin,
+									  TransactionId xmax, uint16 infomask,
+									  uint16 infomask2);
+
 /*
  * Resolves a row from the versions of its data key (as lsm_tree_versions
  * delivers them, newest first).  Returns false if there is no VALUE (the

@@ -697,7 +697,7 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 						  params->multixact_freeze_table_age,
 						  &v->cut.oldest_xmin, &v->cut.oldest_mxact,
 						  &v->cut.freeze_limit, &v->cut.multi_cutoff);
-	v->pages_before = RelationGetNumberOfBlocks(rel);
+	v->pages_before = smgrnblocks(RelationGetSmgr(rel), MAIN_FORKNUM);
 
 	/* 2 */
 	lsm_tree_flush(lsm_tree_open(rel));
@@ -747,7 +747,7 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 	if (params->truncate != VACOPTVALUE_DISABLED &&
 		vacuum_tail_worth_truncating(v))
 		vacuum_truncate(v);
-	pages = RelationGetNumberOfBlocks(rel);
+	pages = smgrnblocks(RelationGetSmgr(rel), MAIN_FORKNUM);
 	vac_update_relstats(rel, pages, live, 0, RelationGetForm(rel)->relhasindex,
 						frozenxid, minmulti,
 						&frozenxid_updated, &minmulti_updated, false);
