@@ -42,6 +42,7 @@
 #include "utils/acl.h"
 #include "utils/guc.h"
 #include "utils/rel.h"
+#include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
 #include "lsm/compaction.h"
@@ -49,6 +50,9 @@
 #include "lsm_storage.h"
 
 PG_FUNCTION_INFO_V1(lsm_flush);
+
+/* How long writers pass over a victim they could not flush. */
+#define LSM_VICTIM_SKIP_MS	1000
 
 /*
  * Freezes the active memtable if it holds entries and a frozen slot is
@@ -316,20 +320,37 @@ lsm_flush_other(LsmUse *vu, const LsmVictim *v, bool freeze_active)
 /*
  * Flushes the memtable of the table (other than self) written longest ago
  * that nobody is using, to free its region and make its directory entry
- * evictable.
+ * evictable.  A victim that cannot be flushed now (DDL or LOCK TABLE holds
+ * it, its database is being dropped) is passed over by every writer for a
+ * while, and the next one is tried: one locked idle table must not stop
+ * the writers of all the others.
  */
 bool
 lsm_flush_idle_table(LsmTableShared *self)
 {
-	LsmVictim	v;
-	LsmUse	   *vu = lsm_use_attach_victim(self, &v, false);
-	bool		done;
+	for (int tries = 0; tries < lsm_max_tables; tries++)
+	{
+		LsmVictim	v;
+		LsmUse	   *vu = lsm_use_attach_victim(self, &v, false);
+		LsmFlushOutcome outcome;
 
-	if (vu == NULL)
-		return false;
-	done = lsm_flush_other(vu, &v, true) == LSM_FLUSH_DONE;
-	lsm_use_release(vu);
-	return done;
+		if (vu == NULL)
+			return false;
+		outcome = lsm_flush_other(vu, &v, true);
+		if (outcome != LSM_FLUSH_DONE)
+		{
+			TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+															LSM_VICTIM_SKIP_MS);
+
+			SpinLockAcquire(&vu->entry->mutex);
+			vu->entry->victim_skip_until = until;
+			SpinLockRelease(&vu->entry->mutex);
+		}
+		lsm_use_release(vu);
+		if (outcome == LSM_FLUSH_DONE)
+			return true;
+	}
+	return false;
 }
 
 /*

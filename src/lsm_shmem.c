@@ -397,6 +397,7 @@ lsm_entry_init(LsmTableShared *e)
 	e->manifest_version = 0;
 	e->l0_runs = 0;
 	e->flusher_blocked_until = 0;
+	e->victim_skip_until = 0;
 	e->delay_next = 0;
 	e->delay_rate = 0;
 	e->next_rowid = 0;
@@ -565,7 +566,8 @@ lsm_reclaim_regions(void)
 /*
  * Picks another table whose memtable is worth flushing.  For a backend that
  * needs a region (frozen_only false): unused, loaded, no flush under way,
- * holding entries, the oldest last write.  For the flusher (frozen_only):
+ * holding entries, not lately found locked (lsm_flush_idle_table), the
+ * oldest last write.  For the flusher (frozen_only):
  * loaded, no flush under way, with frozen memtables, the most of them (then
  * the oldest last write), unless the flusher was lately unable to flush it.
  * Attaches to it (as a use of the current resource owner) and describes it
@@ -579,7 +581,7 @@ lsm_use_attach_victim(LsmTableShared *self, LsmVictim *v, bool frozen_only)
 	LsmTableShared *best = NULL;
 	uint64		best_tick = PG_UINT64_MAX;
 	int			best_frozen = 0;
-	TimestampTz now = frozen_only ? GetCurrentTimestamp() : 0;
+	TimestampTz now = GetCurrentTimestamp();
 	LsmUse	   *u;
 
 	u = MemoryContextAllocZero(TopMemoryContext, sizeof(LsmUse));
@@ -600,9 +602,10 @@ lsm_use_attach_victim(LsmTableShared *self, LsmVictim *v, bool frozen_only)
 		if (frozen_only)
 			ok = ok && nfrozen > 0 && e->flusher_blocked_until <= now;
 		else
-			ok = ok && (nfrozen > 0 ||
-						(e->active.region >= 0 &&
-						 lsm_memtable_count(lsm_region_memtable(e->active.region)) > 0));
+			ok = ok && e->victim_skip_until <= now &&
+				(nfrozen > 0 ||
+				 (e->active.region >= 0 &&
+				  lsm_memtable_count(lsm_region_memtable(e->active.region)) > 0));
 		SpinLockRelease(&e->mutex);
 		if (!ok)
 			continue;

@@ -217,6 +217,7 @@ typedef struct LsmTableShared
 	uint64		manifest_version;	/* of the manifest in the metapage */
 	int			l0_runs;		/* level-0 runs in that manifest */
 	TimestampTz flusher_blocked_until;	/* writers flush it themselves till then */
+	TimestampTz victim_skip_until;	/* no writer picks it as a victim till then */
 	TimestampTz delay_next;		/* slowed writes may go on from then */
 	uint64		delay_rate;		/* their bytes/s now; 0: lsm.delayed_write_rate */
 	LsmRowId	next_rowid;

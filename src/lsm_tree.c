@@ -93,6 +93,7 @@ struct LsmTree
 {
 	RelFileNode node;			/* hash key; must be first */
 	Oid			relid;
+	Oid			owner_relid;	/* the relation that owns node (lsm_tree_open) */
 	LsmStore	store;
 	MemoryContext cxt;
 	uint64		generation;		/* of the shared entry the caches match */
@@ -308,12 +309,19 @@ lsm_tree_describe(LsmTree *t, LsmTableShared *e)
 {
 	SpinLockAcquire(&e->mutex);
 	e->dbid = MyDatabaseId;
-	e->relid = t->relid;
+	e->relid = t->owner_relid;
 	e->persistence = t->store.persistence;
 	e->wal_skipped = t->store.persistence == RELPERSISTENCE_PERMANENT &&
 		!t->store.needs_wal;
 	namestrcpy(&e->relname, t->store.relname);
 	SpinLockRelease(&e->mutex);
+}
+
+static Oid
+lsm_owner_of(Relation rel)
+{
+	return OidIsValid(rel->rd_rel->relrewrite) ? rel->rd_rel->relrewrite :
+		RelationGetRelid(rel);
 }
 
 LsmTree *
@@ -353,6 +361,8 @@ lsm_tree_open(Relation rel)
 		t->key_valid = false;
 		t->described = 0;
 		t->described_wal = false;
+		t->relid = InvalidOid;
+		t->owner_relid = InvalidOid;
 		memset(&t->pending, 0, sizeof(t->pending));
 		t->pending_start = 0;
 		t->pending_listed = false;
@@ -367,7 +377,19 @@ lsm_tree_open(Relation rel)
 	else
 		lsm_store_set_wal(&t->store, rel->rd_rel->relpersistence,
 						  RelationNeedsWAL(rel));
-	t->relid = RelationGetRelid(rel);
+	/*
+	 * A table rewrite (ALTER TABLE, REFRESH MATERIALIZED VIEW) fills a
+	 * transient relation whose relfilenode then goes to the table it
+	 * rewrites (pg_class.relrewrite), and the transient relation is dropped.
+	 * The shared entry names that table: flushes by other processes lock it,
+	 * and must wait for whoever holds it.
+	 */
+	if (t->relid != RelationGetRelid(rel) || t->owner_relid != lsm_owner_of(rel))
+	{
+		t->relid = RelationGetRelid(rel);
+		t->owner_relid = lsm_owner_of(rel);
+		t->described = 0;
+	}
 	strlcpy(t->store.relname, RelationGetRelationName(rel), NAMEDATALEN);
 
 	/*
