@@ -298,24 +298,39 @@ decide_delta(LsmGc *gc, lsm_slice value, lsm_kind *kind, lsm_slice *new_value)
 		gc->stats.deltas_removed++;
 		return LSM_FILTER_DROP;
 	}
-	gc->seen_delta = true;
 	if (value.len != sizeof(LsmXmaxDelta))
+	{
+		gc->seen_delta = true;
 		return LSM_FILTER_KEEP; /* readers report it */
+	}
 	memcpy(&d, value.data, sizeof(d));
 
 	switch (judge_xmax(gc, &d))
 	{
 		case XMAX_KEEP:
+			gc->seen_delta = true;
 			return LSM_FILTER_KEEP;
 		case XMAX_GONE:
+
+			/*
+			 * An aborted deleter or an ended locker leaves the row as the
+			 * delta before it did, which is judged next as the newest.  That
+			 * one can only be a confirmation of a speculative insertion (its
+			 * VALUE keeps the token: dropped too, the row would look
+			 * speculative again while its inserter runs, after a rolled-back
+			 * savepoint deleted it) or lockers that ended: any live locker
+			 * would have gone into this delta's multixact.
+			 */
 			gc->stats.deltas_removed++;
 			return LSM_FILTER_DROP;
 		case XMAX_DEAD:
+			gc->seen_delta = true;
 			gc->stats.rows_removed++;
 			*kind = LSM_KIND_TOMBSTONE;
 			*new_value = lsm_slice_make(NULL, 0);
 			return LSM_FILTER_REWRITE;
 		case XMAX_REWRITE:
+			gc->seen_delta = true;
 			*new_value = lsm_slice_make(&gc->delta, sizeof(gc->delta));
 			return LSM_FILTER_REWRITE;
 	}
