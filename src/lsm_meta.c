@@ -289,11 +289,15 @@ lsm_meta_reserve_rowids(LsmStore *s, LsmTableShared *e, uint64 batch)
 		GenericXLogState *state;
 		Page		page;
 
-		if (base + batch > LSM_MAX_ROWID + 1)
+		/* the last batch is what is left */
+		if (base > LSM_MAX_ROWID)
 			ereport(ERROR,
 					errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					errmsg("lsm table \"%s\" has used up its row ids", s->relname),
-					errdetail("A table can hand out 2^48 row ids."));
+					errdetail("A table hands out " UINT64_FORMAT " row ids, one per row inserted or updated, so that each row has its own TID.",
+							  (uint64) LSM_MAX_ROWID + 1),
+					errhint("Copy the rows into a new lsm table (CREATE TABLE ... AS, or INSERT ... SELECT), which starts again from the first row id."));
+		batch = Min(batch, LSM_MAX_ROWID + 1 - base);
 		state = lsm_xlog_start(s);
 		page = GenericXLogRegisterBuffer(state, tx.buf, 0);
 		((LsmMetaData *) LsmPagePayload(page))->rowid_hwm = base + batch;

@@ -48,10 +48,17 @@
 #define LSM_FAMILY_ROWMAP 0x01
 #define LSM_FAMILY_DATA 0x02
 #define LSM_ROWID_BYTES 6
-#define LSM_MAX_ROWID ((UINT64CONST(1) << 48) - 1)
 
 /* TIDs: block = rowid / 291, offset = rowid % 291 + 1 (DESIGN.md). */
 #define LSM_TIDS_PER_BLOCK 291
+
+/*
+ * The last row id whose TID has a valid block number (MaxBlockNumber):
+ * about 1.25 * 10^12, well inside the 48 bits a row id is stored in.  A
+ * table refuses new row ids past it rather than give two rows one TID.
+ */
+#define LSM_MAX_ROWID \
+	((UINT64CONST(1) + MaxBlockNumber) * LSM_TIDS_PER_BLOCK - 1)
 
 typedef uint64 LsmRowId;
 
