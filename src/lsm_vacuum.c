@@ -54,6 +54,7 @@
 #include "access/genam.h"
 #include "access/multixact.h"
 #include "access/transam.h"
+#include "access/xlog.h"
 #include "catalog/index.h"
 #include "catalog/storage.h"
 #include "commands/vacuum.h"
@@ -614,6 +615,15 @@ vacuum_truncate(LsmVacuum *v)
 		if (new_end < nblocks)
 		{
 			lsm_meta_commit(s, &tx, NULL, NULL);
+
+			/*
+			 * The manifest that no longer names the pages must be durable
+			 * before the file loses them: older PostgreSQL 15 minor releases
+			 * flush WAL in RelationTruncate only for relations with a free
+			 * space map or visibility map, which an lsm table has not.
+			 */
+			if (s->needs_wal)
+				XLogFlush(XactLastRecEnd);
 			LWLockAcquire(&s->entry->extend, LW_EXCLUSIVE);
 			if (smgrnblocks(srel, MAIN_FORKNUM) == nblocks)
 			{
