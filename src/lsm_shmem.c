@@ -23,12 +23,14 @@
 #include "catalog/objectaccess.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_database.h"
+#include "commands/dbcommands.h"
 #include "commands/defrem.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/lock.h"
 #include "storage/shmem.h"
 #include "storage/smgr.h"
+#include "tcop/utility.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
@@ -78,6 +80,7 @@ static LWLock *lsm_dir_lock = NULL;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static object_access_hook_type prev_object_access_hook = NULL;
+static ProcessUtility_hook_type prev_process_utility_hook = NULL;
 
 /* This backend's uses of directory entries. */
 static dlist_head lsm_uses = DLIST_STATIC_INIT(lsm_uses);
@@ -87,6 +90,10 @@ static void lsm_shmem_request(void);
 static void lsm_shmem_startup(void);
 static void lsm_object_access(ObjectAccessType access, Oid classId,
 							  Oid objectId, int subId, void *arg);
+static void lsm_process_utility(PlannedStmt *pstmt, const char *queryString,
+								bool readOnlyTree, ProcessUtilityContext context,
+								ParamListInfo params, QueryEnvironment *queryEnv,
+								DestReceiver *dest, QueryCompletion *qc);
 static void lsm_resowner_release(ResourceReleasePhase phase, bool isCommit,
 								 bool isTopLevel, void *arg);
 static int	lsm_regions_pinned_by_me(void);
@@ -137,6 +144,8 @@ lsm_storage_init(void)
 	shmem_startup_hook = lsm_shmem_startup;
 	prev_object_access_hook = object_access_hook;
 	object_access_hook = lsm_object_access;
+	prev_process_utility_hook = ProcessUtility_hook;
+	ProcessUtility_hook = lsm_process_utility;
 }
 
 int
@@ -894,6 +903,63 @@ lsm_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 		}
 		ReleaseSysCache(tuple);
 	}
+}
+
+/*
+ * Drops the directory entries of tables of database dbid, which has just
+ * been dropped or created: a database created with the OID of a dropped
+ * one (OIDs wrap; CREATE DATABASE ... OID) could have tables with the
+ * relfilenodes of the dropped one's, and would attach to their entries and
+ * read their memtables.  Entries still in use (a flush on another's behalf
+ * finishing) are left for lsm_reclaim_regions, which removes entries whose
+ * relation file is gone.
+ */
+static void
+lsm_forget_database(Oid dbid)
+{
+	HASH_SEQ_STATUS status;
+	LsmTableShared *e;
+
+	LWLockAcquire(lsm_dir_lock, LW_EXCLUSIVE);
+	hash_seq_init(&status, lsm_directory);
+	while ((e = hash_seq_search(&status)) != NULL)
+	{
+		if (e->node.dbNode != dbid || pg_atomic_read_u32(&e->users) != 0)
+			continue;
+		lsm_entry_free_regions(e);
+		hash_search(lsm_directory, &e->node, HASH_REMOVE, NULL);
+	}
+	LWLockRelease(lsm_dir_lock);
+}
+
+/*
+ * DROP DATABASE and CREATE DATABASE: the database's directory entries go
+ * once it is gone, and any left then once a database takes its OID.  (The
+ * drop hook of a database runs before DROP DATABASE may still fail.)
+ */
+static void
+lsm_process_utility(PlannedStmt *pstmt, const char *queryString,
+					bool readOnlyTree, ProcessUtilityContext context,
+					ParamListInfo params, QueryEnvironment *queryEnv,
+					DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *stmt = pstmt->utilityStmt;
+	Oid			dropped = InvalidOid;
+
+	if (IsA(stmt, DropdbStmt))
+		dropped = get_database_oid(((DropdbStmt *) stmt)->dbname, true);
+	if (prev_process_utility_hook)
+		prev_process_utility_hook(pstmt, queryString, readOnlyTree, context,
+								  params, queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+	if (lsm_state == NULL)
+		return;
+	if (OidIsValid(dropped))
+		lsm_forget_database(dropped);
+	else if (IsA(stmt, CreatedbStmt))
+		lsm_forget_database(get_database_oid(((CreatedbStmt *) stmt)->dbname, false));
 }
 
 /* A timestamp of writes, for choosing which idle table to flush under pressure. */
