@@ -59,6 +59,7 @@
 #include "catalog/storage.h"
 #include "commands/vacuum.h"
 #include "miscadmin.h"
+#include "storage/procarray.h"
 #include "pgstat.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
@@ -543,6 +544,28 @@ vacuum_tail_worth_truncating(LsmVacuum *v)
 		(nblocks - end >= 1000 || nblocks - end >= nblocks / 16);
 }
 
+/*
+ * With old_snapshot_threshold set, vacuum_set_xid_limits moves the removal
+ * horizon past snapshots older than the threshold: heap then removes rows
+ * they still see, and its readers, which test every page they read
+ * against the threshold (TestForOldSnapshot), fail with "snapshot too old".
+ * lsm readers have no page to test, so lsm tables keep what any snapshot
+ * still sees: the horizon goes back to the oldest xmin, and freezing stays
+ * behind it.  old_snapshot_threshold then removes nothing early from lsm
+ * tables, and no snapshot reads a row set with rows missing.
+ */
+static void
+vacuum_keep_old_snapshots(Relation rel, LsmGcCutoffs *cut)
+{
+	TransactionId oldest = GetOldestNonRemovableTransactionId(rel);
+
+	if (!TransactionIdPrecedes(oldest, cut->oldest_xmin))
+		return;
+	cut->oldest_xmin = oldest;
+	if (TransactionIdFollows(cut->freeze_limit, oldest))
+		cut->freeze_limit = oldest;
+}
+
 /* Waits up to about 5 s for the lock truncation needs, as heap's VACUUM. */
 static bool
 vacuum_truncate_lock(Relation rel)
@@ -707,6 +730,7 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 						  params->multixact_freeze_table_age,
 						  &v->cut.oldest_xmin, &v->cut.oldest_mxact,
 						  &v->cut.freeze_limit, &v->cut.multi_cutoff);
+	vacuum_keep_old_snapshots(rel, &v->cut);
 	v->pages_before = smgrnblocks(RelationGetSmgr(rel), MAIN_FORKNUM);
 
 	/* 2 */
