@@ -44,6 +44,7 @@ int			lsm_memtable_size_kb = 16 * 1024;
 int			lsm_memtable_pool_kb = 128 * 1024;
 int			lsm_max_tables = 128;
 int			lsm_bloom_bits_per_key = 10;
+int			lsm_region_wait_timeout_ms = 60 * 1000;
 
 #define LSM_REGION_FREE		0
 #define LSM_REGION_USED		1
@@ -136,6 +137,16 @@ lsm_storage_init(void)
 							&lsm_bloom_bits_per_key,
 							10, 0, 64,
 							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("lsm.region_wait_timeout",
+							"How long a write waits for a memtable region that scans still hold.",
+							"When no region of lsm.memtable_pool_size is free and flushed "
+							"memtables that open scans (cursors, long queries) still read "
+							"hold some, a write waits this long for them, then fails. "
+							"0 waits as long as it takes.",
+							&lsm_region_wait_timeout_ms,
+							60 * 1000, 0, INT_MAX,
+							PGC_USERSET, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
 	prev_shmem_request_hook = shmem_request_hook;
@@ -353,14 +364,36 @@ lsm_region_unpin(int region)
 		lsm_region_try_free(region);
 }
 
+/* Regions of flushed memtables that scans still read. */
+static int
+lsm_regions_retired(void)
+{
+	int			n = 0;
+
+	for (int i = 0; i < lsm_state->nregions; i++)
+		if (pg_atomic_read_u32(&lsm_state->regions[i].state) == LSM_REGION_RETIRED)
+			n++;
+	return n;
+}
+
 /*
  * Sleeps until a region may have become free (or 100 ms, so that the caller
  * retries reclaiming and flushing other tables' memtables).  If this
  * session's own open scans pin every region, waiting cannot help: error.
+ * Scans of other sessions free theirs when they end, but a cursor can stay
+ * open for hours: a write that has waited lsm.region_wait_timeout while
+ * such regions exist fails instead of hanging, and with it every writer
+ * that needs a region.  (Waits are one wait while the calls come at most a
+ * second apart; each sleeps 100 ms at most.)
  */
 void
 lsm_wait_for_region(void)
 {
+	static TimestampTz began = 0;
+	static TimestampTz last = 0;
+	TimestampTz now = GetCurrentTimestamp();
+	int			retired;
+
 	if (lsm_regions_pinned_by_me() >= lsm_state->nregions)
 		ereport(ERROR,
 				errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
@@ -368,6 +401,22 @@ lsm_wait_for_region(void)
 				errdetail("Scans of lsm tables open in this session hold all %d regions of the memtable pool.",
 						  lsm_state->nregions),
 				errhint("Close cursors on lsm tables first, or increase lsm.memtable_pool_size."));
+
+	if (began == 0 || TimestampDifferenceExceeds(last, now, 1000))
+		began = now;
+	last = now;
+	if (lsm_region_wait_timeout_ms > 0 &&
+		TimestampDifferenceExceeds(began, now, lsm_region_wait_timeout_ms) &&
+		(retired = lsm_regions_retired()) > 0)
+	{
+		began = 0;
+		ereport(ERROR,
+				errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				errmsg("no memtable region is free for an lsm table"),
+				errdetail("%d of the %d regions of the memtable pool hold flushed memtables that open scans of other sessions still read; waited %d ms for them.",
+						  retired, lsm_state->nregions, lsm_region_wait_timeout_ms),
+				errhint("Close long-running cursors and transactions that read lsm tables, or increase lsm.memtable_pool_size or lsm.region_wait_timeout."));
+	}
 
 	ConditionVariablePrepareToSleep(&lsm_state->pool_cv);
 	if (lsm_regions_free() == 0)

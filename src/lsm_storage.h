@@ -83,6 +83,7 @@ extern int	lsm_memtable_size_kb;
 extern int	lsm_memtable_pool_kb;
 extern int	lsm_max_tables;
 extern int	lsm_bloom_bits_per_key;
+extern int	lsm_region_wait_timeout_ms;
 
 /* Called from _PG_init: settings, shared memory and hooks. */
 extern void lsm_storage_init(void);
