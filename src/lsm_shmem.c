@@ -91,6 +91,7 @@ static void lsm_shmem_request(void);
 static void lsm_shmem_startup(void);
 static void lsm_object_access(ObjectAccessType access, Oid classId,
 							  Oid objectId, int subId, void *arg);
+static void lsm_forget_database(Oid dbid);
 static void lsm_process_utility(PlannedStmt *pstmt, const char *queryString,
 								bool readOnlyTree, ProcessUtilityContext context,
 								ParamListInfo params, QueryEnvironment *queryEnv,
@@ -382,9 +383,9 @@ lsm_regions_retired(void)
  * session's own open scans pin every region, waiting cannot help: error.
  * Scans of other sessions free theirs when they end, but a cursor can stay
  * open for hours: a write that has waited lsm.region_wait_timeout while
- * such regions exist fails instead of hanging, and with it every writer
- * that needs a region.  (Waits are one wait while the calls come at most a
- * second apart; each sleeps 100 ms at most.)
+ * such regions existed fails instead of hanging, as would every writer
+ * that needs a region.  (Calls at most a second apart are one wait; each
+ * sleeps 100 ms at most.)
  */
 void
 lsm_wait_for_region(void)
@@ -402,18 +403,19 @@ lsm_wait_for_region(void)
 						  lsm_state->nregions),
 				errhint("Close cursors on lsm tables first, or increase lsm.memtable_pool_size."));
 
-	if (began == 0 || TimestampDifferenceExceeds(last, now, 1000))
+	/* the clock runs while scans hold regions, through one wait */
+	retired = lsm_regions_retired();
+	if (retired == 0 || TimestampDifferenceExceeds(last, now, 1000))
 		began = now;
 	last = now;
-	if (lsm_region_wait_timeout_ms > 0 &&
-		TimestampDifferenceExceeds(began, now, lsm_region_wait_timeout_ms) &&
-		(retired = lsm_regions_retired()) > 0)
+	if (lsm_region_wait_timeout_ms > 0 && retired > 0 &&
+		TimestampDifferenceExceeds(began, now, lsm_region_wait_timeout_ms))
 	{
-		began = 0;
+		last = 0;				/* the next call begins a new wait */
 		ereport(ERROR,
 				errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				errmsg("no memtable region is free for an lsm table"),
-				errdetail("%d of the %d regions of the memtable pool hold flushed memtables that open scans of other sessions still read; waited %d ms for them.",
+				errdetail("%d of the %d regions of the memtable pool hold flushed memtables that open scans still read; waited %d ms for them.",
 						  retired, lsm_state->nregions, lsm_region_wait_timeout_ms),
 				errhint("Close long-running cursors and transactions that read lsm tables, or increase lsm.memtable_pool_size or lsm.region_wait_timeout."));
 	}
@@ -928,6 +930,11 @@ lsm_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 	if (prev_object_access_hook)
 		prev_object_access_hook(access, classId, objectId, subId, arg);
 
+	/* A new database: nobody can use it yet (lsm_forget_database). */
+	if (access == OAT_POST_CREATE && classId == DatabaseRelationId &&
+		lsm_state != NULL)
+		lsm_forget_database(objectId);
+
 	if (access != OAT_DROP || classId != RelationRelationId || subId != 0 ||
 		lsm_state == NULL)
 		return;
@@ -982,9 +989,9 @@ lsm_forget_database(Oid dbid)
 }
 
 /*
- * DROP DATABASE and CREATE DATABASE: the database's directory entries go
- * once it is gone, and any left then once a database takes its OID.  (The
- * drop hook of a database runs before DROP DATABASE may still fail.)
+ * DROP DATABASE: the database's directory entries go once it is gone.  (Its
+ * drop hook runs before DROP DATABASE may still fail; any entry left in use
+ * now goes when a database takes the OID, see lsm_object_access.)
  */
 static void
 lsm_process_utility(PlannedStmt *pstmt, const char *queryString,
@@ -1003,12 +1010,8 @@ lsm_process_utility(PlannedStmt *pstmt, const char *queryString,
 	else
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 								params, queryEnv, dest, qc);
-	if (lsm_state == NULL)
-		return;
-	if (OidIsValid(dropped))
+	if (OidIsValid(dropped) && lsm_state != NULL)
 		lsm_forget_database(dropped);
-	else if (IsA(stmt, CreatedbStmt))
-		lsm_forget_database(get_database_oid(((CreatedbStmt *) stmt)->dbname, false));
 }
 
 /* A timestamp of writes, for choosing which idle table to flush under pressure. */

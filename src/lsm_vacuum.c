@@ -782,7 +782,10 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 		vacuum_tail_worth_truncating(v))
 		vacuum_truncate(v);
 	pages = smgrnblocks(RelationGetSmgr(rel), MAIN_FORKNUM);
-	vac_update_relstats(rel, pages, live, 0, RelationGetForm(rel)->relhasindex,
+
+	/* relpages as ANALYZE and CREATE INDEX set it: the TID space */
+	vac_update_relstats(rel, RelationGetNumberOfBlocks(rel), live, 0,
+						RelationGetForm(rel)->relhasindex,
 						frozenxid, minmulti,
 						&frozenxid_updated, &minmulti_updated, false);
 	pgstat_report_vacuum(RelationGetRelid(rel), rel->rd_rel->relisshared,

@@ -112,6 +112,7 @@ typedef struct LsmVerify
 	lsm_manifest m;
 	BlockNumber nblocks;
 	bool		loaded;			/* the shared state knows the log's tail */
+	bool		standby;		/* in recovery when the check began */
 	BlockNumber log_tail;
 	uint32		log_tail_off;
 	BlockNumber log_spare;
@@ -671,7 +672,7 @@ lsm_verify_ownership(LsmVerify *v)
 	 * spare pages in memory, and a flush or compaction under way has
 	 * written pages its manifest change has not named yet.
 	 */
-	if (!RecoveryInProgress())
+	if (!v->standby)
 		lsm_verify_unowned(v);
 }
 
@@ -891,7 +892,7 @@ lsm_verify_table(LsmVerify *v)
 	 * standby never loads (its readers read the log themselves), so what it
 	 * checks is what redo built.
 	 */
-	if (!RecoveryInProgress())
+	if (!v->standby)
 	{
 		edata = lsm_verify_step(v, lsm_verify_load_step, NULL);
 		if (edata != NULL)
@@ -952,7 +953,8 @@ lsm_verify(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	v = palloc0(sizeof(LsmVerify));
 	v->cxt = CurrentMemoryContext;
-	v->rel = relation_open(relid, RecoveryInProgress() ? AccessShareLock :
+	v->standby = RecoveryInProgress();
+	v->rel = relation_open(relid, v->standby ? AccessShareLock :
 						   ShareUpdateExclusiveLock);
 	if (!lsm_is_lsm_relation(v->rel))
 		ereport(ERROR,

@@ -54,7 +54,7 @@ my $took = time - $t0;
 isnt($ret, 0, 'the insert fails while cursors hold every region');
 like($err, qr/53400: no memtable region is free for an lsm table/,
 	'with the error (configuration_limit_exceeded)');
-like($err, qr/\d of the 4 regions of the memtable pool hold flushed memtables that open scans of other sessions still read/,
+like($err, qr/\d of the 4 regions of the memtable pool hold flushed memtables that open scans still read/,
 	'whose detail says what holds the regions');
 like($err, qr/HINT:  Close long-running cursors/, 'and a hint');
 cmp_ok($took, '>=', 2, 'after waiting lsm.region_wait_timeout');
