@@ -49,7 +49,7 @@
 #define LSM_FAMILY_DATA 0x02
 #define LSM_ROWID_BYTES 6
 
-/* TIDs: block = rowid / 291, offset = rowid % 291 + 1 (DESIGN.md). */
+/* TIDs: block = rowid / 291, offset = rowid % 291 + 1 (doc/design.md). */
 #define LSM_TIDS_PER_BLOCK 291
 
 /*
