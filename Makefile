@@ -35,8 +35,9 @@ PG_CPPFLAGS = -I$(srcdir)
 # PostgreSQL code uses (callback tables, GUC definitions).
 PG_CFLAGS += -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 
-# pg_regress: every sql/*.sql, in name order.
-REGRESS = $(sort $(basename $(notdir $(wildcard sql/*.sql))))
+# pg_regress: test_setup (the helpers the others share) first, then every
+# other sql/*.sql in name order.
+REGRESS = test_setup $(filter-out test_setup,$(sort $(basename $(notdir $(wildcard sql/*.sql)))))
 REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf
 
 # Isolation specs and their expected output live under test/isolation.

@@ -17,15 +17,6 @@
 \endif
 CREATE EXTENSION lsm_am;
 
-CREATE PROCEDURE test_flush(rel regclass)
-LANGUAGE plpgsql AS $$
-BEGIN
-	IF (SELECT a.amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam
-		WHERE c.oid = rel) = 'lsm' THEN
-		PERFORM lsm_flush(rel);
-	END IF;
-END $$;
-
 -- Whether the plan of query has a node of the given type.
 CREATE FUNCTION has_node(query text, node text) RETURNS bool
 LANGUAGE plpgsql AS $$
@@ -143,5 +134,4 @@ RESET work_mem;
 RESET enable_indexscan;
 DROP TABLE h, l;
 DROP FUNCTION check_bitmap, has_node, lossy_blocks;
-DROP PROCEDURE test_flush;
 DROP EXTENSION lsm_am;

@@ -41,15 +41,6 @@ CREATE INDEX dh_n ON dh (n);
 CREATE INDEX dl_n ON dl (n);
 CREATE TABLE diff_stats (what text, n int);
 
-CREATE PROCEDURE test_flush(rel regclass)
-LANGUAGE plpgsql AS $$
-BEGIN
-	IF (SELECT a.amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam
-		WHERE c.oid = rel) = 'lsm' THEN
-		PERFORM lsm_flush(rel);
-	END IF;
-END $$;
-
 -- A random key: mostly 0..399 (many duplicates), sometimes NULL.
 CREATE FUNCTION rkey() RETURNS text LANGUAGE sql AS $$
 	SELECT CASE WHEN random() < 0.03 THEN 'NULL' ELSE floor(random() * 400)::int::text END;
@@ -362,6 +353,5 @@ SELECT (SELECT array_agg(k ORDER BY k, id) FROM dh) = (SELECT array_agg(k ORDER 
 DROP PROCEDURE differential_part(float8), differential(int, float8, int);
 DROP FUNCTION run_both(text), random_statement(int), compare_range(text), compare_all(text),
 	rval(), rkey();
-DROP PROCEDURE test_flush(regclass);
 DROP TABLE dh, dl, diff_stats, diff_next;
 DROP EXTENSION lsm_am;

@@ -19,34 +19,6 @@
 SET extra_float_digits = 0;
 CREATE EXTENSION lsm_am;
 
-CREATE FUNCTION same_rows(a regclass, b regclass) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-	na bigint;
-	nb bigint;
-	da bigint;
-	db bigint;
-BEGIN
-	EXECUTE format('SELECT count(*) FROM %s', a) INTO na;
-	EXECUTE format('SELECT count(*) FROM %s', b) INTO nb;
-	EXECUTE format('SELECT count(*) FROM (TABLE %s EXCEPT ALL TABLE %s) d', a, b) INTO da;
-	EXECUTE format('SELECT count(*) FROM (TABLE %s EXCEPT ALL TABLE %s) d', b, a) INTO db;
-	IF na = nb AND da = 0 AND db = 0 THEN
-		RETURN format('same %s rows', na);
-	END IF;
-	RETURN format('DIFFERENT: %s has %s rows, %s has %s; %s rows only in %s, %s only in %s',
-				  a, na, b, nb, da, a, db, b);
-END $$;
-
-CREATE PROCEDURE test_flush(rel regclass)
-LANGUAGE plpgsql AS $$
-BEGIN
-	IF (SELECT a.amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam
-		WHERE c.oid = rel) = 'lsm' THEN
-		PERFORM lsm_flush(rel);
-	END IF;
-END $$;
-
 CREATE TABLE h (k bigint, id int, v text, n numeric, flag bool) USING heap;
 CREATE TABLE l (k bigint, id int, v text, n numeric, flag bool) USING :am;
 SELECT c.relname, a.amname = CASE c.relname WHEN 'h' THEN 'heap' ELSE :'am' END AS am_as_asked
@@ -749,6 +721,4 @@ SELECT same_rows('h', 'l');
 SELECT count(*), sum(k), sum(id), count(v), sum(n) FROM l;
 
 DROP TABLE h, l, hm, lm, hc, lc, ht, lt;
-DROP PROCEDURE test_flush(regclass);
-DROP FUNCTION same_rows(regclass, regclass);
 DROP EXTENSION lsm_am;

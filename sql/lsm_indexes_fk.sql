@@ -16,35 +16,6 @@
 \endif
 CREATE EXTENSION lsm_am;
 
-CREATE FUNCTION same_rows(a regclass, b regclass) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-	na bigint;
-	nb bigint;
-	da bigint;
-	db bigint;
-BEGIN
-	EXECUTE format('SELECT count(*) FROM %s', a) INTO na;
-	EXECUTE format('SELECT count(*) FROM %s', b) INTO nb;
-	-- as text: point and box have no equality operator
-	EXECUTE format('SELECT count(*) FROM (SELECT x::text FROM %s x EXCEPT ALL SELECT y::text FROM %s y) d', a, b) INTO da;
-	EXECUTE format('SELECT count(*) FROM (SELECT x::text FROM %s x EXCEPT ALL SELECT y::text FROM %s y) d', b, a) INTO db;
-	IF na = nb AND da = 0 AND db = 0 THEN
-		RETURN format('same %s rows', na);
-	END IF;
-	RETURN format('DIFFERENT: %s has %s rows, %s has %s; %s rows only in %s, %s only in %s',
-				  a, na, b, nb, da, a, db, b);
-END $$;
-
-CREATE PROCEDURE test_flush(rel regclass)
-LANGUAGE plpgsql AS $$
-BEGIN
-	IF (SELECT a.amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam
-		WHERE c.oid = rel) = 'lsm' THEN
-		PERFORM lsm_flush(rel);
-	END IF;
-END $$;
-
 -- Whether a query's plan scans the given index (so the answer below really
 -- came through it).
 CREATE FUNCTION uses_index(query text, idx text) RETURNS bool
@@ -250,6 +221,5 @@ SELECT count(*) FROM lc;
 SELECT count(*) FROM mix_h_to_l;
 
 DROP TABLE h, l, hc, lc, hn, ln, hr, lr, hd, ld, mix_h_to_l, mix_l_to_h, hp, lp;
-DROP FUNCTION check_query, uses_index, same_rows;
-DROP PROCEDURE test_flush;
+DROP FUNCTION check_query, uses_index;
 DROP EXTENSION lsm_am;

@@ -30,23 +30,6 @@ BEGIN
 	PERFORM lsm_flush(rel);
 END $$;
 
-CREATE FUNCTION same_rows(a regclass, b regclass) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-	na bigint;
-	nb bigint;
-	d bigint;
-BEGIN
-	EXECUTE format('SELECT count(*) FROM %s', a) INTO na;
-	EXECUTE format('SELECT count(*) FROM %s', b) INTO nb;
-	EXECUTE format('SELECT count(*) FROM ((TABLE %s EXCEPT ALL TABLE %s) UNION ALL (TABLE %s EXCEPT ALL TABLE %s)) x',
-				   a, b, b, a) INTO d;
-	IF na = nb AND d = 0 THEN
-		RETURN format('same %s rows', na);
-	END IF;
-	RETURN format('%s has %s rows, %s has %s, %s differ', a, na, b, nb, d);
-END $$;
-
 -- Whether the plain scan of lsm table l returns the keys (expression key)
 -- in the order of "ORDER BY key NULLS LAST" on heap table h, compared with
 -- the key's = (3 and 3.0 are equal keys, and come in row-id order).
@@ -295,6 +278,5 @@ RESET TimeZone;
 
 DROP TABLE hc, lc, hi, li, hd, ld, hv, lv, hb, lb, ht, lt;
 DROP FUNCTION scan_order_is(regclass, regclass, text);
-DROP FUNCTION same_rows(regclass, regclass);
 DROP PROCEDURE flush(regclass);
 DROP EXTENSION lsm_am;

@@ -30,15 +30,6 @@
 \endif
 CREATE EXTENSION lsm_am;
 
-CREATE PROCEDURE test_flush(rel regclass)
-LANGUAGE plpgsql AS $$
-BEGIN
-	IF (SELECT a.amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam
-		WHERE c.oid = rel) = 'lsm' THEN
-		PERFORM lsm_flush(rel);
-	END IF;
-END $$;
-
 -- fill(name, type, am, values): creates heap table h_<name> and table
 -- t_<name> (with access method am), both (k <type>, seq int), and inserts
 -- the values (SQL expressions) with seq = their position, into t_<name> in
@@ -396,5 +387,4 @@ BEGIN
 END $$;
 DROP FUNCTION check_keys(text, bool);
 DROP PROCEDURE fill(text, text, text, text[]);
-DROP PROCEDURE test_flush(regclass);
 DROP EXTENSION lsm_am;

@@ -17,34 +17,6 @@
 \endif
 CREATE EXTENSION lsm_am;
 
-CREATE FUNCTION same_rows(a regclass, b regclass) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-	na bigint;
-	nb bigint;
-	da bigint;
-	db bigint;
-BEGIN
-	EXECUTE format('SELECT count(*) FROM %s', a) INTO na;
-	EXECUTE format('SELECT count(*) FROM %s', b) INTO nb;
-	EXECUTE format('SELECT count(*) FROM (TABLE %s EXCEPT ALL TABLE %s) d', a, b) INTO da;
-	EXECUTE format('SELECT count(*) FROM (TABLE %s EXCEPT ALL TABLE %s) d', b, a) INTO db;
-	IF na = nb AND da = 0 AND db = 0 THEN
-		RETURN format('same %s rows', na);
-	END IF;
-	RETURN format('DIFFERENT: %s has %s rows, %s has %s; %s rows only in %s, %s only in %s',
-				  a, na, b, nb, da, a, db, b);
-END $$;
-
-CREATE PROCEDURE test_flush(rel regclass)
-LANGUAGE plpgsql AS $$
-BEGIN
-	IF (SELECT a.amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam
-		WHERE c.oid = rel) = 'lsm' THEN
-		PERFORM lsm_flush(rel);
-	END IF;
-END $$;
-
 --
 -- A primary key on the table's key column, a second unique column, a
 -- partial unique index and a unique expression index.
@@ -246,6 +218,4 @@ SELECT same_rows('hd', 'ld');
 SELECT * FROM ld ORDER BY id;
 
 DROP TABLE h, l, hc, lc, hd, ld;
-DROP PROCEDURE test_flush;
-DROP FUNCTION same_rows;
 DROP EXTENSION lsm_am;

@@ -17,15 +17,6 @@
 \endif
 CREATE EXTENSION lsm_am;
 
-CREATE PROCEDURE test_flush(rel regclass)
-LANGUAGE plpgsql AS $$
-BEGIN
-	IF (SELECT a.amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam
-		WHERE c.oid = rel) = 'lsm' THEN
-		PERFORM lsm_flush(rel);
-	END IF;
-END $$;
-
 -- ALTER TABLE ... SET ACCESS METHOD: rows, indexes and constraints follow.
 CREATE TABLE f_sam (k int PRIMARY KEY, v text);
 INSERT INTO f_sam SELECT g, 'v' || g FROM generate_series(1, 1000) g;
@@ -176,5 +167,4 @@ SELECT (SELECT count(*) FROM f_src) AS src, (SELECT count(*) FROM f_archive) AS 
 	   (SELECT count(*) FROM f_src WHERE g < 0) AS negated;
 DROP TABLE f_src, f_archive;
 
-DROP PROCEDURE test_flush(regclass);
 DROP EXTENSION lsm_am;

@@ -18,15 +18,6 @@
 \endif
 CREATE EXTENSION lsm_am;
 
-CREATE PROCEDURE test_flush(rel regclass)
-LANGUAGE plpgsql AS $$
-BEGIN
-	IF (SELECT a.amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam
-		WHERE c.oid = rel) = 'lsm' THEN
-		PERFORM lsm_flush(rel);
-	END IF;
-END $$;
-
 CREATE TABLE l (k int, v text) USING :am;
 INSERT INTO l SELECT g, 'v' || g FROM generate_series(1, 20000) g;
 CALL test_flush('l');
@@ -96,5 +87,4 @@ ROLLBACK;
 
 DROP TABLE l;
 DROP FUNCTION check_sample;
-DROP PROCEDURE test_flush;
 DROP EXTENSION lsm_am;

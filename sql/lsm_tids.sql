@@ -18,15 +18,6 @@
 CREATE EXTENSION lsm_am;
 CREATE EXTENSION amcheck;
 
-CREATE PROCEDURE test_flush(rel regclass)
-LANGUAGE plpgsql AS $$
-BEGIN
-	IF (SELECT a.amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam
-		WHERE c.oid = rel) = 'lsm' THEN
-		PERFORM lsm_flush(rel);
-	END IF;
-END $$;
-
 -- RETURNING system columns: the version just written, as heap's slot has it.
 CREATE TABLE r (a int PRIMARY KEY, b text) USING :am;
 BEGIN;
@@ -137,6 +128,5 @@ SELECT bt_index_parent_check('ac_k', true, true);
 
 DROP VIEW cv;
 DROP TABLE r, c, brin_t, ac;
-DROP PROCEDURE test_flush(regclass);
 DROP EXTENSION amcheck;
 DROP EXTENSION lsm_am;

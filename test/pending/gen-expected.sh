@@ -24,6 +24,9 @@ unorder='s/^\(SELECT .* FROM t_[a-z0-9_]*\) ORDER BY k NULLS LAST, seq; -- in ke
 # A test still in test/pending, or already in the suite (sql/, expected/).
 src() { [ -f "$here/sql/$1.sql" ] && echo "$here/sql/$1.sql" || echo "$here/../../sql/$1.sql"; }
 dst() { [ -f "$here/sql/$1.sql" ] && echo "$here/expected/$1.out" || echo "$here/../../expected/$1.out"; }
+# The helpers every test may use (sql/test_setup.sql) are created first.
+cp "$here/../../sql/test_setup.sql" "$tmp/sql/"
+cp "$here/../../expected/test_setup.out" "$tmp/expected/"
 for t in "$@"; do
 	sed "$order" "$(src "$t")" >"$tmp/sql/$t.sql"
 	touch "$tmp/expected/$t.out"
@@ -32,7 +35,7 @@ done
 as_pg=()
 [ "$(id -u)" -eq 0 ] && as_pg=(runuser -u "${LSM_PG_USER:-lsmci}" --)
 "${as_pg[@]}" env OUT="$tmp/out" PGHOST="$PGHOST" PGPORT="$PGPORT" PG_CONFIG="${PG_CONFIG:-}" \
-	"$here/regress.sh" --heap --inputdir "$tmp" "$@" >/dev/null || true
+	"$here/regress.sh" --heap --inputdir "$tmp" test_setup "$@" >/dev/null || true
 for t in "$@"; do
 	sed "$unorder" "$tmp/out/results/$t.out" >"$(dst "$t")"
 	echo "wrote $(realpath --relative-to="$here/../.." "$(dst "$t")")"
