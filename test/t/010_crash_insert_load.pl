@@ -22,8 +22,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use FindBin;
 use lib $FindBin::RealBin;
-use LsmCrash qw(kill9_all redo_check);
-use IPC::Run;
+use LsmCrash qw(kill9_all redo_check run_script found_transactions);
 use Time::HiRes qw(usleep);
 
 # LSM_TEST_AM=heap runs the same test on heap tables (to test the test).
@@ -88,15 +87,7 @@ sub start_load
 	my @load;
 	for my $s (1 .. $sessions)
 	{
-		my $file = session_script($round, $s);
-		my ($out, $err) = ('', '');
-		my $h = IPC::Run::start(
-			[
-				'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1',
-				'-d', $node->connstr('postgres'), '-f', $file
-			],
-			'>', \$out, '2>', \$err);
-		push @load, { h => $h, out => \$out, err => \$err, s => $s };
+		push @load, run_script($node, session_script($round, $s), $s);
 	}
 	return @load;
 }
@@ -155,13 +146,7 @@ for my $round (1 .. 3)
 	$node->start;
 	is(redo_check($node), '', 'after crash recovery: every named page exists');
 
-	my %found;
-	for my $line (split /\n/, $node->safe_psql('postgres',
-		"SELECT session, txn, count(*) FROM t WHERE round = $round GROUP BY session, txn"))
-	{
-		my ($s, $j, $c) = split /\|/, $line;
-		$found{"$s $j"} = $c;
-	}
+	my %found = found_transactions($node, "round = $round");
 	my (@missing, @partial, @uncommitted, @unknown);
 	for my $tx (sort keys %committed)
 	{

@@ -16,8 +16,8 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use FindBin;
 use lib $FindBin::RealBin;
-use LsmCrash qw(kill9_all acknowledged crash_problems redo_check);
-use IPC::Run;
+use LsmCrash qw(acknowledged crash_problems redo_check run_script crash_during
+  found_transactions);
 use Time::HiRes qw(usleep time);
 
 # LSM_TEST_AM=heap runs the same test on heap tables (to test the test); a
@@ -78,11 +78,7 @@ sub start_session
 		  . "$end;\n\\echo $end $s $j\n";
 	}
 	close($fh);
-	my ($out, $err) = ('', '');
-	my $h = IPC::Run::start(
-		[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'), '-f', $file ],
-		'>', \$out, '2>', \$err);
-	return { h => $h, out => \$out, err => \$err, s => $s };
+	return run_script($node, $file, $s);
 }
 
 my @delays = (0, 0.05, 0.3);
@@ -99,27 +95,8 @@ for my $round (1 .. 3)
 	my @load = map { start_session($round, $_) } (1, 2);
 	usleep(200_000);
 
-	my ($fout, $ferr) = ('', '');
 	my $t0 = time;
-	my $flush = IPC::Run::start(
-		[ 'psql', '-X', '-At', '-d', $node->connstr('postgres'), '-c', $flush_sql, '-c', "SELECT 'flush done'" ],
-		'>', \$fout, '2>', \$ferr);
-	# Wait until the flush is running, then a little more.
-	my $running = 0;
-	for (1 .. 2000)
-	{
-		$running = $node->safe_psql('postgres', qq{
-			SELECT count(*) FROM pg_stat_activity
-			WHERE state = 'active' AND query = \$q\$$flush_sql\$q\$});
-		last if $running;
-		$flush->pump_nb;
-		last if $fout =~ /flush done/;
-		usleep(5_000);
-	}
-	usleep($delays[ $round - 1 ] * 1_000_000);
-	kill9_all($node);
-	$flush->finish;
-	if ($fout =~ /flush done/)
+	if (crash_during($node, $flush_sql, $flush_sql, $delays[ $round - 1 ]))
 	{
 		note sprintf('round %d: the flush finished before the crash (%.2fs)', $round, time - $t0);
 	}
@@ -135,13 +112,7 @@ for my $round (1 .. 3)
 	$node->start;
 	is(redo_check($node), '', 'after crash recovery: every named page exists');
 
-	my %found;
-	for my $line (split /\n/, $node->safe_psql('postgres',
-		"SELECT session, txn, count(*) FROM t WHERE round = $round AND session > 0 GROUP BY 1, 2"))
-	{
-		my ($s, $j, $c) = split /\|/, $line;
-		$found{"$s $j"} = $c;
-	}
+	my %found = found_transactions($node, "round = $round AND session > 0");
 	# every 5th transaction rolls back
 	my @bad = crash_problems(\%found, $committed, $last,
 		sub { rows_of($round, @_) }, sub { $_[1] % 5 != 0 });

@@ -32,8 +32,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use FindBin;
 use lib $FindBin::RealBin;
-use LsmCrash qw(kill9_all redo_check);
-use IPC::Run;
+use LsmCrash qw(kill9_all redo_check run_script);
 use Time::HiRes qw(usleep);
 
 # LSM_TEST_AM=heap runs the same test on heap tables (to test the test).
@@ -160,15 +159,7 @@ sub start_load
 	my @load;
 	for my $s (1 .. $sessions)
 	{
-		my $file = session_script($round, $s);
-		my ($out, $err) = ('', '');
-		my $h = IPC::Run::start(
-			[
-				'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1',
-				'-d', $node->connstr('postgres'), '-f', $file
-			],
-			'>', \$out, '2>', \$err);
-		push @load, { h => $h, out => \$out, err => \$err, s => $s };
+		push @load, run_script($node, session_script($round, $s), $s);
 	}
 	return @load;
 }

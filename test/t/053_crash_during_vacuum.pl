@@ -19,8 +19,8 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use FindBin;
 use lib $FindBin::RealBin;
-use LsmCrash qw(kill9_all acknowledged crash_problems redo_check);
-use IPC::Run;
+use LsmCrash qw(acknowledged crash_problems redo_check run_script crash_during
+  found_transactions);
 use Time::HiRes qw(usleep time);
 
 # LSM_TEST_AM=heap runs the same test on heap tables (to test the test).
@@ -95,11 +95,7 @@ sub start_session
 		  . "UPDATE t $upd;\nUPDATE h $upd;\n$end;\n\\echo $end $s $j\n";
 	}
 	close($fh);
-	my ($out, $err) = ('', '');
-	my $h = IPC::Run::start(
-		[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'), '-f', $file ],
-		'>', \$out, '2>', \$err);
-	return { h => $h, out => \$out, err => \$err, s => $s };
+	return run_script($node, $file, $s);
 }
 
 my @delays = (0, 0.3, 1.0);
@@ -125,26 +121,8 @@ for my $round (1 .. 3)
 	my @load = map { start_session($round, $_) } (1, 2);
 	usleep(200_000);
 
-	my ($vout, $verr) = ('', '');
 	my $t0 = time;
-	my $vacuum = IPC::Run::start(
-		[ 'psql', '-X', '-At', '-d', $node->connstr('postgres'), '-c', 'VACUUM (VERBOSE) t', '-c', "SELECT 'vacuum done'" ],
-		'>', \$vout, '2>', \$verr);
-	my $running = 0;
-	for (1 .. 2000)
-	{
-		$running = $node->safe_psql('postgres', qq{
-			SELECT count(*) FROM pg_stat_activity
-			WHERE state = 'active' AND query LIKE 'VACUUM%'});
-		last if $running;
-		$vacuum->pump_nb;
-		last if $vout =~ /vacuum done/;
-		usleep(5_000);
-	}
-	usleep($delays[ $round - 1 ] * 1_000_000);
-	kill9_all($node);
-	$vacuum->finish;
-	if ($vout =~ /vacuum done/)
+	if (crash_during($node, 'VACUUM (VERBOSE) t', 'VACUUM%', $delays[ $round - 1 ]))
 	{
 		note sprintf('round %d: VACUUM finished before the crash (%.2fs)', $round, time - $t0);
 	}
@@ -160,13 +138,7 @@ for my $round (1 .. 3)
 	$node->start;
 	is(redo_check($node), '', 'after crash recovery: every named page exists');
 
-	my %found;
-	for my $line (split /\n/, $node->safe_psql('postgres',
-		"SELECT session, txn, count(*) FROM t WHERE round = $round AND session > 0 GROUP BY 1, 2"))
-	{
-		my ($s, $j, $c) = split /\|/, $line;
-		$found{"$s $j"} = $c;
-	}
+	my %found = found_transactions($node, "round = $round AND session > 0");
 	# every 5th transaction rolls back
 	my @bad = crash_problems(\%found, $committed, $last,
 		sub { rows_of($round, @_) }, sub { $_[1] % 5 != 0 });

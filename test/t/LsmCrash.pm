@@ -8,6 +8,9 @@
 #   my ($committed, $last) = acknowledged(@load);
 #   my @bad = crash_problems(\%found, $committed, $last, $rows, $commits);
 #   is(redo_check($node), '', 'every page named exists');
+#   my $session = run_script($node, $file, $s);
+#   my $finished = crash_during($node, 'VACUUM t', 'VACUUM%', 0.05);
+#   my %found = found_transactions($node, 'round = 1 AND session > 0');
 package LsmCrash;
 
 use strict;
@@ -16,9 +19,12 @@ use warnings;
 use Cwd qw(realpath);
 use Exporter qw(import);
 use Test::More;
+use IPC::Run;
 use Time::HiRes qw(usleep);
 
-our @EXPORT_OK = qw(kill9_all acknowledged crash_problems redo_check);
+our @EXPORT_OK =
+  qw(kill9_all acknowledged crash_problems redo_check run_script crash_during
+  found_transactions);
 
 # The server processes of a data directory: every PostgreSQL process keeps
 # its data directory as its working directory, including a child forked an
@@ -148,6 +154,58 @@ sub redo_check
 	my $log = PostgreSQL::Test::Utils::slurp_file($node->logfile);
 	push @bad, $1 while $log =~ /(WARNING:.*free pages past its end.*)/g;
 	return join("\n", @bad);
+}
+
+# Starts psql running the script $file as load session $s, stopping at the
+# first error; returns the session as acknowledged() takes it.
+sub run_script
+{
+	my ($node, $file, $s) = @_;
+	my ($out, $err) = ('', '');
+	my $h = IPC::Run::start(
+		[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'), '-f', $file ],
+		'>', \$out, '2>', \$err);
+	return { h => $h, out => \$out, err => \$err, s => $s };
+}
+
+# Runs $sql in a session of its own and crashes the server (kill9_all)
+# $delay seconds after pg_stat_activity shows a query LIKE $like running,
+# or at once if the statement ended first.  Returns whether it had ended.
+sub crash_during
+{
+	my ($node, $sql, $like, $delay) = @_;
+	my ($out, $err) = ('', '');
+	my $h = IPC::Run::start(
+		[ 'psql', '-X', '-At', '-d', $node->connstr('postgres'), '-c', $sql, '-c', "SELECT 'statement done'" ],
+		'>', \$out, '2>', \$err);
+	for (1 .. 2000)
+	{
+		last if $node->safe_psql('postgres', qq{
+			SELECT count(*) FROM pg_stat_activity
+			WHERE state = 'active' AND query LIKE \$q\$$like\$q\$});
+		$h->pump_nb;
+		last if $out =~ /statement done/;
+		usleep(5_000);
+	}
+	usleep($delay * 1_000_000);
+	kill9_all($node);
+	$h->finish;
+	return $out =~ /statement done/;
+}
+
+# The rows of table t per transaction found after a crash: "session txn" =>
+# rows, for the rows that match the condition $where.
+sub found_transactions
+{
+	my ($node, $where) = @_;
+	my %found;
+	for my $line (split /\n/, $node->safe_psql('postgres',
+		"SELECT session, txn, count(*) FROM t WHERE $where GROUP BY 1, 2"))
+	{
+		my ($s, $j, $c) = split /\|/, $line;
+		$found{"$s $j"} = $c;
+	}
+	return %found;
 }
 
 1;
