@@ -8,18 +8,24 @@
 #                         shared_preload_libraries = 'lsm_am'
 #   make installcheck-regress | installcheck-isolation | prove_installcheck
 #                         one suite at a time
+#   make -C lsm           the core alone: lsm/build/liblsm.a and the offline tool
+#                         lsm/build/lsm_inspect (not part of lsm_am.so)
 #   make -C lsm check     the core's own tests (no PostgreSQL involved)
 #
-# scripts/test.sh runs every suite against a throwaway cluster.
+# scripts/test.sh builds everything and runs every suite, pgTAP included (see
+# test/README.md).
 
 MODULE_big = lsm_am
 EXTENSION = lsm_am
 DATA = lsm_am--0.1.sql
 PGFILEDESC = "lsm_am - LSM-tree table access method"
 
-# The core: every lsm/*.c except standalone programs (those have a main()).
-LSM_PROGRAMS = lsm/lsm_inspect.c lsm/lsm_demo.c
-LSM_SRCS = $(filter-out $(LSM_PROGRAMS),$(sort $(wildcard lsm/*.c)))
+# The core: every lsm/*.c but what only the core's own tests, benchmarks and
+# offline tool use (lsm/Makefile builds those): the program lsm_inspect.c, the
+# standalone store db.c and the file pager file_pager.c.  lsm_am.so keeps its
+# pages in the relation, through src/lsm_pager.c.
+LSM_NOT_IN_MODULE = lsm/lsm_inspect.c lsm/db.c lsm/file_pager.c
+LSM_SRCS = $(filter-out $(LSM_NOT_IN_MODULE),$(sort $(wildcard lsm/*.c)))
 LSM_OBJS = $(LSM_SRCS:.c=.o)
 PG_SRCS = $(sort $(wildcard src/*.c))
 OBJS = $(PG_SRCS:.c=.o) $(LSM_OBJS)

@@ -1,5 +1,7 @@
-# scripts/cluster.sh - helpers shared by scripts/demo.sh and scripts/test.sh.
-# Source it; it defines functions and variables, it runs nothing.
+# scripts/cluster.sh - helpers shared by scripts/setup.sh, demo.sh, test.sh and
+# the PostgreSQL benchmarks (bench-load.sh, bench-read.sh, bench-sustained.sh):
+# the package list, the PostgreSQL user, throwaway clusters.  Source it; it
+# defines functions and variables, it runs nothing.
 #
 # PostgreSQL refuses to run as root, so when these scripts run as root the
 # server and every client that writes files run as an unprivileged user

@@ -3,7 +3,8 @@
 # package lsm_am needs to build and test, builds and installs the extension,
 # and runs the demo (scripts/demo.sh).
 #
-#   sudo scripts/setup.sh
+#   scripts/setup.sh            as root
+#   sudo scripts/setup.sh       as a user with sudo
 set -euo pipefail
 
 cd "$(dirname "$0")/.."

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # scripts/test.sh - builds lsm_am and runs every test suite; .ci/run calls it.
 #
-#   sudo scripts/test.sh
+#   scripts/test.sh             as root
+#   sudo scripts/test.sh        as a user with sudo
+#
+# As an ordinary user without sudo it also runs, once the packages are
+# installed, if the user may write PostgreSQL's install directories.
 #
 # Installs the packages it needs if they are missing, builds with warnings as
 # errors, then runs, in order:
