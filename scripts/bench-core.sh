@@ -11,6 +11,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/scripts/cluster.sh"
 bench=$root/test/bench
 nums=()
 reads=""
@@ -42,15 +43,6 @@ while [ $# -gt 0 ]; do
 done
 [ ${#nums[@]} -gt 0 ] || nums=(1000000 10000000)
 
-# Counts like 1M or 100k to plain numbers.
-count()
-{
-	case "$1" in
-		*[kK]) echo $(( ${1%?} * 1000 )) ;;
-		*[mM]) echo $(( ${1%?} * 1000000 )) ;;
-		*) echo "$1" ;;
-	esac
-}
 
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 mkdir -p "$dir"
@@ -82,12 +74,12 @@ rm -f "$logdir"/*.log
 
 status=0
 for n in "${nums[@]}"; do
-	n=$(count "$n")
+	n=$(lsm_count "$n")
 	r=${reads:-$(( n < 1000000 ? n : 1000000 ))}
 	s=${seeks:-$(( r / 10 ))}
 	for e in $engines; do
-		echo "== $e, $n keys, $(count "$r") reads, $(count "$s") seeks" >&2
-		if ! "$bench/bench_$e" --num "$n" --reads "$(count "$r")" --seeks "$(count "$s")" \
+		echo "== $e, $n keys, $(lsm_count "$r") reads, $(lsm_count "$s") seeks" >&2
+		if ! "$bench/bench_$e" --num "$n" --reads "$(lsm_count "$r")" --seeks "$(lsm_count "$s")" \
 			--dir "$dir" | tee "$logdir/$e-$n.log"; then
 			echo "bench_$e exited with an error at $n keys" >&2
 			echo "EXIT $e $n" >> "$logdir/$e-$n.log"
@@ -120,7 +112,7 @@ done
 	done
 	echo
 	for n in "${nums[@]}"; do
-		n=$(count "$n")
+		n=$(lsm_count "$n")
 		awk -v n="$n" -v engines="$engines" -v logdir="$logdir" '
 			function fmt(x,    s, o) {
 				if (x == "") return "-"

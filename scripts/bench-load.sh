@@ -70,29 +70,8 @@ while [ $# -gt 0 ]; do
 done
 [ ${#rows_list[@]} -gt 0 ] || rows_list=(1M 5M)
 
-count()
-{
-	case "$1" in
-		*[kK]) echo $(( ${1%?} * 1000 )) ;;
-		*[mM]) echo $(( ${1%?} * 1000000 )) ;;
-		*) echo "$1" ;;
-	esac
-}
-
-lsm_setup_user
-if [ $install = 1 ]; then
-	lsm_log "building and installing lsm_am"
-	make -s -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
-	make -s install >/dev/null
-fi
-
-if [ -z "$dir" ]; then
-	lsm_make_scratch bench-load
-	dir=$LSM_SCRATCH
-else
-	mkdir -p "$dir"
-	[ "$(id -u)" -eq 0 ] && chown "$LSM_RUN_USER" "$dir"
-fi
+lsm_bench_prepare bench-load "$install" "$dir"
+dir=$LSM_BENCH_DIR
 conf=$dir/bench.conf
 cat >"$conf" <<'EOF'
 # scripts/bench-load.sh: the same settings for every table
@@ -157,7 +136,7 @@ gen_sql()
 # then a checkpoint, leaves recycled segments for every load.
 max_n=0
 for r in "${rows_list[@]}"; do
-	n=$(count "$r")
+	n=$(lsm_count "$r")
 	[ "$n" -gt "$max_n" ] && max_n=$n
 done
 lsm_log "warming up: $((max_n * 500 / 1048576 + 64)) MB of WAL for the loads to recycle"
@@ -221,7 +200,7 @@ load()
 }
 
 for r in "${rows_list[@]}"; do
-	n=$(count "$r")
+	n=$(lsm_count "$r")
 	lsm_log "$n rows"
 	case " $methods " in *" copy "*)
 		psql_q -c "COPY ($(gen_sql "$n")) TO '$dir/data_$n.tsv'" ;;

@@ -73,26 +73,10 @@ while [ $# -gt 0 ]; do
 	shift
 done
 
-case "$rows" in
-	*[kK]) n=$(( ${rows%?} * 1000 )) ;;
-	*[mM]) n=$(( ${rows%?} * 1000000 )) ;;
-	*) n=$rows ;;
-esac
+n=$(lsm_count "$rows")
 
-lsm_setup_user
-if [ $install = 1 ]; then
-	lsm_log "building and installing lsm_am"
-	make -s -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
-	make -s install >/dev/null
-fi
-
-if [ -z "$dir" ]; then
-	lsm_make_scratch bench-read
-	dir=$LSM_SCRATCH
-else
-	mkdir -p "$dir"
-	[ "$(id -u)" -eq 0 ] && chown "$LSM_RUN_USER" "$dir"
-fi
+lsm_bench_prepare bench-read "$install" "$dir"
+dir=$LSM_BENCH_DIR
 conf=$dir/bench.conf
 cat >"$conf" <<'EOF'
 # scripts/bench-read.sh: the same settings for both tables

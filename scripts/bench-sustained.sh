@@ -95,34 +95,14 @@ while [ $# -gt 0 ]; do
 	shift
 done
 
-count()
-{
-	case "$1" in
-		*[kK]) echo $(( ${1%?} * 1000 )) ;;
-		*[mM]) echo $(( ${1%?} * 1000000 )) ;;
-		*) echo "$1" ;;
-	esac
-}
-prefill_n=$(count "$prefill")
+prefill_n=$(lsm_count "$prefill")
 if [ $((duration % interval)) -ne 0 ]; then
 	echo "--duration ($duration) must be a multiple of --interval ($interval)" >&2
 	exit 2
 fi
 
-lsm_setup_user
-if [ $install = 1 ]; then
-	lsm_log "building and installing lsm_am"
-	make -s -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
-	make -s install >/dev/null
-fi
-
-if [ -z "$dir" ]; then
-	lsm_make_scratch bench-sustained
-	dir=$LSM_SCRATCH
-else
-	mkdir -p "$dir"
-	[ "$(id -u)" -eq 0 ] && chown "$LSM_RUN_USER" "$dir"
-fi
+lsm_bench_prepare bench-sustained "$install" "$dir"
+dir=$LSM_BENCH_DIR
 conf=$dir/bench.conf
 cat >"$conf" <<EOF
 # scripts/bench-sustained.sh: the same settings for every table

@@ -122,3 +122,34 @@ lsm_cluster_stop() {
 	lsm_as_pg_in "$LSM_CLUSTER_DIR" pg_ctl -w -D "$LSM_CLUSTER_DIR/data" stop -m fast >/dev/null 2>&1 || true
 	LSM_CLUSTER_DIR=
 }
+
+# Prints N with a k or M suffix (5k, 2M) as a plain number.
+lsm_count() {
+	case "$1" in
+		*[kK]) echo $(( ${1%?} * 1000 )) ;;
+		*[mM]) echo $(( ${1%?} * 1000000 )) ;;
+		*) echo "$1" ;;
+	esac
+}
+
+# The start of a PostgreSQL benchmark: sets up the PostgreSQL user, builds
+# and installs lsm_am unless $2 is 0, and sets LSM_BENCH_DIR to directory $3
+# (made and handed to that user) or, if $3 is empty, to a new scratch
+# directory named for benchmark $1.
+lsm_bench_prepare() {
+	local name=$1 install=$2 dir=$3
+	lsm_setup_user
+	if [ "$install" = 1 ]; then
+		lsm_log "building and installing lsm_am"
+		make -s -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
+		make -s install >/dev/null
+	fi
+	if [ -z "$dir" ]; then
+		lsm_make_scratch "$name"
+		dir=$LSM_SCRATCH
+	else
+		mkdir -p "$dir"
+		[ "$(id -u)" -eq 0 ] && chown "$LSM_RUN_USER" "$dir"
+	fi
+	LSM_BENCH_DIR=$dir
+}
