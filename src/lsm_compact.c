@@ -1,6 +1,6 @@
 /*
- * lsm_compact.c - leveled compaction of an lsm table, and when the pages of
- * the runs it replaces may be reused.
+ * lsm_compact.c - leveled compaction of an lsm table (the pages of the runs
+ * it replaces are reused as lsm_space.c says).
  *
  * A compaction step reads the manifest, asks the core's picker what to
  * merge (lsm/compaction.h: level 0 by run count, deeper levels by size),
@@ -32,30 +32,15 @@
  * the oldest xmin of all databases (GetOldestNonRemovableTransactionId
  * without a relation), read after the pick; VACUUM (lsm_vacuum.c) uses the
  * table's own.
- *
- * Reuse of freed pages.  A reader reads runs of the manifest version it
- * found when its operation began (lsm_tree.c), possibly for as long as a
- * cursor stays open, and a standby's reader the same.  So the extents a
- * compaction frees are tagged with the next full transaction id at the time
- * of the change, and an extent is taken for a new run only once that tag is
- * older than the oldest xmin of any backend (GetOldestNonRemovable-
- * TransactionId over all databases, which includes walsenders' xmin from
- * hot_standby_feedback and replication slots).  Every reader reads inside a
- * statement with a snapshot, so its xmin is set and is no newer than the
- * next transaction id when it read the manifest, hence no newer than the
- * tag of any extent freed after that; as long as it reads, the extent stays
- * free.
  */
 #include "postgres.h"
 
 #include "access/relation.h"
-#include "access/transam.h"
 #include "catalog/objectaddress.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
-#include "storage/procarray.h"
 #include "utils/acl.h"
 #include "utils/guc.h"
 #include "utils/rel.h"
@@ -91,114 +76,6 @@ lsm_compact_init(void)
 
 	/* The launcher of background compaction workers. */
 	lsm_worker_init();
-}
-
-/* ----------------------------------------------------------------
- * Horizons
- * ----------------------------------------------------------------
- */
-
-uint64
-lsm_free_horizon(void)
-{
-	return U64FromFullTransactionId(ReadNextFullTransactionId());
-}
-
-uint64
-lsm_reusable_horizon(void)
-{
-	TransactionId oldest;
-	FullTransactionId next;
-	uint32		behind;
-
-	/*
-	 * The oldest xmin first: the next xid read after it is never older, so
-	 * the distance below is what it seems.
-	 */
-	oldest = GetOldestNonRemovableTransactionId(NULL);
-	next = ReadNextFullTransactionId();
-	if (!TransactionIdIsNormal(oldest))
-		return 0;
-	behind = XidFromFullTransactionId(next) - oldest;
-	if ((uint64) behind >= U64FromFullTransactionId(next))
-		return 0;
-	/* Tags strictly older than the oldest xmin are past every reader. */
-	return U64FromFullTransactionId(next) - behind - 1;
-}
-
-/*
- * Extents become reusable one by one as the horizon passes them, but the
- * core coalesces free extents only when their horizons are equal, so
- * neighbours freed by different changes would stay apart and a run larger
- * than each of them would extend the relation instead.  Reusable extents
- * are therefore relabelled horizon 0 and coalesced before taking one.
- */
-static void
-lsm_free_list_settle(lsm_manifest *m, uint64 reusable)
-{
-	int			n = 0;
-
-	for (int i = 0; i < m->nfree; i++)
-	{
-		lsm_extent	e = m->free[i];
-		lsm_extent *prev = n > 0 ? &m->free[n - 1] : NULL;
-
-		if (e.horizon <= reusable)
-			e.horizon = 0;
-		if (prev && prev->horizon == e.horizon &&
-			(uint64) prev->first + prev->npages == e.first &&
-			(uint64) prev->npages + e.npages <= PG_UINT32_MAX)
-			prev->npages += e.npages;
-		else
-			m->free[n++] = e;
-	}
-	m->nfree = n;
-}
-
-bool
-lsm_take_reusable_extent(lsm_manifest *m, uint32 npages, lsm_pageno *first)
-{
-	uint64		reusable = lsm_reusable_horizon();
-
-	lsm_free_list_settle(m, reusable);
-	return lsm_manifest_take_extent(m, npages, reusable, first) == LSM_OK;
-}
-
-uint64
-lsm_reusable_pages_below(lsm_manifest *m, BlockNumber end, uint32 *largest)
-{
-	uint64		n = 0;
-
-	*largest = 0;
-	lsm_free_list_settle(m, lsm_reusable_horizon());
-	for (int i = 0; i < m->nfree; i++)
-		if (m->free[i].horizon == 0 && m->free[i].first < end)
-		{
-			uint32		below = Min(m->free[i].npages, end - m->free[i].first);
-
-			n += below;
-			*largest = Max(*largest, below);
-		}
-	return n;
-}
-
-BlockNumber
-lsm_free_tail(lsm_manifest *m, BlockNumber nblocks)
-{
-	BlockNumber end = nblocks;
-
-	lsm_free_list_settle(m, lsm_reusable_horizon());
-	/* sorted by first page and coalesced: only the last can end there */
-	while (m->nfree > 0)
-	{
-		lsm_extent *e = &m->free[m->nfree - 1];
-
-		if (e->horizon != 0 || (uint64) e->first + e->npages != end)
-			break;
-		end = e->first;
-		m->nfree--;
-	}
-	return end;
 }
 
 /* ----------------------------------------------------------------

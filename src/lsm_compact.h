@@ -41,33 +41,7 @@ extern void lsm_compact_count(LsmStore *s, const lsm_compaction_stats *stats,
 							  const LsmGcStats *gstats);
 
 /*
- * Extents freed by a manifest change are tagged with the next full
- * transaction id at the time of the change (lsm_free_horizon); an extent is
- * reused only once its tag is older than every backend's xmin, standby
- * feedback and replication slots included (lsm_reusable_horizon).
- */
-extern uint64 lsm_free_horizon(void);
-extern uint64 lsm_reusable_horizon(void);
-
-/*
- * Takes npages contiguous free pages of m whose horizon has passed (first
- * fit); false if none fit.
- */
-extern bool lsm_take_reusable_extent(lsm_manifest *m, uint32 npages,
-									 lsm_pageno *first);
-
-/*
- * Removes from m's free list the reusable free pages at the end of a
- * relation of nblocks pages; returns where the relation may then end.
- */
-extern BlockNumber lsm_free_tail(lsm_manifest *m, BlockNumber nblocks);
-
-/* Free pages of m below page end that may be reused now, and the most of them in one piece. */
-extern uint64 lsm_reusable_pages_below(lsm_manifest *m, BlockNumber end,
-									   uint32 *largest);
-
-/*
- * Background compaction (lsm_worker.c): the launcher is registered from
+ * Background compaction (lsm_compact_worker.c): the launcher is registered from
  * lsm_compact_init; a flush that leaves the table needing compaction (its
  * manifest m just committed) asks for it with lsm_compact_request.
  */

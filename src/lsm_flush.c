@@ -11,7 +11,7 @@
  * again); the memtable leaves the list in the same step.  Its region
  * returns to the pool once no reader has it pinned.
  *
- * Flushing is the flusher's job (lsm_flusher.c): a writer that froze a
+ * Flushing is the flusher's job (lsm_flush_worker.c): a writer that froze a
  * memtable wakes it and goes on writing into the fresh one.  A writer
  * flushes itself only when the flusher cannot: it is not running, or it
  * could not lock the table lately, or this transaction holds a lock that

@@ -39,7 +39,6 @@
 #include "utils/memutils.h"
 
 #include "lsm/coding.h"
-#include "lsm_compact.h"
 #include "lsm_storage.h"
 
 /*

@@ -1,6 +1,7 @@
 /*
  * lsm_pager.c - an lsm table's pages through the buffer manager: the page
- * format, relation extension, and the core's pager (lsm/pager.h).
+ * format, page reads and writes, and the core's pager (lsm/pager.h);
+ * new pages come from lsm_space.c.
  *
  * The core calls the pager from deep inside its own code, which allocates
  * with malloc and reports failure by status codes.  An ERROR raised by the
@@ -21,7 +22,6 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
-#include "lsm_compact.h"
 #include "lsm_keys.h"
 #include "lsm_storage.h"
 
@@ -411,51 +411,6 @@ lsm_read_page(LsmStore *s, BlockNumber blkno, uint16 type, int lockmode)
 }
 
 /*
- * Adds npages pages at the end of the relation and returns the first.  The
- * pages are zero-filled.  Extension is serialised by the table's extension
- * lock, which also covers flushes done on behalf of other backends.
- *
- * Only the last page is written, past the end of the file: the file system
- * fills the pages before it with zeros, so a run's or the log's new extent
- * costs one write instead of one per page through shared buffers.  The
- * extension is WAL-logged as an image of that zero page, as hash indexes
- * log their bucket pages (_hash_alloc_buckets): pages of the extent may be
- * named by the manifest (a free extent, the log's spare pages freed at the
- * next load) without ever being written, and redo -- crash recovery after a
- * truncation, a standby, a restored base backup -- must leave a file that
- * holds them.
- */
-BlockNumber
-lsm_extend(LsmStore *s, uint32 npages)
-{
-	LWLock	   *lock = s->entry ? &s->entry->extend : NULL;
-	SMgrRelation srel = smgropen(s->node, InvalidBackendId);
-	PGAlignedBlock zero;
-	BlockNumber first;
-	BlockNumber last;
-
-	Assert(npages > 0);
-	memset(zero.data, 0, BLCKSZ);
-	if (lock)
-		LWLockAcquire(lock, LW_EXCLUSIVE);
-	first = smgrnblocks(srel, MAIN_FORKNUM);
-	if ((uint64) first + npages > MaxBlockNumber)
-		ereport(ERROR,
-				errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				errmsg("cannot extend lsm table \"%s\" beyond %u blocks",
-					   s->relname, MaxBlockNumber));
-	last = first + npages - 1;
-	/* WAL first: redo then never has a shorter file than this one. */
-	if (s->needs_wal)
-		log_newpage(&s->node, MAIN_FORKNUM, last, zero.data, true);
-	smgrextend(srel, MAIN_FORKNUM, last, zero.data, false);
-	if (lock)
-		LWLockRelease(lock);
-	s->nblocks = Max(s->nblocks, first + npages);
-	return first;
-}
-
-/*
  * Writes a whole page once (run and manifest pages): formatted as type, its
  * payload copied, WAL-logged as a full page image, through the bulk-write
  * ring.
@@ -674,66 +629,6 @@ lsm_run_pager_init(LsmRunPager *rp, LsmStore *s, XLogRecPtr lsn_limit)
 	rp->pager.payload_size = LSM_PAYLOAD_SIZE;
 	rp->store = s;
 	rp->lsn_limit = lsn_limit;
-}
-
-/*
- * Where a new run of npages goes: a free extent of the manifest (taken in a
- * manifest change of its own, so that nobody else takes it; if the run is
- * never committed, the pages are found unowned and freed again when the
- * table is next loaded), else new pages at the end of the relation.
- */
-static BlockNumber
-lsm_alloc_pages(LsmStore *s, uint32 npages)
-{
-	LsmMetaTx	tx;
-	lsm_pageno	first = InvalidBlockNumber;
-	volatile bool taken = false;
-
-	lsm_meta_begin(s, &tx, true, true);
-	PG_TRY();
-	{
-		/*
-		 * Extents freed at once (log pages, manifest overflow pages) have
-		 * horizon 0; those of runs replaced by compaction wait until no
-		 * reader can still be reading them (lsm_compact.h).
-		 */
-		if (lsm_take_reusable_extent(&tx.m, npages, &first))
-		{
-			taken = true;
-			lsm_meta_commit(s, &tx, NULL, NULL);
-		}
-	}
-	PG_FINALLY();
-	{
-		lsm_manifest_free(&tx.m);
-	}
-	PG_END_TRY();
-	UnlockReleaseBuffer(tx.buf);
-	if (!taken)
-		first = lsm_extend(s, npages);
-	return first;
-}
-
-/* The core's lsm_alloc_fn for runs. */
-lsm_status
-lsm_alloc_extent(void *arg, uint32_t npages, lsm_pageno *first)
-{
-	LsmStore   *s = (LsmStore *) arg;
-	volatile lsm_status st = LSM_OK;
-
-	if (s->error)
-		return LSM_IO_ERROR;
-	PG_TRY();
-	{
-		*first = lsm_alloc_pages(s, npages);
-	}
-	PG_CATCH();
-	{
-		lsm_store_catch(s);
-		st = LSM_IO_ERROR;
-	}
-	PG_END_TRY();
-	return st;
 }
 
 /* Run options: bloom keys are data keys without their row id. */

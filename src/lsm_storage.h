@@ -342,11 +342,41 @@ extern int	lsm_write_back_begin(void);
 extern void lsm_page_init(Page page, uint16 type);
 extern bool lsm_page_is(Page page, uint16 type);
 extern Buffer lsm_read_page(LsmStore *s, BlockNumber blkno, uint16 type, int lockmode);
-extern BlockNumber lsm_extend(LsmStore *s, uint32 npages);
 extern void lsm_write_page(LsmStore *s, BlockNumber blkno, uint16 type,
 						   const uint8 *payload);
 extern BlockNumber lsm_store_nblocks(LsmStore *s);
+
+/* Page allocation and reuse (lsm_space.c). */
+extern BlockNumber lsm_extend(LsmStore *s, uint32 npages);
+/* The core's lsm_alloc_fn for runs: a reusable free extent, else new pages. */
 extern lsm_status lsm_alloc_extent(void *arg, uint32_t npages, lsm_pageno *first);
+
+/*
+ * Extents freed by a manifest change are tagged with the next full
+ * transaction id at the time of the change (lsm_free_horizon); an extent is
+ * reused only once its tag is older than every backend's xmin, standby
+ * feedback and replication slots included (lsm_reusable_horizon).
+ */
+extern uint64 lsm_free_horizon(void);
+extern uint64 lsm_reusable_horizon(void);
+
+/*
+ * Takes npages contiguous free pages of m whose horizon has passed (first
+ * fit); false if none fit.
+ */
+extern bool lsm_take_reusable_extent(lsm_manifest *m, uint32 npages,
+									 lsm_pageno *first);
+
+/*
+ * Removes from m's free list the reusable free pages at the end of a
+ * relation of nblocks pages; returns where the relation may then end.
+ */
+extern BlockNumber lsm_free_tail(lsm_manifest *m, BlockNumber nblocks);
+
+/* Free pages of m below page end that may be reused now, and the most of them in one piece. */
+extern uint64 lsm_reusable_pages_below(lsm_manifest *m, BlockNumber end,
+									   uint32 *largest);
+
 /*
  * The pager a run is read through: the store's, checking that each page
  * is still the run's.  A run's pages are written before the manifest
@@ -464,7 +494,7 @@ extern LsmFlushOutcome lsm_flush_other(LsmUse *vu, const LsmVictim *v,
 									   bool freeze_active);
 
 /* ----------------------------------------------------------------
- * The flusher (lsm_flusher.c): a background worker that flushes frozen
+ * The flusher (lsm_flush_worker.c): a background worker that flushes frozen
  * memtables, so that writers do not
  * ----------------------------------------------------------------
  */

@@ -31,7 +31,7 @@
  *      when it holds nothing a run does not, to a fresh page low in the
  *      file (lsm_log_move_down); an overflow manifest into a lower free
  *      extent.  Freed pages are reused or cut
- *      only once no reader can still read them (lsm_compact.h), so the
+ *      only once no reader can still read them (lsm_space.c), so the
  *      pages a VACUUM frees itself are given back by a later one: after a
  *      workload that rewrote most rows, the first VACUUM removes the dead
  *      versions, the second moves the rest into the pages the first freed,

@@ -1,5 +1,5 @@
 /*
- * lsm_flusher.c - the flusher: a background worker ("lsm flusher" in
+ * lsm_flush_worker.c - the flusher: a background worker ("lsm flusher" in
  * pg_stat_activity) that writes frozen memtables to level-0 runs, so that
  * writers do not.
  *
@@ -12,7 +12,7 @@
  * only the directory entry (relfilenode, persistence, name), not a catalog
  * lookup, so one flusher, connected to no database, serves every database,
  * and it never waits behind a compaction, which the per-database workers
- * run (lsm_worker.c).
+ * run (lsm_compact_worker.c).
  *
  * When the flusher cannot lock a table (a DDL statement holds or awaits a
  * lock that conflicts), it marks the table for a second, during which its

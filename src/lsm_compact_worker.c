@@ -1,5 +1,5 @@
 /*
- * lsm_worker.c - background compaction: a launcher and one worker per
+ * lsm_compact_worker.c - background compaction: a launcher and one worker per
  * database.
  *
  * A flush that leaves a table needing compaction (the picker says so: level
@@ -14,7 +14,7 @@
  * nothing more or another table's request waits (tables take turns, so that
  * one under a steady load does not keep the others' writers stopped), and
  * exits once its database has no request left.  Flushes are not theirs:
- * the flusher (lsm_flusher.c) does them, never waiting behind a
+ * the flusher (lsm_flush_worker.c) does them, never waiting behind a
  * compaction.  Both
  * restart after a crash of their own (the launcher after 5 seconds; workers
  * are started again by the launcher while requests remain).
