@@ -380,19 +380,8 @@ lsm_compact(PG_FUNCTION_ARGS)
 					   get_relkind_objtype(rel->rd_rel->relkind),
 					   RelationGetRelationName(rel));
 
-	/* Attached, so that readers learn of each manifest change. */
-	u = lsm_use_attach(&rel->rd_node);
-	lsm_store_init(&store, &rel->rd_node, rel->rd_rel->relpersistence,
-				   RelationNeedsWAL(rel), RelationGetRelationName(rel),
-				   CurrentMemoryContext);
-	store.entry = u->entry;
-
-	/*
-	 * Loaded first: loading frees pages no run owns, which would include
-	 * the outputs of a compaction in progress.  Attached, the table stays
-	 * loaded until we are done.
-	 */
-	lsm_load(&store, u);
+	/* Attached, so that readers learn of each manifest change; loaded. */
+	u = lsm_store_open(&store, rel, true);
 	write_back = lsm_write_back_begin();
 	while (lsm_compact_step(&store, true))
 		CHECK_FOR_INTERRUPTS();

@@ -411,13 +411,7 @@ lsm_worker_compact(Oid dbid, Oid relid, RelFileNode node)
 		relation_close(rel, NoLock);
 		return LSM_WORKER_DONE;
 	}
-	u = lsm_use_attach(&rel->rd_node);
-	lsm_store_init(&store, &rel->rd_node, rel->rd_rel->relpersistence,
-				   RelationNeedsWAL(rel), RelationGetRelationName(rel),
-				   CurrentMemoryContext);
-	store.entry = u->entry;
-	/* Loaded first and kept loaded while attached (see lsm_compact). */
-	lsm_load(&store, u);
+	u = lsm_store_open(&store, rel, true);
 	pgstat_report_activity(STATE_RUNNING, RelationGetRelationName(rel));
 	lsm_worker_drop_xmin();
 	while (lsm_compact_step(&store, false))

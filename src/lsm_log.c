@@ -831,6 +831,26 @@ lsm_replay(LsmStore *s, LsmTableShared *e, int region)
 }
 
 /*
+ * Opens relation rel's storage for an operation on the whole table
+ * (compaction, VACUUM, verification): attaches to its shared entry, for as
+ * long as the returned use lasts, and sets up s in the current memory
+ * context; with load, loads the table.  Being attached keeps the table
+ * loaded, so that no later load frees the pages of a merge in progress
+ * (a load frees pages no run owns).
+ */
+LsmUse *
+lsm_store_open(LsmStore *s, Relation rel, bool load)
+{
+	LsmUse	   *u = lsm_use_attach(&rel->rd_node);
+
+	lsm_store_init_rel(s, rel, CurrentMemoryContext);
+	s->entry = u->entry;
+	if (load)
+		lsm_load(s, u);
+	return u;
+}
+
+/*
  * Makes sure the table's memtables hold its whole live log: on first use
  * since server start (or since the directory evicted it), replays the log.
  */

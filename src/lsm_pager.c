@@ -64,6 +64,14 @@ lsm_store_init(LsmStore *s, const RelFileNode *node, char persistence,
 	lsm_store_set_wal(s, persistence, needs_wal);
 }
 
+/* The store of relation rel, as it is now. */
+void
+lsm_store_init_rel(LsmStore *s, Relation rel, MemoryContext cxt)
+{
+	lsm_store_init(s, &rel->rd_node, rel->rd_rel->relpersistence,
+				   RelationNeedsWAL(rel), RelationGetRelationName(rel), cxt);
+}
+
 /*
  * GenericXLogStart only asks RelationNeedsWAL of its relation; the stand-in
  * answers what the real relation answered when the store was set up (false

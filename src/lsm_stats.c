@@ -67,9 +67,7 @@ lsm_levels(PG_FUNCTION_ARGS)
 	LsmMetaTx	tx;
 
 	InitMaterializedSRF(fcinfo, 0);
-	lsm_store_init(&store, &rel->rd_node, rel->rd_rel->relpersistence,
-				   RelationNeedsWAL(rel), RelationGetRelationName(rel),
-				   CurrentMemoryContext);
+	lsm_store_init_rel(&store, rel, CurrentMemoryContext);
 	lsm_meta_begin(&store, &tx, false, true);
 	for (int l = 0; l < LSM_MAX_LEVELS; l++)
 	{
@@ -213,9 +211,7 @@ lsm_stats_runs(Relation rel, Datum *values)
 	uint64		entries = 0;
 	uint64		bytes = 0;
 
-	lsm_store_init(&store, &rel->rd_node, rel->rd_rel->relpersistence,
-				   RelationNeedsWAL(rel), RelationGetRelationName(rel),
-				   CurrentMemoryContext);
+	lsm_store_init_rel(&store, rel, CurrentMemoryContext);
 	lsm_meta_begin(&store, &tx, false, true);
 	for (int l = 0; l < LSM_MAX_LEVELS; l++)
 	{

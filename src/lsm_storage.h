@@ -327,6 +327,7 @@ typedef struct LsmStore
 extern void lsm_store_init(LsmStore *s, const RelFileNode *node,
 						   char persistence, bool needs_wal,
 						   const char *relname, MemoryContext cxt);
+extern void lsm_store_init_rel(LsmStore *s, Relation rel, MemoryContext cxt);
 extern void lsm_store_set_wal(LsmStore *s, char persistence, bool needs_wal);
 extern void lsm_store_free(LsmStore *s);
 extern void lsm_store_catch(LsmStore *s);
@@ -432,6 +433,7 @@ extern void lsm_log_write(LsmStore *s, LsmTableShared *e, const uint8 *buf,
 extern BlockNumber *lsm_log_pages_between(LsmStore *s, BlockNumber first,
 										  BlockNumber stop, int *npages);
 extern void lsm_load(LsmStore *s, LsmUse *u);
+extern LsmUse *lsm_store_open(LsmStore *s, Relation rel, bool load);
 extern bool lsm_log_move_down(LsmStore *s, LsmTableShared *e);
 
 /* ----------------------------------------------------------------

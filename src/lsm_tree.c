@@ -371,8 +371,7 @@ lsm_tree_open(Relation rel)
 		t->in_recovery = false;
 		t->standby.mem = NULL;
 		lsm_standby_reset(&t->standby);
-		lsm_store_init(&t->store, &rel->rd_node, rel->rd_rel->relpersistence,
-					   RelationNeedsWAL(rel), RelationGetRelationName(rel), t->cxt);
+		lsm_store_init_rel(&t->store, rel, t->cxt);
 	}
 	else
 		lsm_store_set_wal(&t->store, rel->rd_rel->relpersistence,

@@ -735,13 +735,7 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 
 	/* 2 */
 	lsm_tree_flush(lsm_tree_open(rel));
-	v->use = lsm_use_attach(&rel->rd_node);
-	lsm_store_init(&v->store, &rel->rd_node, rel->rd_rel->relpersistence,
-				   RelationNeedsWAL(rel), RelationGetRelationName(rel),
-				   CurrentMemoryContext);
-	v->store.entry = v->use->entry;
-	/* loaded, so that no load frees the pages of a merge in progress */
-	lsm_load(&v->store, v->use);
+	v->use = lsm_store_open(&v->store, rel, true);
 	lsm_meta_begin(&v->store, &tx, false, true);
 	v->bound_seq = tx.m.flushed_seq;
 	lsm_meta_end(&tx);

@@ -968,9 +968,7 @@ lsm_verify(PG_FUNCTION_ARGS)
 					   get_relkind_objtype(v->rel->rd_rel->relkind),
 					   RelationGetRelationName(v->rel));
 
-	lsm_store_init(&v->store, &v->rel->rd_node, v->rel->rd_rel->relpersistence,
-				   RelationNeedsWAL(v->rel), RelationGetRelationName(v->rel),
-				   v->cxt);
+	lsm_store_init_rel(&v->store, v->rel, v->cxt);
 	lsm_manifest_init(&v->m);
 	PG_TRY();
 	{
