@@ -38,25 +38,12 @@
 #include <unistd.h>
 
 #include "coding.h"
+#include "format.h"
 #include "logrec.h"
 #include "manifest.h"
 #include "sstable.h"
 
-#define PG_PAGE_HEADER		24
-#define PG_SPECIAL			8
-#define PAYLOAD_SIZE		(LSM_PAGE_SIZE - PG_PAGE_HEADER - PG_SPECIAL)
-#define PAGE_ID				0xFF8B
-#define PAGE_META			1
-#define PAGE_LOG			2
-#define PAGE_RUN			3
-#define PAGE_MANIFEST		4
-#define META_MAGIC			0x4C534D54	/* "LSMT" */
-#define META_INLINE_OFFSET	56	/* MAXALIGN(sizeof(LsmMetaData)) */
-#define SEGMENT_PAGES		131072	/* 1 GB segments of 8 KiB pages */
-#define ROWID_BYTES			6
-#define FAMILY_DATA			0x02
-#define PD_LOWER			12	/* offset of pd_lower in the page header */
-#define LOG_HEADER			8	/* next page (u32), reserved (u32) */
+_Static_assert(LSM_PAGE_SIZE == LSM_FORMAT_PAGE_SIZE, "the core pages lsm_am files");
 
 /* The relation file, read whole into memory (segments concatenated). */
 typedef struct relfile
@@ -81,11 +68,11 @@ page_at(const relfile *rf, lsm_pageno p)
 static int
 page_type(const relfile *rf, lsm_pageno p)
 {
-	const uint8_t *special = page_at(rf, p) + LSM_PAGE_SIZE - PG_SPECIAL;
+	const uint8_t *page = page_at(rf, p);
 
-	if (lsm_get_u16(special + 6) != PAGE_ID)
+	if (lsm_get_u16(page + LSM_FORMAT_ID_OFFSET) != LSM_FORMAT_PAGE_ID)
 		return -1;
-	return lsm_get_u16(special + 4);
+	return lsm_get_u16(page + LSM_FORMAT_KIND_OFFSET);
 }
 
 /* The pager the core reads runs through: only run pages are handed out. */
@@ -96,12 +83,12 @@ rf_get(lsm_pager *p, lsm_pageno pageno, const uint8_t **payload, void **handle)
 
 	if (pageno >= rf->npages)
 		return LSM_IO_ERROR;
-	if (page_type(rf, pageno) != PAGE_RUN && page_type(rf, pageno) != PAGE_MANIFEST)
+	if (page_type(rf, pageno) != LSM_FORMAT_PAGE_RUN && page_type(rf, pageno) != LSM_FORMAT_PAGE_MANIFEST)
 	{
 		rf->bad_page = pageno;
 		return LSM_CORRUPT;
 	}
-	*payload = page_at(rf, pageno) + PG_PAGE_HEADER;
+	*payload = page_at(rf, pageno) + LSM_FORMAT_PAGE_HEADER;
 	*handle = NULL;
 	return LSM_OK;
 }
@@ -172,13 +159,13 @@ relfile_open(relfile *rf, const char *path)
 
 	memset(rf, 0, sizeof(*rf));
 	rf->base.ops = &rf_ops;
-	rf->base.payload_size = PAYLOAD_SIZE;
+	rf->base.payload_size = LSM_FORMAT_PAYLOAD_SIZE;
 	if (!read_segment(rf, path))
 	{
 		fprintf(stderr, "lsm_inspect: %s: %s\n", path, strerror(errno));
 		exit(2);
 	}
-	for (int i = 1; rf->npages == (lsm_pageno) i * SEGMENT_PAGES; i++)
+	for (int i = 1; rf->npages == (lsm_pageno) i * LSM_FORMAT_SEGMENT_PAGES; i++)
 	{
 		snprintf(seg, sizeof(seg), "%s.%d", path, i);
 		if (!read_segment(rf, seg))
@@ -190,8 +177,8 @@ relfile_open(relfile *rf, const char *path)
 static size_t
 bloom_key_len(lsm_slice user_key)
 {
-	if (user_key.len >= 1 + ROWID_BYTES && user_key.data[0] == FAMILY_DATA)
-		return user_key.len - ROWID_BYTES;
+	if (user_key.len >= 1 + LSM_FORMAT_ROWID_BYTES && user_key.data[0] == LSM_FORMAT_FAMILY_DATA)
+		return user_key.len - LSM_FORMAT_ROWID_BYTES;
 	return user_key.len;
 }
 
@@ -207,38 +194,41 @@ load_manifest(relfile *rf, lsm_manifest *m)
 	uint8_t    *img;
 	lsm_status	st;
 
-	if (rf->npages == 0 || page_type(rf, 0) != PAGE_META)
+	if (rf->npages == 0 || page_type(rf, 0) != LSM_FORMAT_PAGE_META)
 	{
 		printf("page 0 is not an lsm metapage\n");
 		return false;
 	}
-	meta = page_at(rf, 0) + PG_PAGE_HEADER;
-	if (lsm_get_u32(meta) != META_MAGIC)
+	meta = page_at(rf, 0) + LSM_FORMAT_PAGE_HEADER;
+	if (lsm_get_u32(meta + LSM_FORMAT_META_MAGIC_OFF) != LSM_FORMAT_META_MAGIC)
 	{
 		printf("metapage: bad magic %08x\n", lsm_get_u32(meta));
 		return false;
 	}
-	len = lsm_get_u32(meta + 24);
-	first = lsm_get_u32(meta + 28);
-	npages = lsm_get_u32(meta + 32);
-	enc = lsm_get_u16(meta + 40);
+	len = lsm_get_u32(meta + LSM_FORMAT_META_MLEN_OFF);
+	first = lsm_get_u32(meta + LSM_FORMAT_META_MFIRST_OFF);
+	npages = lsm_get_u32(meta + LSM_FORMAT_META_MNPAGES_OFF);
+	enc = lsm_get_u16(meta + LSM_FORMAT_META_KEY_ENCODER_OFF);
 	printf("metapage: format version %u, %u pages, row ids handed out below %llu\n",
-		   lsm_get_u32(meta + 4), rf->npages, (unsigned long long) lsm_get_u64(meta + 8));
+		   lsm_get_u32(meta + LSM_FORMAT_META_VERSION_OFF), rf->npages,
+		   (unsigned long long) lsm_get_u64(meta + LSM_FORMAT_META_ROWID_HWM_OFF));
 	printf("key: attribute %d, type oid %u, collation oid %u, encoder %s\n",
-		   (int16_t) lsm_get_u16(meta + 42), lsm_get_u32(meta + 44), lsm_get_u32(meta + 48),
+		   (int16_t) lsm_get_u16(meta + LSM_FORMAT_META_KEY_ATTNUM_OFF),
+		   lsm_get_u32(meta + LSM_FORMAT_META_KEY_TYPID_OFF),
+		   lsm_get_u32(meta + LSM_FORMAT_META_KEY_COLL_OFF),
 		   enc < sizeof(encoders) / sizeof(encoders[0]) ? encoders[enc] : "unknown");
 	printf("manifest: version %llu, %u bytes, %s",
-		   (unsigned long long) lsm_get_u64(meta + 16), len,
+		   (unsigned long long) lsm_get_u64(meta + LSM_FORMAT_META_MVERSION_OFF), len,
 		   first == 0 ? "in the metapage\n" : "");
 	if (first == 0)
 	{
-		if (len > PAYLOAD_SIZE - META_INLINE_OFFSET)
+		if (len > LSM_FORMAT_PAYLOAD_SIZE - LSM_FORMAT_META_INLINE)
 			return printf("manifest length is impossible\n"), false;
-		return lsm_manifest_deserialize(lsm_slice_make(meta + META_INLINE_OFFSET, len), m) == LSM_OK ||
+		return lsm_manifest_deserialize(lsm_slice_make(meta + LSM_FORMAT_META_INLINE, len), m) == LSM_OK ||
 			(printf("manifest does not deserialize (checksum or invariants)\n"), false);
 	}
 	printf("on pages %u..%u\n", first, first + npages - 1);
-	if ((uint64_t) len > (uint64_t) npages * PAYLOAD_SIZE)
+	if ((uint64_t) len > (uint64_t) npages * LSM_FORMAT_PAYLOAD_SIZE)
 		return printf("manifest length is impossible\n"), false;
 	img = malloc(len ? len : 1);
 	st = lsm_pager_read_stream(&rf->base, first, 0, img, len);
@@ -388,9 +378,9 @@ verify_runs(relfile *rf, const lsm_manifest *m)
 static uint32_t
 page_used(const relfile *rf, lsm_pageno p)
 {
-	uint32_t	lower = lsm_get_u16(page_at(rf, p) + PD_LOWER);
+	uint32_t	lower = lsm_get_u16(page_at(rf, p) + LSM_FORMAT_PD_LOWER);
 
-	return lower < PG_PAGE_HEADER ? 0 : lower - PG_PAGE_HEADER;
+	return lower < LSM_FORMAT_PAGE_HEADER ? 0 : lower - LSM_FORMAT_PAGE_HEADER;
 }
 
 /*
@@ -422,21 +412,21 @@ verify_log(const relfile *rf, const lsm_manifest *m, uint8_t *owner)
 		}
 		owner[p] = 'L';
 		npages++;
-		if (page_type(rf, p) != PAGE_LOG)
+		if (page_type(rf, p) != LSM_FORMAT_PAGE_LOG)
 		{
 			printf("log: page %u of the chain is not a log page\n", p);
 			return problems + 1;
 		}
-		payload = page_at(rf, p) + PG_PAGE_HEADER;
+		payload = page_at(rf, p) + LSM_FORMAT_PAGE_HEADER;
 		used = page_used(rf, p);
-		if (used < LOG_HEADER || used > PAYLOAD_SIZE)
+		if (used < LSM_FORMAT_LOG_HEADER || used > LSM_FORMAT_PAYLOAD_SIZE)
 		{
 			printf("log: page %u claims %u payload bytes in use\n", p, used);
 			problems++;
 		}
 		else
 		{
-			for (uint32_t off = LOG_HEADER; off < used;)
+			for (uint32_t off = LSM_FORMAT_LOG_HEADER; off < used;)
 			{
 				lsm_logrec	rec;
 				size_t		len;
@@ -499,9 +489,9 @@ own_pages(const relfile *rf, uint8_t *owner, char what, const char *name,
 static int
 verify_pages(const relfile *rf, const lsm_manifest *m, uint8_t *owner)
 {
-	const uint8_t *meta = page_at(rf, 0) + PG_PAGE_HEADER;
-	uint32_t	mfirst = lsm_get_u32(meta + 28);
-	uint32_t	mpages = lsm_get_u32(meta + 32);
+	const uint8_t *meta = page_at(rf, 0) + LSM_FORMAT_PAGE_HEADER;
+	uint32_t	mfirst = lsm_get_u32(meta + LSM_FORMAT_META_MFIRST_OFF);
+	uint32_t	mpages = lsm_get_u32(meta + LSM_FORMAT_META_MNPAGES_OFF);
 	int			problems = 0;
 	uint32_t	unowned = 0;
 	char		name[96];

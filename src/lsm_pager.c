@@ -25,6 +25,37 @@
 #include "lsm_keys.h"
 #include "lsm_storage.h"
 
+/* The page format as lsm/format.h, the authority lsm_inspect reads by, has it. */
+StaticAssertDecl(BLCKSZ == LSM_FORMAT_PAGE_SIZE, "lsm pages are 8 kB");
+StaticAssertDecl(LSM_PAYLOAD_OFFSET == LSM_FORMAT_PAGE_HEADER &&
+				 offsetof(PageHeaderData, pd_lower) == LSM_FORMAT_PD_LOWER &&
+				 LSM_SPECIAL_SIZE == LSM_FORMAT_SPECIAL_SIZE &&
+				 LSM_PAYLOAD_SIZE == LSM_FORMAT_PAYLOAD_SIZE,
+				 "page layout differs from lsm/format.h");
+StaticAssertDecl(BLCKSZ - LSM_SPECIAL_SIZE + offsetof(LsmPageOpaqueData, lsm_type) ==
+				 LSM_FORMAT_KIND_OFFSET &&
+				 BLCKSZ - LSM_SPECIAL_SIZE + offsetof(LsmPageOpaqueData, lsm_page_id) ==
+				 LSM_FORMAT_ID_OFFSET,
+				 "special space differs from lsm/format.h");
+StaticAssertDecl(offsetof(LsmMetaData, magic) == LSM_FORMAT_META_MAGIC_OFF &&
+				 offsetof(LsmMetaData, format_version) == LSM_FORMAT_META_VERSION_OFF &&
+				 offsetof(LsmMetaData, rowid_hwm) == LSM_FORMAT_META_ROWID_HWM_OFF &&
+				 offsetof(LsmMetaData, manifest_version) == LSM_FORMAT_META_MVERSION_OFF &&
+				 offsetof(LsmMetaData, manifest_len) == LSM_FORMAT_META_MLEN_OFF &&
+				 offsetof(LsmMetaData, manifest_first) == LSM_FORMAT_META_MFIRST_OFF &&
+				 offsetof(LsmMetaData, manifest_npages) == LSM_FORMAT_META_MNPAGES_OFF &&
+				 offsetof(LsmMetaData, key_encoder) == LSM_FORMAT_META_KEY_ENCODER_OFF &&
+				 offsetof(LsmMetaData, key_attnum) == LSM_FORMAT_META_KEY_ATTNUM_OFF &&
+				 offsetof(LsmMetaData, key_typid) == LSM_FORMAT_META_KEY_TYPID_OFF &&
+				 offsetof(LsmMetaData, key_collation) == LSM_FORMAT_META_KEY_COLL_OFF &&
+				 sizeof(LsmMetaData) == LSM_FORMAT_META_SIZE &&
+				 LSM_META_INLINE_OFFSET == LSM_FORMAT_META_INLINE,
+				 "metapage differs from lsm/format.h");
+StaticAssertDecl(LSM_LOG_HEADER == LSM_FORMAT_LOG_HEADER,
+				 "log page header differs from lsm/format.h");
+StaticAssertDecl(RELSEG_SIZE == LSM_FORMAT_SEGMENT_PAGES,
+				 "lsm_inspect reads files of 1 GB segments");
+
 static lsm_status lsm_pager_get(lsm_pager *p, lsm_pageno pageno,
 								const uint8_t **payload, void **handle);
 static void lsm_pager_release(lsm_pager *p, void *handle);

@@ -67,6 +67,7 @@
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
 
+#include "lsm/format.h"
 #include "lsm/logrec.h"
 #include "lsm/manifest.h"
 #include "lsm/memtable.h"
@@ -92,12 +93,13 @@ extern void lsm_storage_init(void);
  * Page format (lsm_pager.c)
  * ----------------------------------------------------------------
  */
-#define LSM_PAGE_ID			0xFF8B	/* last two bytes of every lsm page */
+/* The on-disk format's authority is lsm/format.h; lsm_pager.c checks it. */
+#define LSM_PAGE_ID			LSM_FORMAT_PAGE_ID	/* last two bytes of every page */
 
-#define LSM_PAGE_META		1
-#define LSM_PAGE_LOG		2
-#define LSM_PAGE_RUN		3
-#define LSM_PAGE_MANIFEST	4
+#define LSM_PAGE_META		LSM_FORMAT_PAGE_META
+#define LSM_PAGE_LOG		LSM_FORMAT_PAGE_LOG
+#define LSM_PAGE_RUN		LSM_FORMAT_PAGE_RUN
+#define LSM_PAGE_MANIFEST	LSM_FORMAT_PAGE_MANIFEST
 
 typedef struct LsmPageOpaqueData
 {
@@ -116,11 +118,11 @@ typedef struct LsmPageOpaqueData
 #define LsmPageSetUsed(page, used) \
 	(((PageHeader) (page))->pd_lower = LSM_PAYLOAD_OFFSET + (used))
 
-#define LSM_META_BLKNO		0
+#define LSM_META_BLKNO		LSM_FORMAT_META_BLKNO
 
 /* The metapage's payload starts with this. */
-#define LSM_META_MAGIC		0x4C534D54	/* "LSMT" */
-#define LSM_META_VERSION	3
+#define LSM_META_MAGIC		LSM_FORMAT_META_MAGIC	/* "LSMT" */
+#define LSM_META_VERSION	LSM_FORMAT_META_VERSION
 
 typedef struct LsmMetaData
 {

@@ -42,15 +42,16 @@
 #include "storage/itemptr.h"
 #include "utils/rel.h"
 
+#include "lsm/format.h"
 #include "lsm/iter.h"
 #include "lsm/ikey.h"
 
-#define LSM_FAMILY_ROWMAP 0x01
-#define LSM_FAMILY_DATA 0x02
-#define LSM_ROWID_BYTES 6
+#define LSM_FAMILY_ROWMAP LSM_FORMAT_FAMILY_ROWMAP
+#define LSM_FAMILY_DATA LSM_FORMAT_FAMILY_DATA
+#define LSM_ROWID_BYTES LSM_FORMAT_ROWID_BYTES
 
 /* TIDs: block = rowid / 291, offset = rowid % 291 + 1 (doc/design.md). */
-#define LSM_TIDS_PER_BLOCK 291
+#define LSM_TIDS_PER_BLOCK LSM_FORMAT_TIDS_PER_BLOCK
 
 /*
  * The last row id whose TID has a valid block number (MaxBlockNumber):

@@ -5,8 +5,8 @@
 # below 291 * 2^32 - 291 (about 1.25 * 10^12) or two rows would share a TID.
 # Reaching that by inserting would take days, so the test moves the
 # table's row-id high-water mark in its metapage (rowid_hwm, at byte 32 of
-# block 0: after the page header and two uint32 fields) to five ids before
-# the end while the server is stopped.
+# block 0: LSM_FORMAT_PAGE_HEADER + LSM_FORMAT_META_ROWID_HWM_OFF in
+# lsm/format.h) to five ids before the end while the server is stopped.
 use strict;
 use warnings;
 
