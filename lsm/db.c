@@ -26,6 +26,7 @@
 #include "level_iter.h"
 #include "logrec.h"
 #include "memtable.h"
+#include "owners.h"
 
 #define DB_META_MAGIC UINT32_C(0x4c534d44)	/* "LSMD" */
 #define DB_META_VERSION 1
@@ -561,39 +562,27 @@ db_create(lsm_db *db)
 	return db_commit(db);
 }
 
-/* Marks pages [first, first + n) as owned in map; false if already owned. */
-static bool
-own_pages(uint8_t *map, lsm_pageno end, lsm_pageno first, uint32_t n)
-{
-	if (first == 0 || (uint64_t) first + n > end)
-		return false;
-	for (uint32_t i = 0; i < n; i++)
-	{
-		if (map[first + i])
-			return false;
-		map[first + i] = 1;
-	}
-	return true;
-}
-
 /*
- * Builds the page ownership map: runs, free extents, the manifest extent and
- * the log chain.  LSM_CORRUPT names the first page owned twice.
+ * Builds the page ownership map (owners.h): runs, free extents, the
+ * manifest extent and the log chain.  LSM_CORRUPT names the first extent
+ * that lies outside the store or meets another.  The caller frees
+ * o->owner.
  */
 static lsm_status
-ownership_map(lsm_db *db, uint8_t **out, char *msg, size_t msglen)
+ownership_map(lsm_db *db, lsm_page_owners *o, char *msg, size_t msglen)
 {
-	uint8_t    *map = calloc(db->end_page ? db->end_page : 1, 1);
+	uint32_t   *map = calloc(db->end_page ? db->end_page : 1, sizeof(uint32_t));
 	const lsm_manifest *m = &db->m;
 
 	if (map == NULL)
 		return LSM_NO_MEMORY;
+	lsm_owners_init(o, map, db->end_page);
 	for (int l = 0; l < LSM_MAX_LEVELS; l++)
 		for (int i = 0; i < m->levels[l].nruns; i++)
 		{
 			const lsm_run_meta *r = &m->levels[l].runs[i];
 
-			if (!own_pages(map, db->end_page, r->first_page, r->npages))
+			if (lsm_owners_claim(o, r->first_page, r->npages, 1, 0, NULL, NULL) > 0)
 			{
 				snprintf(msg, msglen, "run %llu (pages %u..%u) overlaps other storage",
 						 (unsigned long long) r->id, r->first_page,
@@ -603,14 +592,14 @@ ownership_map(lsm_db *db, uint8_t **out, char *msg, size_t msglen)
 			}
 		}
 	for (int i = 0; i < m->nfree; i++)
-		if (!own_pages(map, db->end_page, m->free[i].first, m->free[i].npages))
+		if (lsm_owners_claim(o, m->free[i].first, m->free[i].npages, 2, 0, NULL, NULL) > 0)
 		{
 			snprintf(msg, msglen, "free extent at page %u overlaps other storage",
 					 m->free[i].first);
 			free(map);
 			return LSM_CORRUPT;
 		}
-	if (!own_pages(map, db->end_page, db->manifest_first, db->manifest_npages))
+	if (lsm_owners_claim(o, db->manifest_first, db->manifest_npages, 3, 0, NULL, NULL) > 0)
 	{
 		snprintf(msg, msglen, "manifest extent at page %u overlaps other storage",
 				 db->manifest_first);
@@ -618,13 +607,12 @@ ownership_map(lsm_db *db, uint8_t **out, char *msg, size_t msglen)
 		return LSM_CORRUPT;
 	}
 	for (int i = 0; i < db->nlog_pages; i++)
-		if (!own_pages(map, db->end_page, db->log_pages[i], 1))
+		if (lsm_owners_claim(o, db->log_pages[i], 1, 4, 0, NULL, NULL) > 0)
 		{
 			snprintf(msg, msglen, "log page %u overlaps other storage", db->log_pages[i]);
 			free(map);
 			return LSM_CORRUPT;
 		}
-	*out = map;
 	return LSM_OK;
 }
 
@@ -633,15 +621,17 @@ static lsm_status
 reclaim_orphans(lsm_db *db)
 {
 	char		msg[160];
-	uint8_t    *map;
-	lsm_status	st = ownership_map(db, &map, msg, sizeof(msg));
+	lsm_page_owners o;
+	lsm_pageno	from = 1;
+	lsm_pageno	first;
+	lsm_pageno	end;
+	lsm_status	st = ownership_map(db, &o, msg, sizeof(msg));
 
 	if (st != LSM_OK)
 		return st;
-	for (lsm_pageno p = 1; p < db->end_page && st == LSM_OK; p++)
-		if (!map[p])
-			st = lsm_manifest_free_extent(&db->m, p, 1, 0);
-	free(map);
+	while (st == LSM_OK && lsm_owners_next_unowned(&o, &from, &first, &end))
+		st = lsm_manifest_free_extent(&db->m, first, end - first, 0);
+	free(o.owner);
 	return st;
 }
 
@@ -1201,7 +1191,10 @@ lsm_db_iter(lsm_db *db, const lsm_range *range, lsm_dbiter **out)
 lsm_status
 lsm_db_verify(lsm_db *db, char *msg, size_t msglen)
 {
-	uint8_t    *map;
+	lsm_page_owners o;
+	lsm_pageno	from = 1;
+	lsm_pageno	first;
+	lsm_pageno	end;
 	lsm_status	st = lsm_manifest_check(&db->m, msg, msglen);
 
 	if (st != LSM_OK)
@@ -1210,16 +1203,14 @@ lsm_db_verify(lsm_db *db, char *msg, size_t msglen)
 		for (int i = 0; db->tables[l][i]; i++)
 			if ((st = lsm_sst_verify(db->tables[l][i]->sst, msg, msglen)) != LSM_OK)
 				return st;
-	if ((st = ownership_map(db, &map, msg, msglen)) != LSM_OK)
+	if ((st = ownership_map(db, &o, msg, msglen)) != LSM_OK)
 		return st;
-	for (lsm_pageno p = 1; p < db->end_page; p++)
-		if (!map[p])
-		{
-			snprintf(msg, msglen, "page %u is owned by nothing (leaked)", p);
-			st = LSM_CORRUPT;
-			break;
-		}
-	free(map);
+	if (lsm_owners_next_unowned(&o, &from, &first, &end))
+	{
+		snprintf(msg, msglen, "page %u is owned by nothing (leaked)", first);
+		st = LSM_CORRUPT;
+	}
+	free(o.owner);
 	return st;
 }
 

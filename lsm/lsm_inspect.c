@@ -41,9 +41,16 @@
 #include "format.h"
 #include "logrec.h"
 #include "manifest.h"
+#include "owners.h"
 #include "sstable.h"
 
 _Static_assert(LSM_PAGE_SIZE == LSM_FORMAT_PAGE_SIZE, "the core pages lsm_am files");
+
+/* The owners of pages (owners.h), as numbered for the map. */
+enum
+{
+	OWN_LOG = 1, OWN_MANIFEST, OWN_RUN, OWN_FREE
+};
 
 /* The relation file, read whole into memory (segments concatenated). */
 typedef struct relfile
@@ -385,11 +392,11 @@ page_used(const relfile *rf, lsm_pageno p)
 
 /*
  * Walks the log chain from its head: log pages only, no loop, every record
- * intact.  Marks its pages in owned (by LOG).  Returns the number of
+ * intact.  Claims its pages for OWN_LOG.  Returns the number of
  * problems.
  */
 static int
-verify_log(const relfile *rf, const lsm_manifest *m, uint8_t *owner)
+verify_log(const relfile *rf, const lsm_manifest *m, lsm_page_owners *o)
 {
 	int			problems = 0;
 	uint32_t	npages = 0;
@@ -405,12 +412,12 @@ verify_log(const relfile *rf, const lsm_manifest *m, uint8_t *owner)
 			printf("log: the chain leads to page %u, outside the file's %u pages\n", p, rf->npages);
 			return problems + 1;
 		}
-		if (owner[p] == 'L')
+		if (o->owner[p] == OWN_LOG)
 		{
 			printf("log: the chain loops back to page %u\n", p);
 			return problems + 1;
 		}
-		owner[p] = 'L';
+		o->owner[p] = OWN_LOG;
 		npages++;
 		if (page_type(rf, p) != LSM_FORMAT_PAGE_LOG)
 		{
@@ -450,44 +457,38 @@ verify_log(const relfile *rf, const lsm_manifest *m, uint8_t *owner)
 	return problems;
 }
 
-/* Marks [first, first + n) as owned by what; reports overlaps and overruns. */
+typedef struct claim
+{
+	const relfile *rf;
+	const char *name;			/* of the extent being claimed */
+} claim;
+
+static void
+report_claim(void *arg, lsm_pageno first, lsm_pageno last, uint32_t other)
+{
+	const claim *c = arg;
+
+	if (other == 0)
+		printf("pages: %s at pages %u..%u is not inside the file's pages 1..%u\n",
+			   c->name, first, last, c->rf->npages - 1);
+	else
+		printf("pages: pages %u..%u of %s also belong to %s\n", first, last, c->name,
+			   other == OWN_MANIFEST ? "the manifest" : other == OWN_LOG ? "the log" :
+			   other == OWN_RUN ? "a run" : "the free list");
+}
+
 static int
-own_pages(const relfile *rf, uint8_t *owner, char what, const char *name,
+own_pages(const relfile *rf, lsm_page_owners *o, uint32_t what, const char *name,
 		  lsm_pageno first, uint32_t n)
 {
-	int			problems = 0;
+	claim		c = {rf, name};
 
-	if (first == 0 || (uint64_t) first + n > rf->npages)
-	{
-		printf("pages: %s at pages %u..%u is not inside the file's pages 1..%u\n",
-			   name, first, first + n - 1, rf->npages - 1);
-		problems++;
-	}
-	for (uint64_t p = first; p < (uint64_t) first + n && p < rf->npages; p++)
-	{
-		if (p == 0)
-			continue;
-		if (owner[p] != 0)
-		{
-			lsm_pageno start = (lsm_pageno) p;
-			char		other = owner[p];
-
-			while (p + 1 < (uint64_t) first + n && p + 1 < rf->npages && owner[p + 1] == other)
-				p++;
-			printf("pages: pages %u..%u of %s also belong to %s\n", start, (lsm_pageno) p, name,
-				   other == 'M' ? "the manifest" : other == 'L' ? "the log" :
-				   other == 'R' ? "a run" : "the free list");
-			problems++;
-			continue;
-		}
-		owner[p] = what;
-	}
-	return problems;
+	return lsm_owners_claim(o, first, n, what, 0, report_claim, &c);
 }
 
 /* Checks that every page has at most one owner; counts those with none. */
 static int
-verify_pages(const relfile *rf, const lsm_manifest *m, uint8_t *owner)
+verify_pages(const relfile *rf, const lsm_manifest *m, lsm_page_owners *o)
 {
 	const uint8_t *meta = page_at(rf, 0) + LSM_FORMAT_PAGE_HEADER;
 	uint32_t	mfirst = lsm_get_u32(meta + LSM_FORMAT_META_MFIRST_OFF);
@@ -495,22 +496,25 @@ verify_pages(const relfile *rf, const lsm_manifest *m, uint8_t *owner)
 	int			problems = 0;
 	uint32_t	unowned = 0;
 	char		name[96];
+	lsm_pageno	from = 1;
+	lsm_pageno	first;
+	lsm_pageno	end;
 
 	if (mfirst != 0)
-		problems += own_pages(rf, owner, 'M', "the manifest's overflow extent", mfirst, mpages);
+		problems += own_pages(rf, o, OWN_MANIFEST, "the manifest's overflow extent", mfirst, mpages);
 	for (int l = 0; l < LSM_MAX_LEVELS; l++)
 		for (int i = 0; i < m->levels[l].nruns; i++)
 		{
 			const lsm_run_meta *r = &m->levels[l].runs[i];
 
 			snprintf(name, sizeof(name), "run %llu", (unsigned long long) r->id);
-			problems += own_pages(rf, owner, 'R', name, r->first_page, r->npages);
+			problems += own_pages(rf, o, OWN_RUN, name, r->first_page, r->npages);
 		}
 	for (int i = 0; i < m->nfree; i++)
-		problems += own_pages(rf, owner, 'F', "a free extent", m->free[i].first,
+		problems += own_pages(rf, o, OWN_FREE, "a free extent", m->free[i].first,
 							  m->free[i].npages);
-	for (lsm_pageno p = 1; p < rf->npages; p++)
-		unowned += owner[p] == 0;
+	while (lsm_owners_next_unowned(o, &from, &first, &end))
+		unowned += end - first;
 	printf("pages: %u in the file, %u belonging to nothing (pages set aside for the log, or left by an interrupted flush or compaction: the table's next load frees them)\n",
 		   rf->npages, unowned);
 	return problems;
@@ -559,7 +563,8 @@ main(int argc, char **argv)
 		print_levels(&m, runs);
 		if (verify)
 		{
-			uint8_t    *owner = calloc(rf.npages, 1);
+			uint32_t   *owner = calloc(rf.npages ? rf.npages : 1, sizeof(uint32_t));
+			lsm_page_owners o;
 
 			if (owner == NULL)
 			{
@@ -572,8 +577,9 @@ main(int argc, char **argv)
 				problems++;
 			}
 			problems += verify_runs(&rf, &m);
-			problems += verify_log(&rf, &m, owner);
-			problems += verify_pages(&rf, &m, owner);
+			lsm_owners_init(&o, owner, rf.npages);
+			problems += verify_log(&rf, &m, &o);
+			problems += verify_pages(&rf, &m, &o);
 			free(owner);
 			printf("verify: %d problem%s\n", problems, problems == 1 ? "" : "s");
 		}

@@ -61,6 +61,7 @@
 #include "utils/wait_event.h"
 
 #include "lsm/logrec.h"
+#include "lsm/owners.h"
 #include "lsm/sstable.h"
 #include "lsm_storage.h"
 #include "lsm_tableam.h"
@@ -126,7 +127,7 @@ typedef struct LsmVerify
 	LsmOwner   *owners;
 	int			nowners;
 	int			owners_cap;
-	uint32	   *owner_of;
+	lsm_page_owners owner_map;
 } LsmVerify;
 
 static void lsm_problem(LsmVerify *v, const char *problem, int level, int64 run,
@@ -293,7 +294,8 @@ lsm_verify_snapshot_step(LsmVerify *v, void *arg)
 	LWLockRelease(&e->writer);
 
 	old = MemoryContextSwitchTo(v->cxt);
-	v->owner_of = palloc0(sizeof(uint32) * Max(v->nblocks, 1));
+	lsm_owners_init(&v->owner_map, palloc0(sizeof(uint32) * Max(v->nblocks, 1)),
+					v->nblocks);
 	MemoryContextSwitchTo(old);
 	v->have_snapshot = true;
 }
@@ -508,16 +510,39 @@ lsm_owner_name(const LsmOwner *o)
 	return pstrdup("?");
 }
 
+/* lsm_owners_claim's report: o's extent outside, or met by another owner. */
+static void
+lsm_own_report(void *arg, lsm_pageno first, lsm_pageno last, uint32 other)
+{
+	LsmVerify  *v = (LsmVerify *) arg;
+	const LsmOwner *o = &v->owners[v->nowners - 1];
+
+	if (other == 0)
+		lsm_problem(v, "pages", o->kind == OWN_RUN ? o->level : -1,
+					o->kind == OWN_RUN ? (int64) o->run : -1, o->first,
+					"%s is not inside the relation's blocks 1..%u",
+					lsm_owner_name(o), v->nblocks - 1);
+	else
+	{
+		const LsmOwner *a = &v->owners[other - 1];
+		const LsmOwner *run = o->kind == OWN_RUN ? o :
+			a->kind == OWN_RUN ? a : NULL;
+
+		lsm_problem(v, "pages", run ? run->level : -1,
+					run ? (int64) run->run : -1, first,
+					"blocks %u..%u belong to both %s and %s",
+					first, last, lsm_owner_name(a), lsm_owner_name(o));
+	}
+}
+
 /*
- * Records that o owns its extent: reports the part outside the relation,
- * and each stretch of blocks that already belong to the same other owner.
+ * Records that o owns its extent (lsm/owners.h): reports the part outside
+ * the relation, and each stretch of blocks that already belong to the same
+ * other owner.
  */
 static void
 lsm_own(LsmVerify *v, LsmOwner o)
 {
-	uint32		idx;
-	BlockNumber end;
-
 	if (v->nowners == v->owners_cap)
 	{
 		v->owners_cap = Max(16, v->owners_cap * 2);
@@ -526,41 +551,8 @@ lsm_own(LsmVerify *v, LsmOwner o)
 			repalloc(v->owners, v->owners_cap * sizeof(LsmOwner));
 	}
 	v->owners[v->nowners++] = o;
-	idx = v->nowners;
-
-	if (o.npages == 0)
-		return;
-	if ((o.kind != OWN_META && o.first == LSM_META_BLKNO) ||
-		(uint64) o.first + o.npages > v->nblocks)
-		lsm_problem(v, "pages", o.kind == OWN_RUN ? o.level : -1,
-					o.kind == OWN_RUN ? (int64) o.run : -1, o.first,
-					"%s is not inside the relation's blocks 1..%u",
-					lsm_owner_name(&o), v->nblocks - 1);
-	/* What lies inside is still owned (the rest is reported above). */
-	end = (BlockNumber) Min((uint64) o.first + o.npages, (uint64) v->nblocks);
-	for (BlockNumber b = o.first; b < end;)
-	{
-		uint32		other = v->owner_of[b];
-		BlockNumber start = b;
-
-		if (other == 0)
-		{
-			v->owner_of[b++] = idx;
-			continue;
-		}
-		while (b < end && v->owner_of[b] == other)
-			b++;
-		{
-			const LsmOwner *a = &v->owners[other - 1];
-			const LsmOwner *run = o.kind == OWN_RUN ? &o :
-				a->kind == OWN_RUN ? a : NULL;
-
-			lsm_problem(v, "pages", run ? run->level : -1,
-						run ? (int64) run->run : -1, start,
-						"blocks %u..%u belong to both %s and %s",
-						start, b - 1, lsm_owner_name(a), lsm_owner_name(&o));
-		}
-	}
+	(void) lsm_owners_claim(&v->owner_map, o.first, o.npages, v->nowners,
+							o.kind == OWN_META, lsm_own_report, v);
 }
 
 typedef struct LsmKindStep
@@ -582,19 +574,17 @@ lsm_verify_kind_step(LsmVerify *v, void *arg)
 static void
 lsm_verify_unowned(LsmVerify *v)
 {
-	for (BlockNumber b = 1; b < v->nblocks;)
+	lsm_pageno	from = 1;
+	lsm_pageno	first;
+	lsm_pageno	end;
+
+	while (lsm_owners_next_unowned(&v->owner_map, &from, &first, &end))
 	{
-		BlockNumber first = b;
 		int			kinds[LSM_PAGE_MANIFEST + 2] = {0};
 		int			unreadable = 0;
 		StringInfoData what;
 
-		if (v->owner_of[b] != 0)
-		{
-			b++;
-			continue;
-		}
-		for (; b < v->nblocks && v->owner_of[b] == 0; b++)
+		for (BlockNumber b = first; b < end; b++)
 		{
 			LsmKindStep ks = {b, PAGE_FOREIGN};
 
@@ -614,7 +604,7 @@ lsm_verify_unowned(LsmVerify *v)
 							 unreadable);
 		lsm_problem(v, "pages", -1, -1, first,
 					"blocks %u..%u (%u pages) belong to nothing: not the metapage, the manifest, the log, a run or the free list (%s)",
-					first, b - 1, b - first, what.data);
+					first, end - 1, end - first, what.data);
 	}
 }
 
