@@ -46,7 +46,6 @@ typedef struct db_table
 	uint64_t	id;
 	lsm_sst    *sst;
 	lsm_run_meta meta;			/* own copy: key range and split keys */
-	lsm_slice	largest_user;	/* into meta */
 	int			refs;
 } db_table;
 
@@ -150,7 +149,6 @@ table_open(lsm_db *db, const lsm_run_meta *meta, db_table **out)
 		return st;
 	}
 	t->id = meta->id;
-	t->largest_user = lsm_ikey_user_key(lsm_buf_slice(&t->meta.largest));
 	t->refs = 1;
 	*out = t;
 	return LSM_OK;
@@ -916,23 +914,16 @@ lsm_db_delete(lsm_db *db, lsm_slice key)
 
 /* ---------- point reads ---------- */
 
+static lsm_slice pinned_run_largest(const void *arg, int i);
+
 /* The run of a sorted level (>= 1) whose range may hold key, or NULL. */
 static db_table *
 level_find(db_table **tables, int n, lsm_slice key)
 {
-	int			lo = 0,
-				hi = n;
+	lsm_level_runs runs = {n, tables, NULL, pinned_run_largest, NULL};
+	int			i = lsm_level_find(&runs, key);
 
-	while (lo < hi)
-	{
-		int			mid = lo + (hi - lo) / 2;
-
-		if (lsm_slice_compare(tables[mid]->largest_user, key) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < n && lsm_run_meta_covers(&tables[lo]->meta, key) ? tables[lo] : NULL;
+	return i < n && lsm_run_meta_covers(&tables[i]->meta, key) ? tables[i] : NULL;
 }
 
 /* Looks key up in one run; LSM_NOT_FOUND means "look further". */

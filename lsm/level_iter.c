@@ -87,6 +87,25 @@ level_seek_first(lsm_iter *it)
 	level_skip_empty(li);
 }
 
+int
+lsm_level_find(const lsm_level_runs *runs, lsm_slice user_key)
+{
+	int			lo = 0,
+				hi = runs->n;
+
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+		lsm_slice	largest = lsm_ikey_user_key(runs->largest(runs->arg, mid));
+
+		if (lsm_slice_compare(largest, user_key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /* The first run whose largest key is >= target holds target, if any does. */
 static void
 level_seek(lsm_iter *it, lsm_slice target)

@@ -28,4 +28,12 @@ typedef struct lsm_level_runs
 /* NULL when out of memory. */
 lsm_iter   *lsm_level_iter_new(const lsm_level_runs *runs);
 
+/*
+ * The run of the level that may hold user_key: the index of the first run
+ * whose largest user key is >= user_key (binary search over runs->largest;
+ * runs->sst is not used), or runs->n when every run ends before it.  The
+ * caller still checks that run's key range (lsm_run_meta_covers).
+ */
+int			lsm_level_find(const lsm_level_runs *runs, lsm_slice user_key);
+
 #endif							/* LSM_LEVEL_ITER_H */

@@ -66,7 +66,6 @@ typedef struct LsmRun
 	lsm_sst    *sst;			/* NULL while closed */
 	LsmRunPager rpager;			/* what sst reads through */
 	lsm_run_meta meta;			/* our copy: key range for skipping */
-	lsm_slice	largest_user;	/* into meta: sorted levels' binary search */
 	int			refs;			/* versions containing the run */
 	int			pins;			/* readers of sst now */
 	bool		idle;			/* open, unpinned, in lsm_idle_runs */
@@ -1189,7 +1188,6 @@ lsm_open_run(LsmTree *t, const lsm_run_meta *meta, XLogRecPtr lsn_limit)
 	}
 	lsm_run_pager_init(&r->rpager, &t->store, lsn_limit);
 	r->id = meta->id;
-	r->largest_user = lsm_ikey_user_key(lsm_buf_slice(&r->meta.largest));
 	r->refs = 1;
 	return r;
 }
@@ -1412,23 +1410,16 @@ lsm_versions_from(LsmVersionsCall *c, const char *what, uint64 runid)
 					(unsigned long long) runid);
 }
 
+static lsm_slice lsm_level_run_largest(const void *arg, int i);
+
 /* The run of a sorted level (>= 1) whose key range may hold key. */
 static LsmRun *
-lsm_level_find(LsmRun **runs, int n, lsm_slice key)
+lsm_level_find_run(LsmRun **runs, int n, lsm_slice key)
 {
-	int			lo = 0;
-	int			hi = n;
+	lsm_level_runs lr = {n, runs, NULL, lsm_level_run_largest, NULL};
+	int			i = lsm_level_find(&lr, key);
 
-	while (lo < hi)
-	{
-		int			mid = lo + (hi - lo) / 2;
-
-		if (lsm_slice_compare(runs[mid]->largest_user, key) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < n && lsm_run_meta_covers(&runs[lo]->meta, key) ? runs[lo] : NULL;
+	return i < n && lsm_run_meta_covers(&runs[i]->meta, key) ? runs[i] : NULL;
 }
 
 /* Whether the run of sst may hold the key, after its bloom filter. */
@@ -1496,7 +1487,7 @@ lsm_versions_search(LsmVersionsCall *c)
 		lsm_versions_run(c, v->runs[0][i]);
 	for (int l = 1; l < LSM_MAX_LEVELS && !c->stop; l++)
 	{
-		LsmRun	   *r = lsm_level_find(v->runs[l], v->nruns[l], c->key);
+		LsmRun	   *r = lsm_level_find_run(v->runs[l], v->nruns[l], c->key);
 
 		if (r)
 			lsm_versions_run(c, r);
