@@ -176,10 +176,10 @@ lsm_compact_install(LsmStore *s, LsmCompactJob *job, bool removed_rows)
 			 * has seen the outputs: their pages are free at once.
 			 */
 			for (int i = 0; i < job->nouts; i++)
-				lsm_manifest_check_status(s,
-										  lsm_manifest_free_extent(&tx.m, job->outs[i].first_page,
-																   job->outs[i].npages, 0),
-										  "freeing the output of an abandoned compaction");
+				lsm_meta_check_status(s,
+									  lsm_manifest_free_extent(&tx.m, job->outs[i].first_page,
+															   job->outs[i].npages, 0),
+									  "freeing the output of an abandoned compaction");
 			lsm_meta_commit(s, &tx, NULL, NULL);
 			ereport(WARNING,
 					errcode(ERRCODE_OBJECT_IN_USE),
@@ -188,7 +188,7 @@ lsm_compact_install(LsmStore *s, LsmCompactJob *job, bool removed_rows)
 		}
 		else
 		{
-			lsm_manifest_check_status(s, st, "installing a compaction");
+			lsm_meta_check_status(s, st, "installing a compaction");
 			if (removed_rows)
 				tx.m.aux |= LSM_MANIFEST_MAP_GARBAGE;
 			lsm_meta_commit(s, &tx, NULL, NULL);
@@ -218,7 +218,7 @@ lsm_compact_run(LsmStore *s, lsm_compaction *c, LsmGc *gc,
 		lsm_run_writer w;
 		lsm_status	st;
 
-		lsm_sst_options_for(&opts, true);
+		lsm_store_run_options(&opts, true);
 		w.pager = &s->pager;
 		w.sst_opts = &opts;
 		w.alloc = lsm_alloc_extent;
@@ -268,8 +268,8 @@ lsm_compact_move(LsmStore *s, const lsm_compaction *c)
 	PG_TRY();
 	{
 		lsm_meta_begin(s, &tx, true, true);
-		lsm_manifest_check_status(s, lsm_manifest_apply_move(&tx.m, c),
-								  "moving a run down a level");
+		lsm_meta_check_status(s, lsm_manifest_apply_move(&tx.m, c),
+							  "moving a run down a level");
 		lsm_meta_commit(s, &tx, NULL, NULL);
 		UnlockReleaseBuffer(tx.buf);
 	}

@@ -115,8 +115,8 @@ lsm_free_log_pages(LsmStore *s, lsm_manifest *m, BlockNumber *pages, int n)
 
 		while (j < n && pages[j] == pages[j - 1] + 1)
 			j++;
-		lsm_manifest_check_status(s, lsm_manifest_free_extent(m, pages[i], j - i, 0),
-								  "freeing log pages");
+		lsm_meta_check_status(s, lsm_manifest_free_extent(m, pages[i], j - i, 0),
+							  "freeing log pages");
 		i = j;
 	}
 }
@@ -145,7 +145,7 @@ lsm_flush_memtable(LsmStore *s, LsmTableShared *e, int region, uint64 max_seq,
 	logpages = lsm_log_pages_between(s, seg_first, next_seg, &nlog);
 
 	memset(&meta, 0, sizeof(meta));
-	lsm_sst_options_for(&opts, true);
+	lsm_store_run_options(&opts, true);
 	w.pager = &s->pager;
 	w.sst_opts = &opts;
 	w.alloc = lsm_alloc_extent;
@@ -176,8 +176,8 @@ lsm_flush_memtable(LsmStore *s, LsmTableShared *e, int region, uint64 max_seq,
 			meta.id = tx.m.next_run_id++;
 			meta.level = 0;
 			meta.aux = 0;
-			lsm_manifest_check_status(s, lsm_manifest_add_run(&tx.m, &meta),
-									  "adding a run to the manifest");
+			lsm_meta_check_status(s, lsm_manifest_add_run(&tx.m, &meta),
+								  "adding a run to the manifest");
 		}
 		tx.m.flushed_seq = Max(tx.m.flushed_seq, max_seq);
 		tx.m.last_seq = Max(tx.m.last_seq, max_seq);

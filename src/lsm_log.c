@@ -392,10 +392,10 @@ lsm_log_move_locked(LsmStore *s, LsmTableShared *e, LsmMetaTx *tx)
 	lsm_free_log_pages(s, &tx->m, chain, nchain);
 	pfree(chain);
 	if (e->log_nspare > 0)
-		lsm_manifest_check_status(s,
-								  lsm_manifest_free_extent(&tx->m, e->log_spare,
-														   e->log_nspare, 0),
-								  "freeing the pages set aside for the log");
+		lsm_meta_check_status(s,
+							  lsm_manifest_free_extent(&tx->m, e->log_spare,
+													   e->log_nspare, 0),
+							  "freeing the pages set aside for the log");
 	lsm_meta_commit(s, tx, lsm_log_moved, &newpage);
 	e->log_tail = newpage;
 	e->log_tail_off = LSM_LOG_HEADER;
@@ -531,8 +531,8 @@ lsm_reclaim_orphans(LsmStore *s)
 				b++;
 			if (b > first)
 			{
-				lsm_manifest_check_status(s, lsm_manifest_free_extent(m, first, b - first, 0),
-										  "freeing unused pages");
+				lsm_meta_check_status(s, lsm_manifest_free_extent(m, first, b - first, 0),
+									  "freeing unused pages");
 				nfreed += b - first;
 			}
 			else

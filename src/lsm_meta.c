@@ -140,7 +140,7 @@ lsm_meta_end(LsmMetaTx *tx)
 
 /* Turns a failed manifest operation into an error. */
 void
-lsm_manifest_check_status(LsmStore *s, lsm_status st, const char *what)
+lsm_meta_check_status(LsmStore *s, lsm_status st, const char *what)
 {
 	if (st == LSM_OK)
 		return;
@@ -189,8 +189,8 @@ lsm_meta_commit_into(LsmStore *s, LsmMetaTx *tx, LsmCommitHook hook, void *arg,
 	LsmMetaData *meta;
 
 	tx->m.version++;
-	lsm_manifest_check_status(s, lsm_manifest_serialize(&tx->m, img),
-							  "saving the manifest");
+	lsm_meta_check_status(s, lsm_manifest_serialize(&tx->m, img),
+						  "saving the manifest");
 	if (img->len + LSM_MANIFEST_SLACK / 4 > LSM_META_INLINE_MAX)
 	{
 		/* A fresh extent: the old one holds the manifest until the switch. */
@@ -199,12 +199,12 @@ lsm_meta_commit_into(LsmStore *s, LsmMetaTx *tx, LsmCommitHook hook, void *arg,
 			new_first = lsm_extend(s, new_npages);
 	}
 	if (old_first != 0)
-		lsm_manifest_check_status(s, lsm_manifest_free_extent(&tx->m, old_first,
-															  old_npages, 0),
-								  "freeing the old manifest extent");
+		lsm_meta_check_status(s, lsm_manifest_free_extent(&tx->m, old_first,
+														  old_npages, 0),
+							  "freeing the old manifest extent");
 	img->len = 0;
-	lsm_manifest_check_status(s, lsm_manifest_serialize(&tx->m, img),
-							  "saving the manifest");
+	lsm_meta_check_status(s, lsm_manifest_serialize(&tx->m, img),
+						  "saving the manifest");
 	if (new_first == 0 ? img->len > LSM_META_INLINE_MAX :
 		img->len > (size_t) new_npages * LSM_PAYLOAD_SIZE)
 		elog(ERROR, "lsm table \"%s\": manifest of %zu bytes outgrew its room",

@@ -56,20 +56,20 @@ StaticAssertDecl(LSM_LOG_HEADER == LSM_FORMAT_LOG_HEADER,
 StaticAssertDecl(RELSEG_SIZE == LSM_FORMAT_SEGMENT_PAGES,
 				 "lsm_inspect reads files of 1 GB segments");
 
-static lsm_status lsm_pager_get(lsm_pager *p, lsm_pageno pageno,
-								const uint8_t **payload, void **handle);
-static void lsm_pager_release(lsm_pager *p, void *handle);
-static lsm_status lsm_pager_write(lsm_pager *p, lsm_pageno pageno,
-								  const uint8_t *payload);
-static lsm_pageno lsm_pager_npages(lsm_pager *p);
-static void lsm_pager_reading(lsm_pager *p, lsm_pageno first, lsm_pageno last);
+static lsm_status store_page_get(lsm_pager *p, lsm_pageno pageno,
+								 const uint8_t **payload, void **handle);
+static void store_page_release(lsm_pager *p, void *handle);
+static lsm_status store_page_write(lsm_pager *p, lsm_pageno pageno,
+								   const uint8_t *payload);
+static lsm_pageno store_npages(lsm_pager *p);
+static void store_pages_reading(lsm_pager *p, lsm_pageno first, lsm_pageno last);
 
 static const lsm_pager_ops lsm_buffer_pager_ops = {
-	lsm_pager_get,
-	lsm_pager_release,
-	lsm_pager_write,
-	lsm_pager_npages,
-	lsm_pager_reading
+	store_page_get,
+	store_page_release,
+	store_page_write,
+	store_npages,
+	store_pages_reading
 };
 
 /* ----------------------------------------------------------------
@@ -500,7 +500,7 @@ lsm_run_page_reused(LsmStore *s, BlockNumber pageno)
 			errhint("Turn on hot_standby_feedback on the standby so that the primary keeps the runs standby queries read, then retry."));
 }
 
-/* Reads and share-locks a run page for the core (see lsm_pager_get). */
+/* Reads and share-locks a run page for the core (see store_page_get). */
 static lsm_status
 lsm_run_page_get(LsmStore *s, lsm_pageno pageno, XLogRecPtr lsn_limit,
 				 const uint8_t **payload, void **handle)
@@ -557,7 +557,7 @@ lsm_run_page_get(LsmStore *s, lsm_pageno pageno, XLogRecPtr lsn_limit,
 }
 
 static lsm_status
-lsm_pager_get(lsm_pager *p, lsm_pageno pageno, const uint8_t **payload,
+store_page_get(lsm_pager *p, lsm_pageno pageno, const uint8_t **payload,
 			  void **handle)
 {
 	return lsm_run_page_get((LsmStore *) p, pageno, InvalidXLogRecPtr,
@@ -565,7 +565,7 @@ lsm_pager_get(lsm_pager *p, lsm_pageno pageno, const uint8_t **payload,
 }
 
 static void
-lsm_pager_reading(lsm_pager *p, lsm_pageno first, lsm_pageno last)
+store_pages_reading(lsm_pager *p, lsm_pageno first, lsm_pageno last)
 {
 	LsmStore   *s = (LsmStore *) p;
 
@@ -574,14 +574,14 @@ lsm_pager_reading(lsm_pager *p, lsm_pageno first, lsm_pageno last)
 }
 
 static void
-lsm_pager_release(lsm_pager *p, void *handle)
+store_page_release(lsm_pager *p, void *handle)
 {
 	/* Unlocking and unpinning a buffer we hold cannot fail. */
 	UnlockReleaseBuffer((Buffer) (uintptr_t) handle);
 }
 
 static lsm_status
-lsm_pager_write(lsm_pager *p, lsm_pageno pageno, const uint8_t *payload)
+store_page_write(lsm_pager *p, lsm_pageno pageno, const uint8_t *payload)
 {
 	LsmStore   *s = (LsmStore *) p;
 	volatile lsm_status st = LSM_OK;
@@ -603,7 +603,7 @@ lsm_pager_write(lsm_pager *p, lsm_pageno pageno, const uint8_t *payload)
 }
 
 static lsm_pageno
-lsm_pager_npages(lsm_pager *p)
+store_npages(lsm_pager *p)
 {
 	LsmStore   *s = (LsmStore *) p;
 	volatile lsm_pageno n = 0;
@@ -644,18 +644,18 @@ lsm_run_pager_write(lsm_pager *p, lsm_pageno pageno, const uint8_t *payload)
 static lsm_pageno
 lsm_run_pager_npages(lsm_pager *p)
 {
-	return lsm_pager_npages(&((LsmRunPager *) p)->store->pager);
+	return store_npages(&((LsmRunPager *) p)->store->pager);
 }
 
 static void
 lsm_run_pager_reading(lsm_pager *p, lsm_pageno first, lsm_pageno last)
 {
-	lsm_pager_reading(&((LsmRunPager *) p)->store->pager, first, last);
+	store_pages_reading(&((LsmRunPager *) p)->store->pager, first, last);
 }
 
 static const lsm_pager_ops lsm_run_pager_ops = {
 	lsm_run_pager_get,
-	lsm_pager_release,
+	store_page_release,
 	lsm_run_pager_write,
 	lsm_run_pager_npages,
 	lsm_run_pager_reading
@@ -672,7 +672,7 @@ lsm_run_pager_init(LsmRunPager *rp, LsmStore *s, XLogRecPtr lsn_limit)
 
 /* Run options: bloom keys are data keys without their row id. */
 void
-lsm_sst_options_for(lsm_sst_options *o, bool writing)
+lsm_store_run_options(lsm_sst_options *o, bool writing)
 {
 	lsm_sst_options_default(o);
 	o->bloom_key_len = lsm_key_bloom_len;

@@ -98,7 +98,7 @@ lsm_levels(PG_FUNCTION_ARGS)
 
 /* Adds one memtable's row; region may be -1 (no memtable yet). */
 static void
-lsm_memtable_row(ReturnSetInfo *rsinfo, const char *state, int region)
+memtables_row(ReturnSetInfo *rsinfo, const char *state, int region)
 {
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
@@ -136,8 +136,8 @@ lsm_memtables(PG_FUNCTION_ARGS)
 	active = u->entry->active.region;
 	SpinLockRelease(&u->entry->mutex);
 	for (int i = 0; i < nregions; i++)
-		lsm_memtable_row(rsinfo, regions[i] == active ? "active" : "frozen",
-						 regions[i]);
+		memtables_row(rsinfo, regions[i] == active ? "active" : "frozen",
+					  regions[i]);
 	lsm_use_release(u);
 	relation_close(rel, AccessShareLock);
 	return (Datum) 0;

@@ -399,7 +399,7 @@ typedef struct LsmRunPager
 } LsmRunPager;
 
 extern void lsm_run_pager_init(LsmRunPager *rp, LsmStore *s, XLogRecPtr lsn_limit);
-extern void lsm_sst_options_for(lsm_sst_options *o, bool writing);
+extern void lsm_store_run_options(lsm_sst_options *o, bool writing);
 
 /* ----------------------------------------------------------------
  * Metapage and manifest (lsm_meta.c)
@@ -424,7 +424,7 @@ extern void lsm_meta_read(LsmStore *s, LsmMetaTx *tx);
 extern void lsm_meta_reserve_rowids(LsmStore *s, LsmTableShared *e, uint64 batch);
 struct LsmKeyInfo;
 extern void lsm_meta_read_key(LsmStore *s, struct LsmKeyInfo *ki);
-extern void lsm_manifest_check_status(LsmStore *s, lsm_status st, const char *what);
+extern void lsm_meta_check_status(LsmStore *s, lsm_status st, const char *what);
 
 /* ----------------------------------------------------------------
  * Log (lsm_log.c)

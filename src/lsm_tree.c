@@ -441,7 +441,7 @@ typedef enum LsmWriteStep
 
 /* How many of the n entries (from the first) the memtable mt has room for. */
 static int
-lsm_memtable_fits(lsm_memtable *mt, const LsmWrite *w, int n)
+write_fits_memtable(lsm_memtable *mt, const LsmWrite *w, int n)
 {
 	Size		keys = 0;
 	Size		vals = 0;
@@ -547,7 +547,7 @@ lsm_write_step(LsmStore *s, LsmTableShared *e, const LsmWrite *w, int n,
 		SpinLockRelease(&e->mutex);
 	}
 	mt = lsm_region_memtable(e->active.region);
-	k = lsm_memtable_fits(mt, w, n);
+	k = write_fits_memtable(mt, w, n);
 	if (k > 0)
 	{
 		/*
@@ -1095,7 +1095,7 @@ lsm_run_open_sst(LsmRun *r)
 
 	if (r->sst)
 		return;
-	lsm_sst_options_for(&opts, false);
+	lsm_store_run_options(&opts, false);
 	st = lsm_sst_open(&r->rpager.pager, &r->meta, &opts, &r->sst);
 	if (st != LSM_OK)
 	{

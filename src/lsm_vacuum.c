@@ -656,10 +656,10 @@ vacuum_truncate(LsmVacuum *v)
 			else
 			{
 				LWLockRelease(&s->entry->extend);
-				lsm_manifest_check_status(s,
-										  lsm_manifest_free_extent(&tx.m, new_end,
-																   nblocks - new_end, 0),
-										  "giving back pages not truncated");
+				lsm_meta_check_status(s,
+									  lsm_manifest_free_extent(&tx.m, new_end,
+															   nblocks - new_end, 0),
+									  "giving back pages not truncated");
 				lsm_meta_commit(s, &tx, NULL, NULL);
 			}
 		}

@@ -819,7 +819,7 @@ lsm_verify_run(LsmVerify *v, int level, const lsm_run_meta *r)
 	rc.r = r;
 	if (!lsm_verify_run_meta(v, level, r))
 		return;
-	lsm_sst_options_for(&opts, false);
+	lsm_store_run_options(&opts, false);
 	if (lsm_sst_check_new(&v->store.pager, r, &opts, lsm_verify_run_problem,
 						  &rc, &rc.check) != LSM_OK)
 		ereport(ERROR,
