@@ -5,9 +5,9 @@
  * The log is a chain of pages from the manifest's log_head to the table's
  * tail page; each holds core log records (lsm/logrec.h) up to pd_lower.
  * A write adds its entries to the memtable at once, but its log records go
- * to a backend-local buffer of pending records (lsm_tree.c) that reaches the
- * log pages in batches: when it has a few pages' worth, and at the latest
- * before the transaction's commit or prepare record.  So the log holds every
+ * to a backend-local buffer of pending records (lsm_pending.c) that
+ * reaches the log pages in batches: when it has a few pages' worth, and at
+ * the latest before the transaction's commit or prepare record.  So the log holds every
  * entry of every committed or prepared transaction that is not yet in a run,
  * and the memtables are a cache of the log plus the pending records of
  * transactions still running (see lsm_storage.h).  After a restart or crash

@@ -5,7 +5,7 @@
  * gives back to the file system.
  *
  * Reuse of freed pages.  A reader reads runs of the manifest version it
- * found when its operation began (lsm_tree.c), possibly for as long as a
+ * found when its operation began (lsm_view.c), possibly for as long as a
  * cursor stays open, and a standby's reader the same.  So the extents a
  * compaction frees are tagged with the next full transaction id at the time
  * of the change, and an extent is taken for a new run only once that tag is

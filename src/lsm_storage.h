@@ -26,7 +26,7 @@
  * The memtables and the log.  The memtables hold every entry not yet in a
  * run.  A write adds its entries to the active memtable under the table's
  * writer lock, with the next sequence numbers, and keeps their log records
- * in a backend-local buffer of pending records (lsm_tree.c).  Pending
+ * in a backend-local buffer of pending records (lsm_pending.c).  Pending
  * records reach the log pages under generic WAL, in batches of nearly full
  * pages, when the buffer holds a few pages' worth, before this backend
  * drops or copies the table's storage, and at the latest at

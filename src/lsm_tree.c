@@ -3,18 +3,9 @@
  * a table's tree, writes, point reads of all versions of a key, ordered
  * scans, row ids, flushes and size estimates.
  *
- * Reading.  A reader takes a view: the memtables (pinned, so their regions
- * are not reused under it) and the runs of one manifest version.  The two
- * must agree -- a flush removes a memtable and adds its run in one step --
- * so a view is taken either under the entry's mutex, when this backend's
- * cached manifest is the current version, or under the metapage's share
- * lock while reading the manifest afresh.
- *
- * Opened runs (their index block and bloom filter in memory) are cached per
- * backend with the manifest version they belong to, so that a point lookup
- * costs a bloom probe per run and at most a data block read, not a reopen.
- * The cache is dropped when the table's relfilenode goes away (relcache
- * invalidation) or the shared entry was recreated.
+ * Views of a table's versions and the run cache are in lsm_view.c, the
+ * log records a backend holds back until commit in lsm_pending.c; the
+ * structures the three share are in lsm_tree_int.h.
  */
 #include "postgres.h"
 
@@ -23,9 +14,7 @@
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_class.h"
-#include "catalog/storage.h"
 #include "miscadmin.h"
-#include "replication/message.h"
 #include "storage/bufmgr.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
@@ -41,6 +30,7 @@
 #include "lsm/sstable.h"
 #include "lsm_keys.h"
 #include "lsm_storage.h"
+#include "lsm_tree_int.h"
 
 /* Row ids reserved per metapage change. */
 #define LSM_ROWID_BATCH 4096
@@ -51,95 +41,10 @@
  */
 #define LSM_ROWID_LOCAL 64
 
-/*
- * A run of the versions that contain it.  Its table (index block and bloom
- * filter, read into backend memory: some 300 kB for a run of 8 MB) is
- * opened when a reader first needs it and stays open while readers hold it
- * (pins).  An open run nobody holds waits in lsm_idle_runs, most recently
- * used first; past lsm.max_open_runs of them the backend closes the least
- * recently used, so its memory does not grow with the size of the tables
- * it reads (LevelDB's table cache).
- */
-typedef struct LsmRun
-{
-	uint64		id;
-	lsm_sst    *sst;			/* NULL while closed */
-	LsmRunPager rpager;			/* what sst reads through */
-	lsm_run_meta meta;			/* our copy: key range for skipping */
-	int			refs;			/* versions containing the run */
-	int			pins;			/* readers of sst now */
-	bool		idle;			/* open, unpinned, in lsm_idle_runs */
-	dlist_node	idle_node;
-} LsmRun;
-
-int			lsm_max_open_runs = 256;
-
-/* This backend's open, unpinned runs (of every tree), newest use first. */
-static dlist_head lsm_idle_runs = DLIST_STATIC_INIT(lsm_idle_runs);
-static int	lsm_nidle_runs = 0;
-
-/* The runs of one manifest version. */
-typedef struct LsmVersion
-{
-	uint64		version;
-	int			refs;
-	int			nruns[LSM_MAX_LEVELS];
-	LsmRun	  **runs[LSM_MAX_LEVELS];
-	uint64		nentries;
-} LsmVersion;
-
-struct LsmTree
-{
-	RelFileNode node;			/* hash key; must be first */
-	Oid			relid;
-	Oid			owner_relid;	/* the relation that owns node (lsm_tree_open) */
-	LsmStore	store;
-	MemoryContext cxt;
-	uint64		generation;		/* of the shared entry the caches match */
-	LsmVersion *current;
-	int			nuses;			/* uses in progress (scans, calls) */
-	bool		check;			/* relcache said the relation changed */
-	bool		key_valid;		/* key holds the metapage's key description */
-	LsmKeyInfo	key;
-	uint64		described;		/* entry generation lsm_tree_describe told */
-	bool		described_wal;	/* ... and the needs_wal it told */
-
-	/*
-	 * Log records of this transaction's writes that are not on log pages
-	 * yet (see "Pending log records" below): pending.data[pending_start..
-	 * pending.len).  The tree is in lsm_pending_trees while it has any.
-	 */
-	lsm_buf		pending;
-	size_t		pending_start;
-	bool		pending_listed;
-	dlist_node	pending_node;
-
-	/* Row ids taken from the shared counter and not used yet. */
-	LsmRowId	rowid_next;
-	LsmRowId	rowid_end;
-
-	/* On a hot standby: the log read into backend-local memory. */
-	bool		in_recovery;	/* the operation begun last runs in recovery */
-	LsmStandbyLog standby;
-};
-
-/* What a reader sees. */
-typedef struct LsmView
-{
-	LsmVersion *version;
-	int			nmems;
-	int			mems[LSM_MAX_MEMS]; /* regions, newest first */
-	LsmStandbyMem *smem;		/* on a standby, the log's records instead */
-} LsmView;
 
 static HTAB *lsm_trees = NULL;
 static bool lsm_trees_check = false;
 
-/* Trees with pending log records. */
-static dlist_head lsm_pending_trees = DLIST_STATIC_INIT(lsm_pending_trees);
-
-static void lsm_version_unref(LsmTree *t, LsmVersion *v);
-static void lsm_pending_reset(LsmTree *t);
 static void lsm_tree_describe(LsmTree *t, LsmTableShared *e);
 
 /* ----------------------------------------------------------------
@@ -167,7 +72,7 @@ lsm_relcache_callback(Datum arg, Oid relid)
 }
 
 /* Drops the cached manifest version and runs. */
-static void
+void
 lsm_tree_reset_cache(LsmTree *t)
 {
 	if (t->current)
@@ -229,6 +134,22 @@ lsm_trees_sweep(void)
 	}
 }
 
+/* This backend's tree of node, if it has one. */
+LsmTree *
+lsm_tree_find_local(const RelFileNode *node)
+{
+	if (lsm_trees == NULL)
+		return NULL;
+	return hash_search(lsm_trees, node, HASH_FIND, NULL);
+}
+
+/* Makes the next lsm_tree_open sweep the trees the relcache flagged. */
+void
+lsm_tree_recheck(void)
+{
+	lsm_trees_check = true;
+}
+
 /* Called when the storage of node is dropped or replaced (lsm_tree_forget). */
 void
 lsm_forget_local(const RelFileNode *node)
@@ -257,7 +178,7 @@ lsm_forget_local(const RelFileNode *node)
  * load, replays the log if the entry is not loaded.  During recovery
  * nothing is loaded: readers read the log themselves (lsm_standby.c).
  */
-static LsmUse *
+LsmUse *
 lsm_tree_use(LsmTree *t, bool load)
 {
 	LsmUse	   *u;
@@ -584,254 +505,6 @@ lsm_write_step(LsmStore *s, LsmTableShared *e, const LsmWrite *w, int n,
 	return LSM_NO_ROOM;
 }
 
-/* ----------------------------------------------------------------
- * Pending log records
- *
- * lsm_tree_write adds entries to the shared memtable at once but keeps
- * their log records here, one buffer per table, so that a transaction that
- * writes many rows pays for the log in generic WAL records of nearly full
- * pages instead of one per row (lsm_storage.h states the rule this keeps).
- * The records are written when a table has LSM_PENDING_FLUSH bytes of them,
- * before this backend's transaction commits or prepares, and before this
- * backend drops or copies the table's storage (lsm_tree_write_pending).
- * They are dropped when the transaction aborts, when a subtransaction that
- * created the relfilenode aborts, and when the relfilenode goes away at
- * commit or is emptied in place.  A subtransaction that aborts keeps its
- * records otherwise: its entries are invisible anyway, and writing them is
- * simpler than telling them apart.
- * ----------------------------------------------------------------
- */
-
-/*
- * Pending records are written once a table has enough of them to fill the
- * tail page and the new pages of a generic WAL record.
- */
-#define LSM_PENDING_FLUSH \
-	(MAX_GENERIC_XLOG_PAGES * (LSM_PAYLOAD_SIZE - LSM_LOG_HEADER))
-
-/* A buffer that grew past this (a huge batch) is freed when it empties. */
-#define LSM_PENDING_KEEP	(1024 * 1024)
-
-static bool lsm_pending_callbacks = false;
-
-/* Past XACT_EVENT_PRE_COMMIT or PRE_PREPARE: records go to the log at once. */
-static bool lsm_xact_committing = false;
-
-static void lsm_xact_callback(XactEvent event, void *arg);
-static void lsm_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-								 SubTransactionId parentSubid, void *arg);
-
-/*
- * After a crash, recovery hands out transaction ids from just past the
- * highest one it finds in the WAL (or the last checkpoint's nextXid).  The
- * entries of a transaction reach the WAL in runs that another process
- * flushes, and in log records written under the top-level xid, so without
- * more an xid of ours could be missing from the WAL while its entries are
- * durable: recovery would hand it out again, and its new owner's commit
- * would make a dead transaction's rows visible.  So before the first entry
- * of a (sub)transaction id newer than any this backend has covered goes into
- * a memtable, a WAL record carrying that id as its xl_xid is inserted; WAL
- * order puts it before every run or log record that holds the entry, and it
- * covers every older id too.  A non-transactional logical decoding message
- * is the smallest such record PostgreSQL has (its redo does nothing; logical
- * decoding clients see an empty "lsm_am" message).
- */
-static void
-lsm_cover_xid(void)
-{
-	static FullTransactionId covered = {0};
-	FullTransactionId fxid = GetCurrentFullTransactionIdIfAny();
-
-	if (!FullTransactionIdIsValid(fxid) ||
-		(FullTransactionIdIsValid(covered) &&
-		 FullTransactionIdPrecedesOrEquals(fxid, covered)))
-		return;
-	LogLogicalMessage("lsm_am", "", 0, false);
-	covered = fxid;
-}
-
-/* Forgets t's pending records. */
-static void
-lsm_pending_reset(LsmTree *t)
-{
-	t->pending.len = 0;
-	t->pending_start = 0;
-	if (t->pending.cap > LSM_PENDING_KEEP)
-		lsm_buf_free(&t->pending);
-	if (t->pending_listed)
-	{
-		dlist_delete(&t->pending_node);
-		t->pending_listed = false;
-		/* a relcache flag the sweep skipped for the records counts again */
-		if (t->check)
-			lsm_trees_check = true;
-	}
-}
-
-/*
- * Writes t's pending records to the log: all of them, or without all those
- * that fill whole WAL records (the rest waits for more).  The caller has a
- * use of t's entry e, loaded.  After an error, what did not reach the log
- * stays pending.
- */
-static void
-lsm_pending_write(LsmTree *t, LsmTableShared *e, bool all)
-{
-	LWLockAcquire(&e->writer, LW_EXCLUSIVE);
-	lsm_log_write(&t->store, e, t->pending.data, &t->pending_start,
-				  t->pending.len, all);
-	LWLockRelease(&e->writer);
-
-	if (t->pending_start == t->pending.len)
-		lsm_pending_reset(t);
-	else if (t->pending_start > 0)
-	{
-		memmove(t->pending.data, t->pending.data + t->pending_start,
-				t->pending.len - t->pending_start);
-		t->pending.len -= t->pending_start;
-		t->pending_start = 0;
-	}
-}
-
-/* Writes all of t's pending records, attaching to (and loading) its entry. */
-static void
-lsm_pending_write_all(LsmTree *t)
-{
-	LsmUse	   *u = lsm_tree_use(t, true);
-
-	lsm_pending_write(t, u->entry, true);
-	lsm_use_release(u);
-}
-
-/*
- * Before the transaction commits or prepares: every table's pending records
- * to the log, except those of relfilenodes that go away with the commit.
- * An error here aborts the transaction, which drops what is left.
- */
-static void
-lsm_pending_write_at_commit(void)
-{
-	RelFileNode *dropped = NULL;
-	int			ndropped = 0;
-	dlist_mutable_iter iter;
-
-	if (dlist_is_empty(&lsm_pending_trees))
-		return;
-	ndropped = smgrGetPendingDeletes(true, &dropped);
-	dlist_foreach_modify(iter, &lsm_pending_trees)
-	{
-		LsmTree    *t = dlist_container(LsmTree, pending_node, iter.cur);
-		bool		gone = false;
-
-		for (int i = 0; i < ndropped && !gone; i++)
-			gone = RelFileNodeEquals(dropped[i], t->node);
-		if (gone)
-			lsm_pending_reset(t);
-		else
-			lsm_pending_write_all(t);
-	}
-	if (dropped)
-		pfree(dropped);
-}
-
-/* Drops every table's pending records. */
-static void
-lsm_pending_reset_all(void)
-{
-	dlist_mutable_iter iter;
-
-	dlist_foreach_modify(iter, &lsm_pending_trees)
-		lsm_pending_reset(dlist_container(LsmTree, pending_node, iter.cur));
-}
-
-static void
-lsm_xact_callback(XactEvent event, void *arg)
-{
-	switch (event)
-	{
-		case XACT_EVENT_PRE_COMMIT:
-		case XACT_EVENT_PARALLEL_PRE_COMMIT:
-		case XACT_EVENT_PRE_PREPARE:
-			lsm_pending_write_at_commit();
-
-			/*
-			 * Writes that still come (from callbacks called after this one)
-			 * go to the log at once.
-			 */
-			lsm_xact_committing = true;
-			break;
-		case XACT_EVENT_COMMIT:
-		case XACT_EVENT_PARALLEL_COMMIT:
-		case XACT_EVENT_PREPARE:
-			if (!dlist_is_empty(&lsm_pending_trees))
-				elog(WARNING, "lsm_am: log records still pending at commit");
-			lsm_pending_reset_all();
-			lsm_xact_committing = false;
-			break;
-		case XACT_EVENT_ABORT:
-		case XACT_EVENT_PARALLEL_ABORT:
-			lsm_pending_reset_all();
-			lsm_xact_committing = false;
-			break;
-	}
-}
-
-/*
- * A subtransaction that aborts deletes the relfilenodes it created; their
- * pending records must not be written at commit.
- */
-static void
-lsm_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-					 SubTransactionId parentSubid, void *arg)
-{
-	RelFileNode *dropped = NULL;
-	int			ndropped;
-
-	if (event != SUBXACT_EVENT_ABORT_SUB || dlist_is_empty(&lsm_pending_trees))
-		return;
-	ndropped = smgrGetPendingDeletes(false, &dropped);
-	for (int i = 0; i < ndropped; i++)
-		lsm_tree_discard_pending(&dropped[i]);
-	if (dropped)
-		pfree(dropped);
-}
-
-/* This backend's pending records for node, if it has any. */
-static LsmTree *
-lsm_pending_find(const RelFileNode *node)
-{
-	LsmTree    *t;
-
-	if (lsm_trees == NULL || dlist_is_empty(&lsm_pending_trees))
-		return NULL;
-	t = hash_search(lsm_trees, node, HASH_FIND, NULL);
-	return t != NULL && t->pending_listed ? t : NULL;
-}
-
-/*
- * Writes this backend's pending records for node to its log: before its
- * storage is dropped (the drop may yet roll back to a savepoint, and the
- * shared memtables go now) or copied page by page.
- */
-void
-lsm_tree_write_pending(const RelFileNode *node)
-{
-	LsmTree    *t = lsm_pending_find(node);
-
-	if (t != NULL)
-		lsm_pending_write_all(t);
-}
-
-/* Drops this backend's pending records for node (its log is thrown away). */
-void
-lsm_tree_discard_pending(const RelFileNode *node)
-{
-	LsmTree    *t = lsm_pending_find(node);
-
-	if (t != NULL)
-		lsm_pending_reset(t);
-}
-
 /*
  * Counts what users wrote: key and value bytes of every entry (rows, row-map
  * entries, deltas; those of transactions that later abort too, since they
@@ -871,23 +544,9 @@ lsm_tree_write(LsmTree *t, const LsmWrite *w, int n)
 	}
 
 	lsm_tree_check_writable(t);
-	if (!lsm_pending_callbacks)
-	{
-		RegisterXactCallback(lsm_xact_callback, NULL);
-		RegisterSubXactCallback(lsm_subxact_callback, NULL);
-		lsm_pending_callbacks = true;
-	}
-
-	/*
-	 * Room for the records first: once the entries are in the memtable,
-	 * encoding their records must not fail.
-	 */
-	if (lsm_buf_reserve(&t->pending, need) != LSM_OK)
-		ereport(ERROR,
-				errcode(ERRCODE_OUT_OF_MEMORY),
-				errmsg("out of memory"),
-				errdetail("Failed while buffering %zu bytes of log records for lsm table \"%s\".",
-						  need, t->store.relname));
+	/* Room for the records first: once the entries are in the memtable,
+	 * encoding their records must not fail. */
+	lsm_pending_reserve(t, need);
 
 	if (n >= LSM_SORT_BATCH)
 		order = lsm_write_order(w, n);
@@ -896,7 +555,7 @@ lsm_tree_write(LsmTree *t, const LsmWrite *w, int n)
 	u = lsm_tree_use(t, true);
 	e = u->entry;
 	/* Slowed down or stopped while flushes or compaction fall behind. */
-	lsm_write_throttle(&t->store, u, bytes, !lsm_xact_committing);
+	lsm_write_throttle(&t->store, u, bytes, !lsm_pending_committing());
 	while (i < n)
 	{
 		LsmWriteStep step;
@@ -909,20 +568,7 @@ lsm_tree_write(LsmTree *t, const LsmWrite *w, int n)
 							  &done, &seq);
 		LWLockRelease(&e->writer);
 
-		for (int j = i; j < i + done; j++)
-		{
-			lsm_status	st = lsm_logrec_append(&t->pending, seq + (j - i), w[j].kind,
-											   lsm_slice_make(w[j].key, w[j].keylen),
-											   lsm_slice_make(w[j].value, w[j].vallen));
-
-			if (st != LSM_OK)
-				lsm_store_raise(&t->store, st, "encoding a log record");
-		}
-		if (done > 0 && !t->pending_listed)
-		{
-			dlist_push_tail(&lsm_pending_trees, &t->pending_node);
-			t->pending_listed = true;
-		}
+		lsm_pending_add(t, w + i, done, seq);
 		i += done;
 
 		if (step == LSM_FROZE)
@@ -931,10 +577,7 @@ lsm_tree_write(LsmTree *t, const LsmWrite *w, int n)
 			lsm_make_room(&t->store, u, &w[i]);
 	}
 
-	if (lsm_xact_committing)
-		lsm_pending_write(t, e, true);
-	else if (t->pending.len - t->pending_start >= LSM_PENDING_FLUSH)
-		lsm_pending_write(t, e, false);
+	lsm_pending_written(t, e);
 	lsm_count_user_bytes(e, w, n);
 	lsm_use_release(u);
 	if (order)
@@ -1043,318 +686,6 @@ lsm_tree_flush(LsmTree *t)
 	while (lsm_flush_one(&t->store, u, true))
 		CHECK_FOR_INTERRUPTS();
 	lsm_use_release(u);
-}
-
-/* ----------------------------------------------------------------
- * Versions and views
- * ----------------------------------------------------------------
- */
-
-void
-lsm_tree_init(void)
-{
-	DefineCustomIntVariable("lsm.max_open_runs",
-							"Runs of lsm tables a backend keeps open when no scan or lookup reads them.",
-							"An open run holds its index block and bloom filter in the backend's memory.",
-							&lsm_max_open_runs,
-							256, 0, INT_MAX,
-							PGC_USERSET, 0,
-							NULL, NULL, NULL);
-}
-
-static void
-lsm_run_leave_idle(LsmRun *r)
-{
-	if (!r->idle)
-		return;
-	dlist_delete(&r->idle_node);
-	r->idle = false;
-	lsm_nidle_runs--;
-}
-
-/* Closes least recently used idle runs down to lsm.max_open_runs. */
-static void
-lsm_close_idle_runs(void)
-{
-	while (lsm_nidle_runs > lsm_max_open_runs)
-	{
-		LsmRun	   *r = dlist_tail_element(LsmRun, idle_node, &lsm_idle_runs);
-
-		lsm_run_leave_idle(r);
-		lsm_sst_close(r->sst);
-		r->sst = NULL;
-	}
-}
-
-/* Opens the run's table if it is closed (an ERROR if it cannot). */
-static void
-lsm_run_open_sst(LsmRun *r)
-{
-	lsm_sst_options opts;
-	lsm_status	st;
-
-	if (r->sst)
-		return;
-	lsm_store_run_options(&opts, false);
-	st = lsm_sst_open(&r->rpager.pager, &r->meta, &opts, &r->sst);
-	if (st != LSM_OK)
-	{
-		r->sst = NULL;
-		lsm_store_raise(r->rpager.store, st, "opening run %llu (blocks %u..%u)",
-						(unsigned long long) r->id, r->meta.first_page,
-						r->meta.first_page + r->meta.npages - 1);
-	}
-}
-
-/* The run's table, open and held until lsm_run_unpin. */
-static lsm_sst *
-lsm_run_pin(LsmRun *r)
-{
-	lsm_run_open_sst(r);
-	lsm_run_leave_idle(r);
-	r->pins++;
-	return r->sst;
-}
-
-static void
-lsm_run_unpin(LsmRun *r)
-{
-	Assert(r->pins > 0);
-	if (--r->pins > 0)
-		return;
-	dlist_push_head(&lsm_idle_runs, &r->idle_node);
-	r->idle = true;
-	lsm_nidle_runs++;
-	lsm_close_idle_runs();
-}
-
-static void
-lsm_run_unref(LsmRun *r)
-{
-	if (--r->refs > 0)
-		return;
-	lsm_run_leave_idle(r);
-	if (r->sst)
-		lsm_sst_close(r->sst);
-	lsm_run_meta_free(&r->meta);
-	pfree(r);
-}
-
-static void
-lsm_version_unref(LsmTree *t, LsmVersion *v)
-{
-	if (--v->refs > 0)
-		return;
-	for (int l = 0; l < LSM_MAX_LEVELS; l++)
-	{
-		for (int i = 0; i < v->nruns[l]; i++)
-			if (v->runs[l][i])
-				lsm_run_unref(v->runs[l][i]);
-		if (v->runs[l])
-			pfree(v->runs[l]);
-	}
-	pfree(v);
-}
-
-/* An open run of the current version with this id, if any. */
-static LsmRun *
-lsm_find_run(LsmVersion *v, uint64 id)
-{
-	if (v == NULL)
-		return NULL;
-	for (int l = 0; l < LSM_MAX_LEVELS; l++)
-		for (int i = 0; i < v->nruns[l]; i++)
-			if (v->runs[l][i]->id == id)
-				return v->runs[l][i];
-	return NULL;
-}
-
-/*
- * A run of a manifest read from a metapage whose LSN was lsn_limit
- * (InvalidXLogRecPtr: its pages are not checked; see LsmRunPager).
- */
-static LsmRun *
-lsm_open_run(LsmTree *t, const lsm_run_meta *meta, XLogRecPtr lsn_limit)
-{
-	LsmRun	   *r = MemoryContextAllocZero(t->cxt, sizeof(LsmRun));
-	lsm_status	st;
-
-	st = lsm_run_meta_copy(&r->meta, meta);
-	if (st != LSM_OK)
-	{
-		pfree(r);
-		lsm_store_raise(&t->store, st, "opening run %llu",
-						(unsigned long long) meta->id);
-	}
-	lsm_run_pager_init(&r->rpager, &t->store, lsn_limit);
-	r->id = meta->id;
-	r->refs = 1;
-	return r;
-}
-
-/*
- * Builds the version of manifest m, reusing runs the current version has
- * open, and makes it current.  lsn_limit is for the runs it opens.
- */
-static void
-lsm_install_version(LsmTree *t, const lsm_manifest *m, XLogRecPtr lsn_limit)
-{
-	LsmVersion *v = MemoryContextAllocZero(t->cxt, sizeof(LsmVersion));
-
-	v->version = m->version;
-	v->refs = 1;
-	PG_TRY();
-	{
-		for (int l = 0; l < LSM_MAX_LEVELS; l++)
-		{
-			const lsm_level *lv = &m->levels[l];
-
-			if (lv->nruns == 0)
-				continue;
-			v->runs[l] = MemoryContextAllocZero(t->cxt, lv->nruns * sizeof(LsmRun *));
-			for (int i = 0; i < lv->nruns; i++)
-			{
-				LsmRun	   *r = lsm_find_run(t->current, lv->runs[i].id);
-
-				if (r)
-					r->refs++;
-				else
-					r = lsm_open_run(t, &lv->runs[i], lsn_limit);
-				v->runs[l][i] = r;
-				v->nruns[l] = i + 1;
-				v->nentries += lv->runs[i].nentries;
-			}
-		}
-	}
-	PG_CATCH();
-	{
-		lsm_version_unref(t, v);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	if (t->current)
-		lsm_version_unref(t, t->current);
-	t->current = v;
-}
-
-/*
- * A view on a hot standby: the runs of the manifest in the metapage and
- * this backend's memtable of the log, caught up under the metapage's share
- * lock so that the two agree (lsm_standby.c).  The manifest is read again
- * only when the metapage changed.  Runs first seen now are checked against
- * the metapage's LSN as they are read: the primary may reuse their pages
- * once they are gone from the manifest (LsmRunPager).
- */
-static void
-lsm_view_acquire_standby(LsmTree *t, LsmView *view)
-{
-	LsmMetaTx	tx;
-	XLogRecPtr	lsn;
-	volatile bool read = false;
-
-	view->nmems = 0;
-	lsm_meta_begin(&t->store, &tx, false, false);
-	PG_TRY();
-	{
-		lsn = PageGetLSN(BufferGetPage(tx.buf));
-		if (t->current == NULL || t->standby.mem == NULL ||
-			lsn != t->standby.meta_lsn)
-		{
-			lsm_meta_read(&t->store, &tx);
-			read = true;
-			lsm_standby_catch_up(&t->store, &t->standby, tx.m.log_head,
-								 tx.m.flushed_seq);
-		}
-		else
-			lsm_standby_catch_up(&t->store, &t->standby, t->standby.head,
-								 t->standby.flushed_seq);
-		UnlockReleaseBuffer(tx.buf);
-		if (read && (t->current == NULL || t->current->version != tx.m.version))
-			lsm_install_version(t, &tx.m, lsn);
-		/* Only now: after an error the manifest is read again. */
-		t->standby.meta_lsn = lsn;
-	}
-	PG_FINALLY();
-	{
-		lsm_manifest_free(&tx.m);
-	}
-	PG_END_TRY();
-	view->version = t->current;
-	view->version->refs++;
-	view->smem = t->standby.mem;
-	view->smem->refs++;
-}
-
-/*
- * Takes a view of the table for use u: pinned memtables and the runs of
- * the matching manifest version.
- */
-static void
-lsm_view_acquire(LsmTree *t, LsmUse *u, LsmView *view)
-{
-	LsmMetaTx	tx;
-	uint64		version;
-
-	view->smem = NULL;
-	if (t->in_recovery)
-	{
-		lsm_view_acquire_standby(t, view);
-		return;
-	}
-
-	/* Fast path: the version pinned along with the memtables is cached. */
-	version = lsm_use_pin_mems(u, view->mems, &view->nmems);
-	if (t->current != NULL && t->current->version == version)
-	{
-		view->version = t->current;
-		view->version->refs++;
-		return;
-	}
-	lsm_use_unpin_all(u);
-
-	/* Slow path: read the manifest; pin while the metapage is share-locked. */
-	lsm_meta_begin(&t->store, &tx, false, true);
-	PG_TRY();
-	{
-		version = lsm_use_pin_mems(u, view->mems, &view->nmems);
-		UnlockReleaseBuffer(tx.buf);
-		if (version != tx.m.version)
-			elog(ERROR, "lsm table \"%s\": shared manifest version %llu differs from the metapage's %llu",
-				 t->store.relname, (unsigned long long) version,
-				 (unsigned long long) tx.m.version);
-		if (t->current == NULL || t->current->version != tx.m.version)
-			lsm_install_version(t, &tx.m, InvalidXLogRecPtr);
-	}
-	PG_FINALLY();
-	{
-		lsm_manifest_free(&tx.m);
-	}
-	PG_END_TRY();
-	view->version = t->current;
-	view->version->refs++;
-}
-
-static void
-lsm_view_release(LsmTree *t, LsmView *view)
-{
-	if (view->version)
-		lsm_version_unref(t, view->version);
-	view->version = NULL;
-	lsm_standby_mem_unref(view->smem);
-	view->smem = NULL;
-}
-
-/* The view's memtables, newest first; returns how many. */
-static int
-lsm_view_memtables(const LsmView *view, lsm_memtable **mts)
-{
-	int			n = 0;
-
-	for (int i = 0; i < view->nmems; i++)
-		mts[n++] = lsm_region_memtable(view->mems[i]);
-	if (view->smem)
-		mts[n++] = view->smem->mt;
-	return n;
 }
 
 /* ----------------------------------------------------------------
