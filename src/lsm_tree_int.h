@@ -1,9 +1,9 @@
 /*
  * lsm_tree_int.h - what lsm_tree.c (a backend's handle on a table, writes,
- * reads), lsm_pending.c (the log records it holds back) and lsm_view.c (the
- * versions readers see, the run cache) share:
- * the backend-local structures of a tree.  Not for other files: they use
- * lsm_tree.h.
+ * reads), lsm_pending.c (the log records it holds back), lsm_view.c (the
+ * versions readers see, the run cache) and lsm_tree_scan.c (ordered scans)
+ * share: the backend-local structures of a tree.  Not for other files:
+ * they use lsm_tree.h.
  */
 #ifndef LSM_TREE_INT_H
 #define LSM_TREE_INT_H
@@ -92,6 +92,7 @@ typedef struct LsmView
 /* lsm_tree.c */
 extern LsmUse *lsm_tree_use(LsmTree *t, bool load);
 extern void lsm_tree_reset_cache(LsmTree *t);
+extern lsm_slice lsm_level_run_largest(const void *arg, int i);
 
 extern LsmTree *lsm_tree_find_local(const RelFileNode *node);
 extern void lsm_tree_recheck(void);
