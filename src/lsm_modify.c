@@ -850,8 +850,8 @@ lsm_tuple_update(Relation rel, ItemPointer otid, TupleTableSlot *slot,
 	uint16		infomask_old_tuple;
 	uint16		infomask2_old_tuple;
 	TransactionId xmax_new_tuple;
-	uint16		infomask_new_tuple;
-	uint16		infomask2_new_tuple;
+	uint16		infomask_new_tuple = 0;
+	uint16		infomask2_new_tuple = 0;
 	LsmXmaxDelta old_delta;
 	LsmXmaxDelta new_delta;
 	LsmWrite	w[4];
@@ -969,13 +969,9 @@ lsm_tuple_update(Relation rel, ItemPointer otid, TupleTableSlot *slot,
 
 	slot->tts_tableOid = RelationGetRelid(rel);
 	slot->tts_tid = nr.tid;
-	if (TransactionIdIsValid(xmax_new_tuple))
-		lsm_tuple_set_slot_header(slot, &nr.tid, xid, cid, xmax_new_tuple,
-								  infomask_new_tuple | HEAP_UPDATED,
-								  infomask2_new_tuple);
-	else
-		lsm_tuple_set_slot_header(slot, &nr.tid, xid, cid,
-								  InvalidTransactionId, HEAP_UPDATED, 0);
+	lsm_tuple_set_slot_header(slot, &nr.tid, xid, cid, xmax_new_tuple,
+							  infomask_new_tuple | HEAP_UPDATED,
+							  infomask2_new_tuple);
 	*update_indexes = true;
 	pgstat_count_heap_update(rel, false);
 	return TM_Ok;

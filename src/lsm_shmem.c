@@ -493,6 +493,14 @@ lsm_entry_free_regions(LsmTableShared *e)
 	e->nfrozen = 0;
 }
 
+/* Removes an unused entry, its regions back to the pool (directory lock held). */
+static void
+lsm_entry_remove(LsmTableShared *e)
+{
+	lsm_entry_free_regions(e);
+	hash_search(lsm_directory, &e->node, HASH_REMOVE, NULL);
+}
+
 static bool
 lsm_entry_memtables_empty(LsmTableShared *e)
 {
@@ -521,8 +529,7 @@ lsm_dir_evict(bool need_entry)
 		if ((need_entry && (!e->loaded || lsm_entry_memtables_empty(e))) ||
 			!lsm_relfilenode_alive(&e->node))
 		{
-			lsm_entry_free_regions(e);
-			hash_search(lsm_directory, &e->node, HASH_REMOVE, NULL);
+			lsm_entry_remove(e);
 			freed = true;
 		}
 	}
@@ -614,8 +621,7 @@ lsm_reclaim_regions(void)
 		}
 		else if (!lsm_relfilenode_alive(&e->node))
 		{
-			lsm_entry_free_regions(e);
-			hash_search(lsm_directory, &e->node, HASH_REMOVE, NULL);
+			lsm_entry_remove(e);
 			freed = true;
 		}
 	}
@@ -898,8 +904,7 @@ lsm_tree_forget(RelFileNode rnode)
 		e = hash_search(lsm_directory, &rnode, HASH_FIND, NULL);
 		if (e != NULL && pg_atomic_read_u32(&e->users) == 0)
 		{
-			lsm_entry_free_regions(e);
-			hash_search(lsm_directory, &rnode, HASH_REMOVE, NULL);
+			lsm_entry_remove(e);
 			e = NULL;
 		}
 		if (e != NULL && lsm_entry_used_by_me(e))
@@ -982,8 +987,7 @@ lsm_forget_database(Oid dbid)
 	{
 		if (e->node.dbNode != dbid || pg_atomic_read_u32(&e->users) != 0)
 			continue;
-		lsm_entry_free_regions(e);
-		hash_search(lsm_directory, &e->node, HASH_REMOVE, NULL);
+		lsm_entry_remove(e);
 	}
 	LWLockRelease(lsm_dir_lock);
 }
