@@ -45,6 +45,10 @@
  *   LSM_FORMAT_FAMILY_ROWMAP | row id                   -> the row's data key
  *   LSM_FORMAT_FAMILY_DATA   | encoded key column | row id  -> row, deltas
  *
+ * A run's bloom filter hashes a user key's bloom prefix: a data key
+ * without its row id (so that a lookup by key value, any row id, can use
+ * it), any other key whole (lsm_format_bloom_len).
+ *
  * A row id is LSM_FORMAT_ROWID_BYTES bytes, big-endian; a row's TID is
  * (row id / LSM_FORMAT_TIDS_PER_BLOCK, row id % LSM_FORMAT_TIDS_PER_BLOCK
  * + 1).  The relation's file is cut into segments of
@@ -52,6 +56,8 @@
  */
 #ifndef LSM_FORMAT_H
 #define LSM_FORMAT_H
+
+#include "lsm_base.h"
 
 #define LSM_FORMAT_PAGE_SIZE		8192
 #define LSM_FORMAT_PAGE_HEADER		24
@@ -93,5 +99,15 @@
 #define LSM_FORMAT_ROWID_BYTES		6
 #define LSM_FORMAT_TIDS_PER_BLOCK	291
 #define LSM_FORMAT_SEGMENT_PAGES	131072
+
+/* The bloom prefix of user_key; the sstable option bloom_key_len. */
+static inline size_t
+lsm_format_bloom_len(lsm_slice user_key)
+{
+	if (user_key.len >= 1 + LSM_FORMAT_ROWID_BYTES &&
+		user_key.data[0] == LSM_FORMAT_FAMILY_DATA)
+		return user_key.len - LSM_FORMAT_ROWID_BYTES;
+	return user_key.len;
+}
 
 #endif							/* LSM_FORMAT_H */

@@ -180,15 +180,6 @@ relfile_open(relfile *rf, const char *path)
 	}
 }
 
-/* Mirrors lsm_key_bloom_len in src/lsm_keys.c: data keys hash without their row id. */
-static size_t
-bloom_key_len(lsm_slice user_key)
-{
-	if (user_key.len >= 1 + LSM_FORMAT_ROWID_BYTES && user_key.data[0] == LSM_FORMAT_FAMILY_DATA)
-		return user_key.len - LSM_FORMAT_ROWID_BYTES;
-	return user_key.len;
-}
-
 /* Reads the metapage and the manifest; returns false after printing why. */
 static bool
 load_manifest(relfile *rf, lsm_manifest *m)
@@ -352,7 +343,7 @@ verify_runs(relfile *rf, const lsm_manifest *m)
 	uint64_t	entries = 0;
 
 	lsm_sst_options_default(&o);
-	o.bloom_key_len = bloom_key_len;
+	o.bloom_key_len = lsm_format_bloom_len;
 	for (int l = 0; l < LSM_MAX_LEVELS; l++)
 		for (int i = 0; i < m->levels[l].nruns; i++)
 		{

@@ -19,6 +19,7 @@
 #include "lsm_customscan.h"
 #include "lsm_storage.h"
 #include "lsm_tableam.h"
+#include "lsm_workers.h"
 
 PG_MODULE_MAGIC;
 
@@ -52,11 +53,16 @@ _PG_init(void)
 	lsm_compact_init();
 
 	/*
-	 * Background flushes (the lsm flusher) and write stalls
-	 * (lsm.l0_slowdown_trigger, lsm.l0_stop_trigger,
-	 * lsm.max_frozen_memtables, lsm.delayed_write_rate).
+	 * The background workers: the lsm flusher and the compaction launcher,
+	 * which start its per-database workers.
 	 */
 	lsm_flusher_init();
+	lsm_compact_workers_init();
+
+	/*
+	 * Write stalls (lsm.l0_slowdown_trigger, lsm.l0_stop_trigger,
+	 * lsm.max_frozen_memtables, lsm.delayed_write_rate).
+	 */
 	lsm_stall_init();
 	lsm_tree_init();
 

@@ -22,37 +22,23 @@
  * inputs still be gone, the core refuses the change and the outputs' pages
  * are given back.
  *
- * Garbage.  This AM keeps its MVCC in the values (xmin/xmax of each row and
- * XMAX deltas), not in sequence numbers, and every row version has a user
- * key of its own (key + row id) whose VALUE is its oldest entry.  So
- * compaction passes oldest_snapshot LSM_MAX_SEQ, under which the core's
- * rule only lets a tombstone shadow what lies beneath it, as readers do,
- * and the garbage-collecting filter of lsm_gc.c decides everything else:
- * dead and aborted rows, finished xmax entries, freezing.  Its horizon is
- * the oldest xmin of all databases (GetOldestNonRemovableTransactionId
- * without a relation), read after the pick; VACUUM (lsm_vacuum.c) uses the
- * table's own.
+ * Garbage.  Relations keep their MVCC in the values, not in sequence
+ * numbers, so compaction passes oldest_snapshot LSM_MAX_SEQ, under which
+ * the core's rule only lets a tombstone shadow what lies beneath it, as
+ * readers do, and the filter the relation kind passes decides everything
+ * else (for tables: lsm_gc.c, through lsm_table_compact.c and VACUUM).
  */
 #include "postgres.h"
 
-#include "access/relation.h"
-#include "catalog/objectaddress.h"
-#include "fmgr.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
-#include "storage/lmgr.h"
-#include "utils/acl.h"
 #include "utils/guc.h"
-#include "utils/rel.h"
 
 #include "lsm/compaction.h"
 #include "lsm_compact.h"
 #include "lsm_rmgr.h"
-#include "lsm_gc.h"
-#include "lsm_tableam.h"
 
-PG_FUNCTION_INFO_V1(lsm_compact);
-
+LsmCompactStepFn lsm_compact_step_hook = NULL;
 int			lsm_l0_compaction_trigger = 4;
 int			lsm_compaction_target_kb = 8 * 1024;
 
@@ -73,9 +59,6 @@ lsm_compact_init(void)
 							8 * 1024, 64, 1024 * 1024,
 							PGC_SIGHUP, GUC_UNIT_KB,
 							NULL, NULL, NULL);
-
-	/* The launcher of background compaction workers. */
-	lsm_worker_init();
 }
 
 /* ----------------------------------------------------------------
@@ -100,25 +83,6 @@ lsm_compact_options(lsm_compaction_options *o)
 	 * under ascending keys).
 	 */
 	o->families = true;
-}
-
-/*
- * Accounts for the garbage collection of one merge: the table's counters of
- * entries dropped (by the filter and by the shadowing it caused) and frozen.
- */
-void
-lsm_compact_count(LsmStore *s, const lsm_compaction_stats *stats,
-				  const LsmGcStats *gstats)
-{
-	lsm_counter_add(s->entry, LSM_CTR_ENTRIES_GC_DROPPED, stats->dropped);
-	lsm_counter_add(s->entry, LSM_CTR_ENTRIES_FROZEN, gstats->frozen);
-	elog(DEBUG1, "lsm table \"%s\": garbage collection removed %llu dead rows, %llu aborted rows, %llu xmax entries, %llu row-map entries; froze %llu rows",
-		 s->relname,
-		 (unsigned long long) gstats->rows_removed,
-		 (unsigned long long) gstats->aborted_removed,
-		 (unsigned long long) gstats->deltas_removed,
-		 (unsigned long long) gstats->rowmaps_removed,
-		 (unsigned long long) gstats->frozen);
 }
 
 /* The outputs of one merge, freed whatever happens. */
@@ -152,11 +116,10 @@ lsm_count_compaction(LsmTableShared *e, const LsmCompactJob *job)
 
 /*
  * Installs the merged runs: one manifest change made to the manifest as it
- * is now, under the metapage lock.  If the merge removed rows, the manifest
- * notes that row-map entries wait for VACUUM.
+ * is now, under the metapage lock, which also sets the filter's bits aux.
  */
 static void
-lsm_compact_install(LsmStore *s, LsmCompactJob *job, bool removed_rows)
+lsm_compact_install(LsmStore *s, LsmCompactJob *job, uint64 aux)
 {
 	LsmMetaTx	tx;
 
@@ -189,8 +152,7 @@ lsm_compact_install(LsmStore *s, LsmCompactJob *job, bool removed_rows)
 		else
 		{
 			lsm_meta_check_status(s, st, "installing a compaction");
-			if (removed_rows)
-				tx.m.aux |= LSM_MANIFEST_MAP_GARBAGE;
+			tx.m.aux |= aux;
 			lsm_meta_commit(s, &tx, NULL, NULL);
 			lsm_count_compaction(s->entry, job);
 		}
@@ -204,7 +166,7 @@ lsm_compact_install(LsmStore *s, LsmCompactJob *job, bool removed_rows)
 }
 
 void
-lsm_compact_run(LsmStore *s, lsm_compaction *c, LsmGc *gc,
+lsm_compact_run(LsmStore *s, lsm_compaction *c, LsmCompactFilter *f,
 				lsm_compaction_stats *stats)
 {
 	LsmCompactJob *job = palloc0(sizeof(LsmCompactJob));
@@ -217,6 +179,8 @@ lsm_compact_run(LsmStore *s, lsm_compaction *c, LsmGc *gc,
 		lsm_sst_options opts;
 		lsm_run_writer w;
 		lsm_status	st;
+		TransactionId horizon = InvalidTransactionId;
+		uint64		aux = 0;
 
 		lsm_store_run_options(&opts, true);
 		w.pager = &s->pager;
@@ -230,15 +194,15 @@ lsm_compact_run(LsmStore *s, lsm_compaction *c, LsmGc *gc,
 		 * makes shadows the older versions of its key.
 		 */
 		st = lsm_compaction_merge(&w, c, LSM_MAX_SEQ,
-								  gc ? lsm_gc_filter(gc) : NULL,
+								  f ? f->entries : NULL,
 								  &job->outs, &job->nouts, stats);
 		lsm_store_check(s, st, "compacting level %d into level %d",
 						c->level, c->out_level);
 		/* Standby queries that may see what the filter removed: conflict. */
-		if (gc != NULL)
-			lsm_log_removal_horizon(&s->node, s->needs_wal,
-									lsm_gc_conflict_horizon(gc));
-		lsm_compact_install(s, job, gc != NULL && lsm_gc_removed_rows(gc));
+		if (f != NULL)
+			f->finish(f, &horizon, &aux);
+		lsm_log_removal_horizon(&s->node, s->needs_wal, horizon);
+		lsm_compact_install(s, job, aux);
 		elog(DEBUG1, "lsm table \"%s\": compacted %d+%d runs of levels %d and %d into %d runs (%llu bytes read, %llu written, %llu entries dropped)",
 			 s->relname, c->ninputs[0], c->ninputs[1], c->level,
 			 c->out_level, job->nouts,
@@ -259,7 +223,7 @@ lsm_compact_run(LsmStore *s, lsm_compaction *c, LsmGc *gc,
  * Moves c's one run down a level as it is (c->move): one manifest change, no
  * page read or written, so nothing for a standby's queries to conflict with.
  */
-static void
+void
 lsm_compact_move(LsmStore *s, const lsm_compaction *c)
 {
 	LsmMetaTx	tx;
@@ -286,35 +250,10 @@ lsm_compact_move(LsmStore *s, const lsm_compaction *c)
 		 c->out_level);
 }
 
-/* Merges c's runs through the garbage-collecting filter of cut. */
-static void
-lsm_compact_merge(LsmStore *s, lsm_compaction *c, const LsmGcCutoffs *cut)
-{
-	/* The inputs are read once: through a ring, not into shared buffers. */
-	s->read_strategy = lsm_bulk_read_strategy();
-	PG_TRY();
-	{
-		LsmGc	   *gc = lsm_gc_begin(s, cut, LSM_GC_MAP_KEEP, NULL);
-		lsm_compaction_stats stats;
-		LsmGcStats	gstats;
-
-		lsm_compact_run(s, c, gc, &stats);
-		lsm_gc_end(gc, &gstats);
-		lsm_compact_count(s, &stats, &gstats);
-	}
-	PG_FINALLY();
-	{
-		s->read_strategy = NULL;
-	}
-	PG_END_TRY();
-}
-
 bool
-lsm_compact_step(LsmStore *s, bool full)
+lsm_compact_pick(LsmStore *s, bool full, lsm_compaction *c)
 {
-	lsm_compaction *c = palloc0(sizeof(lsm_compaction));
 	lsm_compaction_options o;
-	LsmGcCutoffs cut;
 	LsmMetaTx	tx;
 	bool		picked;
 
@@ -324,71 +263,5 @@ lsm_compact_step(LsmStore *s, bool full)
 	picked = full ? lsm_compaction_pick_all(&tx.m, &o, c) :
 		lsm_compaction_pick(&tx.m, &o, c);
 	lsm_meta_end(&tx);
-	if (!picked)
-	{
-		pfree(c);
-		return false;
-	}
-
-	/* After the pick: the horizon may only have advanced meanwhile. */
-	lsm_gc_cutoffs_default(NULL, &cut);
-	PG_TRY();
-	{
-		/*
-		 * A run that nothing below overlaps moves down as it is, unless the
-		 * filter would collect garbage or freeze in it: then it is merged.
-		 */
-		if (c->move && !lsm_gc_run_has_work(&c->inputs[0][0], &cut))
-			lsm_compact_move(s, c);
-		else
-			lsm_compact_merge(s, c, &cut);
-	}
-	PG_FINALLY();
-	{
-		lsm_compaction_free(c);
-	}
-	PG_END_TRY();
-	pfree(c);
-	return true;
-}
-
-/*
- * lsm_compact(regclass) returns void
- *
- * Compacts every run of the table into one level (memtables are not
- * flushed; lsm_flush does that).  For the table's owner (or the
- * database's).  Waits for a compaction of the table already running.
- */
-Datum
-lsm_compact(PG_FUNCTION_ARGS)
-{
-	Oid			relid = PG_GETARG_OID(0);
-	Relation	rel = relation_open(relid, ShareUpdateExclusiveLock);
-	LsmStore	store;
-	LsmUse	   *u;
-	int			write_back;
-
-	if (!lsm_is_lsm_relation(rel))
-		ereport(ERROR,
-				errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				errmsg("\"%s\" is not an lsm table", RelationGetRelationName(rel)),
-				rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE ?
-				errhint("Compact its partitions.") : 0);
-	if (!pg_class_ownercheck(relid, GetUserId()) &&
-		!pg_database_ownercheck(MyDatabaseId, GetUserId()))
-		aclcheck_error(ACLCHECK_NOT_OWNER,
-					   get_relkind_objtype(rel->rd_rel->relkind),
-					   RelationGetRelationName(rel));
-
-	/* Attached, so that readers learn of each manifest change; loaded. */
-	u = lsm_store_open(&store, rel, true);
-	write_back = lsm_write_back_begin();
-	while (lsm_compact_step(&store, true))
-		CHECK_FOR_INTERRUPTS();
-	AtEOXact_GUC(true, write_back);
-	lsm_store_free(&store);
-	lsm_use_release(u);
-
-	relation_close(rel, NoLock);
-	PG_RETURN_VOID();
+	return picked;
 }

@@ -1,7 +1,7 @@
 /*
- * lsm_compact.h - leveled compaction of an lsm table inside PostgreSQL
- * (lsm_compact.c), and the horizon that decides when the pages of runs it
- * removed may be reused.
+ * lsm_compact.h - leveled compaction of an LSM relation inside PostgreSQL
+ * (lsm_compact.c), with the filter its relation kind runs over the entries
+ * merged.
  */
 #ifndef LSM_COMPACT_H
 #define LSM_COMPACT_H
@@ -9,7 +9,6 @@
 #include "postgres.h"
 
 #include "lsm/compaction.h"
-#include "lsm_gc.h"
 #include "lsm_storage.h"
 
 /* Settings (lsm.l0_compaction_trigger, lsm.compaction_target_run_size). */
@@ -23,33 +22,46 @@ extern void lsm_compact_init(void);
 extern void lsm_compact_options(lsm_compaction_options *o);
 
 /*
- * Runs one compaction of the table whose store s is (s->entry set): the one
- * the picker asks for, or with full, the next step of a full compaction.
- * Returns false if there was nothing to do.  The caller makes sure no other
- * compaction of the table runs (ShareUpdateExclusiveLock on the relation).
+ * What a relation kind does to the entries a merge reads (for a table: the
+ * MVCC garbage collection of lsm_gc.c).  The storage layer passes entries
+ * through the core's filter and, after the merge, asks finish for the
+ * horizon a hot standby's queries must pass (InvalidTransactionId if
+ * nothing they could see went) and for bits to set in the manifest's aux;
+ * it never looks inside an entry itself.
  */
-extern bool lsm_compact_step(LsmStore *s, bool full);
+typedef struct LsmCompactFilter LsmCompactFilter;
+struct LsmCompactFilter
+{
+	const lsm_compaction_filter *entries;
+	void		(*finish) (LsmCompactFilter *f, TransactionId *conflict_horizon,
+						   uint64 *manifest_aux);
+};
 
 /*
- * Merges the runs c names through gc's filter (none if NULL) and installs
- * the result; *stats gets the merge's numbers.  The same conditions as for
- * lsm_compact_step apply.  lsm_compact_count accounts for one merge.
+ * Asks the picker (or with full, the next step of a full compaction) what
+ * to compact in the table whose store s is; false if nothing.  The caller
+ * makes sure no other compaction of the table runs (ShareUpdateExclusiveLock
+ * on the relation) until the compaction is installed or given up.
  */
-extern void lsm_compact_run(LsmStore *s, lsm_compaction *c, LsmGc *gc,
-							lsm_compaction_stats *stats);
-extern void lsm_compact_count(LsmStore *s, const lsm_compaction_stats *stats,
-							  const LsmGcStats *gstats);
+extern bool lsm_compact_pick(LsmStore *s, bool full, lsm_compaction *c);
 
 /*
- * Background compaction (lsm_compact_worker.c): the launcher is registered from
- * lsm_compact_init; a flush that leaves the table needing compaction (its
- * manifest m just committed) asks for it with lsm_compact_request.
+ * One compaction step with the relation kind's filter (for tables:
+ * lsm_table_compact_step), which a writer stopped by level 0 runs itself
+ * when no worker does (lsm_stall.c).  Set when the kind registers
+ * (lsm_tableam_init); the caller holds ShareUpdateExclusiveLock.
  */
-extern void lsm_worker_init(void);
-extern void lsm_compact_request(LsmStore *s, const lsm_manifest *m);
-extern bool lsm_compaction_worker_running(Oid dbid);
+typedef bool (*LsmCompactStepFn) (LsmStore *s, bool full);
+extern LsmCompactStepFn lsm_compact_step_hook;
 
-/* Whether a request for the table waits for a worker (for lsm_stats). */
-extern bool lsm_compact_requested(Oid dbid, Oid relid);
+/* Moves c's one run down a level as it is (c->move). */
+extern void lsm_compact_move(LsmStore *s, const lsm_compaction *c);
+
+/*
+ * Merges the runs c names through filter f (everything kept if NULL) and
+ * installs the result; *stats gets the merge's numbers.
+ */
+extern void lsm_compact_run(LsmStore *s, lsm_compaction *c,
+							LsmCompactFilter *f, lsm_compaction_stats *stats);
 
 #endif							/* LSM_COMPACT_H */

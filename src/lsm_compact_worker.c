@@ -42,8 +42,11 @@
 #include "utils/snapmgr.h"
 
 #include "lsm/compaction.h"
+#include "lsm_background.h"
 #include "lsm_compact.h"
+#include "lsm_gc.h"
 #include "lsm_tableam.h"
+#include "lsm_workers.h"
 
 #define LSM_MAX_REQUESTS	64
 #define LSM_MAX_WORKERS		8
@@ -69,6 +72,8 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 PGDLLEXPORT void lsm_launcher_main(Datum arg);
 PGDLLEXPORT void lsm_worker_main(Datum arg);
+static void lsm_compact_request(LsmStore *s, const lsm_manifest *m);
+static bool lsm_compaction_worker_running(Oid dbid);
 
 static void
 lsm_worker_shmem_request(void)
@@ -96,11 +101,14 @@ lsm_worker_shmem_startup(void)
 	LWLockRelease(AddinShmemInitLock);
 }
 
-/* Called from _PG_init (through lsm_compact_init). */
+/* Called from _PG_init: shared memory, the launcher, hooks. */
 void
-lsm_worker_init(void)
+lsm_compact_workers_init(void)
 {
 	BackgroundWorker bgw;
+
+	lsm_background.compact_request = lsm_compact_request;
+	lsm_background.compaction_running = lsm_compaction_worker_running;
 
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = lsm_worker_shmem_request;
@@ -122,7 +130,7 @@ lsm_worker_init(void)
  * Asks for a compaction of the table of store s if m (its manifest, just
  * committed) needs one.  Cheap when it does not; never errors.
  */
-void
+static void
 lsm_compact_request(LsmStore *s, const lsm_manifest *m)
 {
 	lsm_compaction_options o;
@@ -348,7 +356,7 @@ lsm_worker_others_wait(Oid dbid, Oid relid)
  * Whether a compaction worker runs (or is being started) for database
  * dbid; writers stopped for level 0 compact themselves when none does.
  */
-bool
+static bool
 lsm_compaction_worker_running(Oid dbid)
 {
 	bool		running = false;
@@ -414,7 +422,7 @@ lsm_worker_compact(Oid dbid, Oid relid, RelFileNode node)
 	u = lsm_store_open(&store, rel, true);
 	pgstat_report_activity(STATE_RUNNING, RelationGetRelationName(rel));
 	lsm_worker_drop_xmin();
-	while (lsm_compact_step(&store, false))
+	while (lsm_table_compact_step(&store, false))
 	{
 		CHECK_FOR_INTERRUPTS();
 		lsm_worker_drop_xmin();

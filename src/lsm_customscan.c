@@ -364,7 +364,7 @@ lsm_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti,
 	{
 		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(relation), 0);
 
-		pi.ki = *lsm_tree_key_info(lsm_tree_open(relation));
+		pi.ki = *lsm_key_info(relation, lsm_tree_open(relation));
 		pi.keytype = att->atttypid;
 		usable = lsm_key_order_matches(&pi.ki, att->atttypid,
 									   att->attcollation);
@@ -466,7 +466,7 @@ lsm_begin(CustomScanState *node, EState *estate, int eflags)
 	ExecAssignScanProjectionInfoWithVarno(&node->ss, cscan->scan.scanrelid);
 	node->ss.ps.qual = ExecInitQual(cscan->scan.plan.qual, &node->ss.ps);
 
-	st->ki = lsm_tree_key_info(lsm_tree_open(rel));
+	st->ki = lsm_key_info(rel, lsm_tree_open(rel));
 	if ((int) st->ki->encoder != encoder)
 		elog(ERROR, "key encoding of lsm table \"%s\" changed since the plan was made",
 			 RelationGetRelationName(rel));

@@ -46,10 +46,11 @@
 #include "utils/wait_event.h"
 
 #include "lsm/compaction.h"
+#include "lsm_background.h"
 #include "lsm_compact.h"
 #include "lsm_storage.h"
 
-PG_FUNCTION_INFO_V1(lsm_flush);
+LsmBackgroundHooks lsm_background;
 
 /* How long writers pass over a victim they could not flush. */
 #define LSM_VICTIM_SKIP_MS	1000
@@ -187,7 +188,7 @@ lsm_flush_memtable(LsmStore *s, LsmTableShared *e, int region, uint64 max_seq,
 		if (st == LSM_OK)
 			lsm_count_flush(e, meta.nbytes);
 		/* Level 0 may now need the background worker. */
-		lsm_compact_request(s, &tx.m);
+		lsm_background_compact(s, &tx.m);
 		UnlockReleaseBuffer(tx.buf);
 		elog(DEBUG1, "lsm table \"%s\": flushed a memtable into a level-0 run of %llu entries, %llu bytes",
 			 s->relname, (unsigned long long) meta.nentries,
@@ -361,8 +362,8 @@ lsm_flush_idle_table(LsmTableShared *self)
 void
 lsm_flush_frozen(LsmStore *s, LsmUse *u)
 {
-	if (lsm_flusher_takes(u->entry))
-		lsm_flusher_wake();
+	if (lsm_background_flushes(u->entry))
+		lsm_background_wake_flusher();
 	else
 		while (lsm_flush_one(s, u, false))
 			;
@@ -389,7 +390,7 @@ lsm_make_room(LsmStore *s, LsmUse *u, const LsmWrite *next)
 	SpinLockRelease(&e->mutex);
 	if (have_frozen)
 	{
-		if (lsm_flusher_takes(e) && lsm_stall_for_flush(s, u))
+		if (lsm_background_flushes(e) && lsm_stall_for_flush(s, u))
 			return;
 		if (lsm_flush_one(s, u, true))
 			return;
@@ -430,47 +431,4 @@ lsm_region_acquire(LsmUse *u)
 			continue;
 		lsm_wait_for_region();
 	}
-}
-
-/* Whether rel is a table of the lsm access method. */
-static bool
-lsm_relation_is_lsm(Relation rel)
-{
-	return (rel->rd_rel->relkind == RELKIND_RELATION ||
-			rel->rd_rel->relkind == RELKIND_MATVIEW) &&
-		OidIsValid(rel->rd_rel->relam) &&
-		rel->rd_rel->relam == get_table_am_oid("lsm", true);
-}
-
-/*
- * lsm_flush(regclass) returns void
- *
- * Freezes the table's memtable and writes it, and any memtable still
- * waiting, to level-0 runs.  For the table's owner (or the database's).
- */
-Datum
-lsm_flush(PG_FUNCTION_ARGS)
-{
-	Oid			relid = PG_GETARG_OID(0);
-	Relation	rel = relation_open(relid, AccessShareLock);
-	int			write_back;
-
-	if (!lsm_relation_is_lsm(rel))
-		ereport(ERROR,
-				errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				errmsg("\"%s\" is not an lsm table", RelationGetRelationName(rel)),
-				rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE ?
-				errhint("Flush its partitions.") : 0);
-	if (!pg_class_ownercheck(relid, GetUserId()) &&
-		!pg_database_ownercheck(MyDatabaseId, GetUserId()))
-		aclcheck_error(ACLCHECK_NOT_OWNER,
-					   get_relkind_objtype(rel->rd_rel->relkind),
-					   RelationGetRelationName(rel));
-
-	write_back = lsm_write_back_begin();
-	lsm_tree_flush(lsm_tree_open(rel));
-	AtEOXact_GUC(true, write_back);
-
-	relation_close(rel, AccessShareLock);
-	PG_RETURN_VOID();
 }

@@ -39,7 +39,9 @@
 #include "tcop/tcopprot.h"
 #include "utils/memutils.h"
 
+#include "lsm_background.h"
 #include "lsm_storage.h"
+#include "lsm_workers.h"
 
 /* How long writers flush a table themselves after the flusher failed on it. */
 #define LSM_FLUSHER_BUSY_MS		1000
@@ -56,6 +58,8 @@ static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 PGDLLEXPORT void lsm_flusher_main(Datum arg);
+static bool lsm_flusher_takes(LsmTableShared *e);
+static void lsm_flusher_wake(void);
 
 static void
 lsm_flusher_shmem_request(void)
@@ -83,11 +87,14 @@ lsm_flusher_shmem_startup(void)
 	LWLockRelease(AddinShmemInitLock);
 }
 
-/* Called from _PG_init: shared memory and the worker's registration. */
+/* Called from _PG_init: shared memory, the worker's registration, hooks. */
 void
 lsm_flusher_init(void)
 {
 	BackgroundWorker bgw;
+
+	lsm_background.flusher_takes = lsm_flusher_takes;
+	lsm_background.flusher_wake = lsm_flusher_wake;
 
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = lsm_flusher_shmem_request;
@@ -111,7 +118,7 @@ lsm_flusher_init(void)
  * relfilenode is WAL-logged as usual, and this transaction holds no lock
  * that keeps it out (it created, truncated, rewrote or LOCKed the table).
  */
-bool
+static bool
 lsm_flusher_takes(LsmTableShared *e)
 {
 	bool		running;
@@ -141,7 +148,7 @@ lsm_flusher_takes(LsmTableShared *e)
 }
 
 /* Tells the flusher there is work. */
-void
+static void
 lsm_flusher_wake(void)
 {
 	Latch	   *latch;

@@ -45,7 +45,8 @@ struct LsmGc
 	LsmGcCutoffs cut;
 	LsmGcMapMode map_mode;
 	LsmRowidSet *set;
-	lsm_compaction_filter filter;
+	LsmCompactFilter filter;	/* what storage's merge calls */
+	lsm_compaction_filter entries;	/* the core's per-entry filter */
 
 	/* the data key being decided, and whether its newest delta was seen */
 	StringInfoData cur;
@@ -586,6 +587,9 @@ lsm_gc_run_aux(void *arg, uint64_t *aux, uint64_t *aux2)
 	gc->run_pending = InvalidTransactionId;
 }
 
+static void lsm_gc_finish(LsmCompactFilter *f, TransactionId *conflict_horizon,
+						  uint64 *manifest_aux);
+
 /* ----------------------------------------------------------------
  * Life cycle
  * ----------------------------------------------------------------
@@ -604,23 +608,19 @@ lsm_gc_begin(LsmStore *s, const LsmGcCutoffs *cut, LsmGcMapMode map_mode,
 	gc->map_mode = map_mode;
 	gc->set = set;
 	initStringInfo(&gc->cur);
-	gc->filter.decide = lsm_gc_decide;
-	gc->filter.kept = lsm_gc_kept;
-	gc->filter.run_aux = lsm_gc_run_aux;
-	gc->filter.arg = gc;
+	gc->entries.decide = lsm_gc_decide;
+	gc->entries.kept = lsm_gc_kept;
+	gc->entries.run_aux = lsm_gc_run_aux;
+	gc->entries.arg = gc;
+	gc->filter.entries = &gc->entries;
+	gc->filter.finish = lsm_gc_finish;
 	return gc;
 }
 
-const lsm_compaction_filter *
+LsmCompactFilter *
 lsm_gc_filter(LsmGc *gc)
 {
 	return &gc->filter;
-}
-
-bool
-lsm_gc_removed_rows(LsmGc *gc)
-{
-	return gc->stats.rows_removed > 0 || gc->stats.aborted_removed > 0;
 }
 
 /*
@@ -629,13 +629,28 @@ lsm_gc_removed_rows(LsmGc *gc)
  * a snapshot could still see, else InvalidTransactionId (aborted rows are
  * invisible to every snapshot).
  */
-TransactionId
+static TransactionId
 lsm_gc_conflict_horizon(LsmGc *gc)
 {
 	if (gc->stats.rows_removed > 0 || gc->stats.deltas_removed > 0 ||
 		gc->stats.rowmaps_removed > 0 || gc->stats.frozen > 0)
 		return gc->cut.oldest_xmin;
 	return InvalidTransactionId;
+}
+
+/*
+ * After the merge: the standby conflict horizon, and when rows went, the
+ * manifest's note that their row-map entries wait for VACUUM.
+ */
+static void
+lsm_gc_finish(LsmCompactFilter *f, TransactionId *conflict_horizon,
+			  uint64 *manifest_aux)
+{
+	LsmGc	   *gc = (LsmGc *) ((char *) f - offsetof(LsmGc, filter));
+
+	*conflict_horizon = lsm_gc_conflict_horizon(gc);
+	if (gc->stats.rows_removed > 0 || gc->stats.aborted_removed > 0)
+		*manifest_aux |= LSM_MANIFEST_MAP_GARBAGE;
 }
 
 void

@@ -1,7 +1,7 @@
 /*
  * lsm_gc.h - MVCC garbage collection and freezing in compaction: the
- * filter lsm_compact.c and lsm_vacuum.c hand to the core's merge
- * (lsm/compaction.h), and the oldest xid and multixact each run it writes
+ * filter a table's compactions (lsm_table_compact.c) and VACUUM
+ * (lsm_vacuum.c) hand to the storage layer's merge (lsm_compact.h), and the oldest xid and multixact each run it writes
  * still holds (the run's aux in the manifest).
  *
  * What goes, per data key (its versions arrive newest first):
@@ -38,6 +38,7 @@
 #include "utils/rel.h"
 
 #include "lsm/compaction.h"
+#include "lsm_compact.h"
 #include "lsm_storage.h"
 
 /* What decides removal and freezing. */
@@ -100,10 +101,7 @@ typedef struct LsmGc LsmGc;
  */
 extern LsmGc *lsm_gc_begin(LsmStore *s, const LsmGcCutoffs *cut,
 						   LsmGcMapMode map_mode, LsmRowidSet *set);
-extern const lsm_compaction_filter *lsm_gc_filter(LsmGc *gc);
-/* Whether the merge so far removed rows (dead or aborted). */
-extern bool lsm_gc_removed_rows(LsmGc *gc);
-extern TransactionId lsm_gc_conflict_horizon(LsmGc *gc);
+extern LsmCompactFilter *lsm_gc_filter(LsmGc *gc);
 extern void lsm_gc_end(LsmGc *gc, LsmGcStats *stats);
 
 /* Whether a merge of run under cut could change any of its entries. */
@@ -145,5 +143,18 @@ lsm_run_aux2_pending(uint64 aux2)
  * whose row-map entries only VACUUM removes.
  */
 #define LSM_MANIFEST_MAP_GARBAGE	UINT64CONST(0x1)
+
+/*
+ * Compaction of a table (lsm_table_compact.c): one step as the picker (or,
+ * with full, a full compaction) asks, through the filter above with the
+ * cutoffs of background compaction.  False if there was nothing to do.  The
+ * caller holds ShareUpdateExclusiveLock on the relation.
+ */
+extern bool lsm_table_compact_step(LsmStore *s, bool full);
+
+/* Accounts for the garbage collection of one merge in the table's counters. */
+extern void lsm_table_compact_count(LsmStore *s,
+									const lsm_compaction_stats *stats,
+									const LsmGcStats *gstats);
 
 #endif							/* LSM_GC_H */

@@ -395,6 +395,20 @@ lsm_key_encoder_for(Oid typid, Oid collation)
 	return encoder_for_base(base, collation);
 }
 
+const LsmKeyInfo *
+lsm_key_info(Relation rel, LsmTree *t)
+{
+	const LsmKeyInfo *ki = lsm_tree_key_info(t);
+
+	if (ki->encoder > LSM_ENC_MAX ||
+		(ki->encoder != LSM_ENC_NONE && ki->attnum != 1))
+		ereport(ERROR,
+				errcode(ERRCODE_DATA_CORRUPTED),
+				errmsg("lsm table \"%s\" is corrupt", RelationGetRelationName(rel)),
+				errdetail_internal("Its metapage has an invalid key description."));
+	return ki;
+}
+
 void
 lsm_key_info_catalog(Relation rel, LsmKeyInfo *ki)
 {
@@ -578,15 +592,6 @@ lsm_key_make_rowmap(uint8 *dst, LsmRowId rowid)
 {
 	dst[0] = LSM_FAMILY_ROWMAP;
 	lsm_rowid_put(dst + 1, rowid);
-}
-
-size_t
-lsm_key_bloom_len(lsm_slice user_key)
-{
-	if (user_key.len >= 1 + LSM_ROWID_BYTES &&
-		user_key.data[0] == LSM_FAMILY_DATA)
-		return user_key.len - LSM_ROWID_BYTES;
-	return user_key.len;
 }
 
 /*

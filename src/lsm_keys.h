@@ -72,30 +72,18 @@ typedef enum LsmKeyEncoder
 #define LSM_ENC_MAX LSM_ENC_BPCHAR
 
 /*
- * A table's key description.  Only the encoder decides the bytes; typid and
- * collation are those of the first column when the description was taken,
- * kept for inspection (they may since have been changed or dropped).
- */
-typedef struct LsmKeyInfo
-{
-	AttrNumber	attnum;			/* always 1 */
-	Oid			typid;
-	Oid			collation;
-	LsmKeyEncoder encoder;
-} LsmKeyInfo;
-
-/*
  * The key description the catalog gives rel now (its first column's type
  * and collation): only for formatting a new metapage.  Rows are encoded
- * with the stored description, lsm_tree_key_info().
+ * with the stored description, lsm_key_info().
  */
 extern void lsm_key_info_catalog(Relation rel, LsmKeyInfo *ki);
 
 /*
- * The key description stored in the metapage of t's relfilenode, read once
- * per backend and cached in the tree handle.
+ * The key description stored in the metapage of t's relfilenode, rel's
+ * (lsm_tree_key_info), checked: an encoder this build does not know is
+ * corruption.
  */
-extern const LsmKeyInfo *lsm_tree_key_info(LsmTree *t);
+extern const LsmKeyInfo *lsm_key_info(Relation rel, LsmTree *t);
 
 /*
  * Whether a table stored under description stored is in the order of its
@@ -134,11 +122,5 @@ lsm_key_rowid(const uint8 *key, Size keylen)
 {
 	return lsm_rowid_get(key + keylen - LSM_ROWID_BYTES);
 }
-
-/*
- * The prefix the bloom filter hashes: a data key without its row id, a
- * row-map key whole.  Plain C signature: it is the core's bloom_key_len hook.
- */
-extern size_t lsm_key_bloom_len(lsm_slice user_key);
 
 #endif							/* LSM_KEYS_H */

@@ -27,7 +27,6 @@
 #include "storage/bufmgr.h"
 #include "storage/smgr.h"
 
-#include "lsm_keys.h"
 #include "lsm_storage.h"
 
 /* Bytes of room kept for the free-list changes of switching extents. */
@@ -313,8 +312,8 @@ lsm_meta_reserve_rowids(LsmStore *s, LsmTableShared *e, uint64 batch)
 }
 
 /*
- * The key description stored in the metapage: what every key of the table
- * is encoded with (lsm_keys.h).
+ * The key description stored in the metapage: what every key of the
+ * relation is encoded with (checked by the relation kind: lsm_keys.c).
  */
 void
 lsm_meta_read_key(LsmStore *s, LsmKeyInfo *ki)
@@ -322,14 +321,11 @@ lsm_meta_read_key(LsmStore *s, LsmKeyInfo *ki)
 	LsmMetaTx	tx;
 
 	lsm_meta_begin(s, &tx, false, false);
-	ki->encoder = (LsmKeyEncoder) tx.meta.key_encoder;
+	ki->encoder = tx.meta.key_encoder;
 	ki->attnum = tx.meta.key_attnum;
 	ki->typid = tx.meta.key_typid;
 	ki->collation = tx.meta.key_collation;
 	lsm_meta_end(&tx);
-	if (tx.meta.key_encoder > LSM_ENC_MAX ||
-		(ki->encoder != LSM_ENC_NONE && ki->attnum != 1))
-		lsm_meta_corrupt(s, "Its metapage has an invalid key description.");
 }
 
 /* The metapage and first log page of an empty table whose key is ki. */
@@ -363,7 +359,7 @@ lsm_build_empty(Page metapage, Page logpage, const LsmKeyInfo *ki)
 	meta->manifest_len = (uint32) img.len;
 	meta->manifest_first = 0;
 	meta->manifest_npages = 0;
-	meta->key_encoder = (uint16) ki->encoder;
+	meta->key_encoder = ki->encoder;
 	meta->key_attnum = ki->attnum;
 	meta->key_typid = ki->typid;
 	meta->key_collation = ki->collation;
@@ -381,19 +377,18 @@ lsm_build_empty(Page metapage, Page logpage, const LsmKeyInfo *ki)
 /*
  * lsm_tree_init_storage: formats a new, empty relfilenode (srel's, which is
  * not yet rel's during CREATE TABLE, TRUNCATE and rewrites): the metapage,
- * with the key description rel's first column gives now (fixed for the
- * life of the relfilenode), and an empty first log page, through shared
+ * with the key description ki (fixed for the life of the relfilenode), and an empty first log page, through shared
  * buffers and WAL-logged unless the relfilenode skips WAL; and for an
  * unlogged table the same two pages in its init fork, which recovery copies
  * over the main fork.
  */
 void
-lsm_tree_init_storage(Relation rel, SMgrRelation srel, char persistence)
+lsm_tree_init_storage(Relation rel, SMgrRelation srel, char persistence,
+					  const LsmKeyInfo *ki)
 {
 	RelFileNode node = srel->smgr_rnode.node;
 	PGAlignedBlock pages[2];
 	bool		needs_wal;
-	LsmKeyInfo	ki;
 
 	if (persistence == RELPERSISTENCE_TEMP)
 		ereport(ERROR,
@@ -418,8 +413,7 @@ lsm_tree_init_storage(Relation rel, SMgrRelation srel, char persistence)
 	 */
 	needs_wal = persistence == RELPERSISTENCE_PERMANENT && XLogIsNeeded();
 
-	lsm_key_info_catalog(rel, &ki);
-	lsm_build_empty((Page) pages[0].data, (Page) pages[1].data, &ki);
+	lsm_build_empty((Page) pages[0].data, (Page) pages[1].data, ki);
 	for (BlockNumber blkno = 0; blkno < 2; blkno++)
 	{
 		Buffer		buf = ReadBufferWithoutRelcache(node, MAIN_FORKNUM, P_NEW,

@@ -460,7 +460,7 @@ insert_row(Relation rel, TupleTableSlot *slot, CommandId cid,
 								ALLOCSET_SMALL_SIZES);
 	oldcxt = MemoryContextSwitchTo(cxt);
 
-	form_new_row(rel, tree, lsm_tree_key_info(tree), slot, xid, cid, &nr);
+	form_new_row(rel, tree, lsm_key_info(rel, tree), slot, xid, cid, &nr);
 	if (specToken != 0)
 		HeapTupleHeaderSetSpeculativeToken(nr.value->t_data, specToken);
 	set_insert_writes(w, &nr);
@@ -510,7 +510,7 @@ lsm_multi_insert(Relation rel, TupleTableSlot **slots, int nslots,
 								ALLOCSET_DEFAULT_SIZES);
 	oldcxt = MemoryContextSwitchTo(cxt);
 
-	ki = lsm_tree_key_info(tree);
+	ki = lsm_key_info(rel, tree);
 	rows = palloc(sizeof(LsmNewRow) * nslots);
 	w = palloc(sizeof(LsmWrite) * 2 * nslots);
 	for (int i = 0; i < nslots; i++)
@@ -874,7 +874,7 @@ lsm_tuple_update(Relation rel, ItemPointer otid, TupleTableSlot *slot,
 	 * values may read other relations.  Its row id is wasted if the update
 	 * fails, which the 48-bit row id space affords.
 	 */
-	form_new_row(rel, m.tree, lsm_tree_key_info(m.tree), slot, xid, cid, &nr);
+	form_new_row(rel, m.tree, lsm_key_info(rel, m.tree), slot, xid, cid, &nr);
 	nr.value->t_data->t_infomask |= HEAP_UPDATED;
 
 	/*

@@ -22,7 +22,6 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
-#include "lsm_keys.h"
 #include "lsm_storage.h"
 
 /* The page format as lsm/format.h, the authority lsm_inspect reads by, has it. */
@@ -675,7 +674,7 @@ void
 lsm_store_run_options(lsm_sst_options *o, bool writing)
 {
 	lsm_sst_options_default(o);
-	o->bloom_key_len = lsm_key_bloom_len;
+	o->bloom_key_len = lsm_format_bloom_len;
 	if (writing)
 	{
 		o->bloom_bits_per_key = lsm_bloom_bits_per_key;

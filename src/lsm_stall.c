@@ -58,6 +58,7 @@
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
+#include "lsm_background.h"
 #include "lsm_compact.h"
 #include "lsm_counters.h"
 #include "lsm_storage.h"
@@ -322,7 +323,7 @@ lsm_stall_ask_compaction(LsmStore *s)
 	LsmMetaTx	tx;
 
 	lsm_meta_begin(s, &tx, false, true);
-	lsm_compact_request(s, &tx.m);
+	lsm_background_compact(s, &tx.m);
 	lsm_meta_end(&tx);
 }
 
@@ -336,9 +337,10 @@ lsm_stall_compact(LsmStore *s, Oid relid)
 {
 	bool		done;
 
-	if (!ConditionalLockRelationOid(relid, ShareUpdateExclusiveLock))
+	if (lsm_compact_step_hook == NULL ||
+		!ConditionalLockRelationOid(relid, ShareUpdateExclusiveLock))
 		return false;
-	done = lsm_compact_step(s, false);
+	done = lsm_compact_step_hook(s, false);
 	UnlockRelationOid(relid, ShareUpdateExclusiveLock);
 	return done;
 }
@@ -391,7 +393,8 @@ lsm_stall_l0(LsmStore *s, LsmUse *u)
 		 * Nobody else can compact the table while this transaction runs;
 		 * the lock it holds keeps other compactions out, as theirs would.
 		 */
-		if (lsm_holds_compaction_out(&tag) && lsm_compact_step(s, false))
+		if (lsm_holds_compaction_out(&tag) && lsm_compact_step_hook != NULL &&
+			lsm_compact_step_hook(s, false))
 			continue;
 		if (lsm_holds_compaction_out(&tag) || lsm_ddl_waits_for_me(&tag) ||
 			now - changed >= LSM_STOP_NO_PROGRESS_US)
@@ -400,7 +403,7 @@ lsm_stall_l0(LsmStore *s, LsmUse *u)
 			lsm_giveup_version = version;
 			break;
 		}
-		if (!IsUnderPostmaster || !lsm_compaction_worker_running(MyDatabaseId))
+		if (!IsUnderPostmaster || !lsm_background_compacts(MyDatabaseId))
 		{
 			if (no_worker_since == 0)
 				no_worker_since = now;
@@ -471,7 +474,7 @@ lsm_stall_for_flush(LsmStore *s, LsmUse *u)
 		return false;
 
 	ConditionVariablePrepareToSleep(&e->flush_cv);
-	lsm_flusher_wake();
+	lsm_background_wake_flusher();
 	SpinLockAcquire(&e->mutex);
 	nfrozen = e->nfrozen;
 	SpinLockRelease(&e->mutex);

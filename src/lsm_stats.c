@@ -30,6 +30,7 @@
 #include "lsm_compact.h"
 #include "lsm_storage.h"
 #include "lsm_tableam.h"
+#include "lsm_workers.h"
 
 PG_FUNCTION_INFO_V1(lsm_levels);
 PG_FUNCTION_INFO_V1(lsm_memtables);

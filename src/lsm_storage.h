@@ -422,8 +422,7 @@ extern void lsm_meta_commit(LsmStore *s, LsmMetaTx *tx, LsmCommitHook hook,
 extern void lsm_meta_end(LsmMetaTx *tx);
 extern void lsm_meta_read(LsmStore *s, LsmMetaTx *tx);
 extern void lsm_meta_reserve_rowids(LsmStore *s, LsmTableShared *e, uint64 batch);
-struct LsmKeyInfo;
-extern void lsm_meta_read_key(LsmStore *s, struct LsmKeyInfo *ki);
+extern void lsm_meta_read_key(LsmStore *s, LsmKeyInfo *ki);
 extern void lsm_meta_check_status(LsmStore *s, lsm_status st, const char *what);
 
 /* ----------------------------------------------------------------
@@ -496,15 +495,6 @@ typedef enum LsmFlushOutcome
 
 extern LsmFlushOutcome lsm_flush_other(LsmUse *vu, const LsmVictim *v,
 									   bool freeze_active);
-
-/* ----------------------------------------------------------------
- * The flusher (lsm_flush_worker.c): a background worker that flushes frozen
- * memtables, so that writers do not
- * ----------------------------------------------------------------
- */
-extern void lsm_flusher_init(void);
-extern bool lsm_flusher_takes(LsmTableShared *e);
-extern void lsm_flusher_wake(void);
 
 /* ----------------------------------------------------------------
  * Write stalls (lsm_stall.c)

@@ -37,6 +37,9 @@
 #include "utils/relcache.h"
 #include "utils/snapmgr.h"
 
+#include "lsm_compact.h"
+#include "lsm_gc.h"
+#include "lsm_keys.h"
 #include "lsm_tableam.h"
 
 PG_FUNCTION_INFO_V1(lsm_tableam_handler);
@@ -117,12 +120,28 @@ lsm_tableam_init(void)
 {
 	prev_get_relation_info_hook = get_relation_info_hook;
 	get_relation_info_hook = lsm_get_relation_info;
+
+	/* A stalled writer compacts a table with the table's filter. */
+	lsm_compact_step_hook = lsm_table_compact_step;
 }
 
 /* ------------------------------------------------------------------------
  * DDL
  * ------------------------------------------------------------------------
  */
+
+/*
+ * Formats srel, a new relfilenode of rel, keyed as rel's first column is
+ * now: the key description is fixed for the relfilenode's life.
+ */
+static void
+lsm_format_storage(Relation rel, SMgrRelation srel, char persistence)
+{
+	LsmKeyInfo	ki;
+
+	lsm_key_info_catalog(rel, &ki);
+	lsm_tree_init_storage(rel, srel, persistence, &ki);
+}
 
 /*
  * CREATE TABLE, TRUNCATE (transactional), table rewrites: create the new
@@ -150,7 +169,7 @@ lsm_relation_set_new_filenode(Relation rel, const RelFileNode *newrnode,
 	 * The metapage and first log page; for an unlogged table also its init
 	 * fork, which recovery copies over the main fork after a crash.
 	 */
-	lsm_tree_init_storage(rel, srel, persistence);
+	lsm_format_storage(rel, srel, persistence);
 
 	smgrclose(srel);
 }
@@ -166,8 +185,7 @@ lsm_relation_nontransactional_truncate(Relation rel)
 	lsm_tree_discard_pending(&rel->rd_node);
 	lsm_tree_forget(rel->rd_node);
 	RelationTruncate(rel, 0);
-	lsm_tree_init_storage(rel, RelationGetSmgr(rel),
-						  rel->rd_rel->relpersistence);
+	lsm_format_storage(rel, RelationGetSmgr(rel), rel->rd_rel->relpersistence);
 }
 
 /*

@@ -31,7 +31,10 @@ lsm_is_lsm_relation(Relation rel)
 	return rel->rd_tableam == &lsm_tableam_methods;
 }
 
-/* Installs the planner hook that keeps parallel scans off lsm tables. */
+/*
+ * Installs the planner hook that keeps parallel scans off lsm tables, and
+ * the table's compaction step for stalled writers.
+ */
 extern void lsm_tableam_init(void);
 
 /*

@@ -28,7 +28,6 @@
 #include "lsm/level_iter.h"
 #include "lsm/logrec.h"
 #include "lsm/sstable.h"
-#include "lsm_keys.h"
 #include "lsm_storage.h"
 #include "lsm_tree_int.h"
 

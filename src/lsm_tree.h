@@ -106,6 +106,21 @@ lsm_rowid_get(const uint8 *src)
 	return id;
 }
 
+/*
+ * The key description a relation stores in its metapage when its
+ * relfilenode is formatted, fixed for the relfilenode's life: the column
+ * its keys are made of, that column's type and collation then, and an
+ * encoder number whose meaning is the relation kind's (for tables:
+ * lsm_keys.h).  The storage layer keeps it and never reads keys.
+ */
+typedef struct LsmKeyInfo
+{
+	AttrNumber	attnum;
+	Oid			typid;
+	Oid			collation;
+	uint16		encoder;
+} LsmKeyInfo;
+
 /* Backend-local handle on one table's tree; cached per relfilenode. */
 typedef struct LsmTree LsmTree;
 
@@ -119,7 +134,11 @@ extern LsmTree *lsm_tree_open(Relation rel);
 /* Formats the metapage of a new, empty relfilenode (CREATE, TRUNCATE, rewrite). */
 extern int	lsm_max_open_runs;
 extern void lsm_tree_init(void);
-extern void lsm_tree_init_storage(Relation rel, SMgrRelation srel, char persistence);
+extern void lsm_tree_init_storage(Relation rel, SMgrRelation srel, char persistence,
+								  const LsmKeyInfo *ki);
+
+/* The key description of t's relfilenode, read once per handle. */
+extern const LsmKeyInfo *lsm_tree_key_info(LsmTree *t);
 
 /*
  * Forgets rel's shared state and memtables (its storage is being dropped or

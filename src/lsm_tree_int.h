@@ -9,7 +9,6 @@
 #define LSM_TREE_INT_H
 
 #include "lsm/sstable.h"
-#include "lsm_keys.h"
 #include "lsm_storage.h"
 #include "lsm_tree.h"
 

@@ -126,9 +126,9 @@ vacuum_merge(LsmVacuum *v, lsm_compaction *c, LsmGcMapMode mode,
 		lsm_compaction_stats cs;
 
 		memset(&cs, 0, sizeof(cs));
-		lsm_compact_run(&v->store, c, gc, &cs);
+		lsm_compact_run(&v->store, c, lsm_gc_filter(gc), &cs);
 		lsm_gc_end(gc, gstats);
-		lsm_compact_count(&v->store, &cs, gstats);
+		lsm_table_compact_count(&v->store, &cs, gstats);
 		add_stats(v, &cs, gstats);
 	}
 	PG_CATCH();
