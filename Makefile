@@ -2,6 +2,8 @@
 #
 #   make                  build lsm_am.so (the PostgreSQL side in src/ plus the
 #                         LSM core in lsm/, compiled into the same module)
+#   make check-layers     each layer of src/ includes only its own and lower
+#                         layers' headers (scripts/check_layers.pl)
 #   make install          install the module, control file and SQL script
 #   make installcheck     pg_regress (sql/), isolation (test/isolation) and TAP
 #                         (test/t) against a running server that has
@@ -23,16 +25,21 @@ PGFILEDESC = "lsm_am - LSM-tree table access method"
 # The core: every lsm/*.c but what only the core's own tests, benchmarks and
 # offline tool use (lsm/Makefile builds those): the program lsm_inspect.c, the
 # standalone store db.c and the file pager file_pager.c.  lsm_am.so keeps its
-# pages in the relation, through src/lsm_pager.c.
+# pages in the relation, through src/storage/lsm_pager.c.
 LSM_NOT_IN_MODULE = lsm/lsm_inspect.c lsm/db.c lsm/file_pager.c
 LSM_SRCS = $(filter-out $(LSM_NOT_IN_MODULE),$(sort $(wildcard lsm/*.c)))
 LSM_OBJS = $(LSM_SRCS:.c=.o)
-PG_SRCS = $(sort $(wildcard src/*.c))
+# The PostgreSQL side in layers, each a folder of src/ using only the ones
+# before it (doc/design.md, "Layers"): storage (an LSM relation), table (the
+# table access method), workers (background flush and compaction),
+# extension (_PG_init and the SQL functions).
+LAYERS = storage table workers extension
+PG_SRCS = $(foreach l,$(LAYERS),$(sort $(wildcard src/$(l)/*.c)))
 OBJS = $(PG_SRCS:.c=.o) $(LSM_OBJS)
 
 SHLIB_LINK += -lxxhash -llz4
 
-# src/ includes the core as "lsm/xxx.h".
+# src/ includes the core as "lsm/xxx.h", and its own headers by name.
 PG_CPPFLAGS = -I$(srcdir)
 # Warnings are errors.  Of -Wextra, PostgreSQL 15's headers trip only
 # -Wunused-parameter (static inline functions in storage/bufpage.h and
@@ -69,8 +76,18 @@ include $(PGXS)
 # exempt from that one; every other warning (and -Werror) applies.
 $(LSM_OBJS): CFLAGS += -std=c11 -Wno-declaration-after-statement
 
-# The core's headers are dependencies of everything that includes them.
-$(OBJS): $(wildcard lsm/*.h) $(wildcard src/*.h)
+# A layer's files see the headers of their own layer and the layers below
+# it only, so that the compiler refuses an include that runs upward.
+# $(call upto,LAYER,LAYERS): the layers before LAYER, and LAYER.
+upto = $(if $(filter $(1),$(firstword $(2))),$(1),$(firstword $(2)) $(call upto,$(1),$(wordlist 2,$(words $(2)),$(2))))
+$(foreach l,$(LAYERS),$(eval src/$(l)/%.o src/$(l)/%.bc: CPPFLAGS += $(patsubst %,-I$(srcdir)/src/%,$(call upto,$(l),$(LAYERS)))))
+
+# The core's and src/'s headers are dependencies of everything.
+$(OBJS): $(wildcard lsm/*.h) $(wildcard src/*/*.h)
+
+check-layers:
+	scripts/check_layers.pl
+.PHONY: check-layers
 
 # A PostgreSQL module may leave symbols undefined (the server's are resolved
 # at load time), so the linker cannot catch a core function that no lsm/*.c

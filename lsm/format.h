@@ -2,7 +2,7 @@
  * format.h - the on-disk format of an lsm_am relation: the single authority
  * for its page layout, page kinds, metapage and log page headers, key
  * families and row-id width.  Plain C, no PostgreSQL header: the storage
- * layer (src/lsm_storage.h, src/lsm_tree.h) defines its structs from these
+ * layer (src/storage/lsm_storage.h, src/storage/lsm_tree.h) defines its structs from these
  * and checks them with static assertions; the offline tool (lsm_inspect.c)
  * reads files with them.  doc/design.md explains what each field is for.
  *

@@ -23,7 +23,7 @@
  * problems found, 2 usage or I/O error.
  *
  * The core includes no PostgreSQL header, so the page layout the table AM
- * uses (src/lsm_storage.h) is restated here: a 24-byte page header, the
+ * uses (src/storage/lsm_storage.h) is restated here: a 24-byte page header, the
  * payload, and an 8-byte special space whose last two bytes are 0xFF8B.
  * The metapage's payload starts with LsmMetaData; the manifest follows it
  * or lives on an extent of overflow pages.  Little-endian, as written on

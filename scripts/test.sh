@@ -87,6 +87,7 @@ lsm_setup_user
 # The core on its own (C11, its own flags) and the module (src/ plus the core,
 # with PostgreSQL's flags); the PostgreSQL suites need only the module.
 BUILD_OK=1
+step "layers (scripts/check_layers.pl)" scripts/check_layers.pl
 step "build core (C11, -Werror)" make -C lsm -j"$JOBS"
 step "build lsm_am.so (-Werror)" make -j"$JOBS" || BUILD_OK=0
 

@@ -1,5 +1,5 @@
 --
--- lsm_keys: the order-preserving key encodings (src/lsm_keys.c).
+-- lsm_keys: the order-preserving key encodings (src/table/lsm_keys.c).
 --
 -- lsm_encode_key(v) returns the bytes an lsm table stores for v as its first
 -- column.  For every supported type, a set of values with the edge cases of

@@ -1,16 +1,20 @@
 /*
- * lsm_maintenance.c - the SQL functions that flush and compact an lsm table
- * on demand: lsm_flush(regclass) and lsm_compact(regclass).
+ * lsm_maintenance.c - the SQL functions that flush, compact and verify an
+ * lsm table on demand: lsm_flush(regclass), lsm_compact(regclass) and
+ * lsm_verify(regclass).  Each is for the table's owner (or the database's).
  */
 #include "postgres.h"
 
 #include "access/relation.h"
+#include "access/xlog.h"
 #include "catalog/objectaddress.h"
 #include "catalog/pg_class.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/acl.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/rel.h"
 
@@ -20,6 +24,7 @@
 
 PG_FUNCTION_INFO_V1(lsm_flush);
 PG_FUNCTION_INFO_V1(lsm_compact);
+PG_FUNCTION_INFO_V1(lsm_verify);
 
 /*
  * Opens relid under lockmode for a maintenance function: an lsm table (of a
@@ -94,4 +99,45 @@ lsm_compact(PG_FUNCTION_ARGS)
 
 	relation_close(rel, NoLock);
 	PG_RETURN_VOID();
+}
+
+/*
+ * lsm_verify(regclass) returns setof (problem text, level int, run bigint,
+ * block bigint, detail text)
+ *
+ * One row per problem lsm_verify_relation finds.
+ */
+Datum
+lsm_verify(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	bool		standby = RecoveryInProgress();
+	Relation	rel;
+	List	   *problems;
+	ListCell   *lc;
+
+	InitMaterializedSRF(fcinfo, 0);
+	rel = lsm_open_for_maintenance(PG_GETARG_OID(0),
+								   standby ? AccessShareLock : ShareUpdateExclusiveLock,
+								   "Verify its partitions.");
+	problems = lsm_verify_relation(rel, standby);
+	relation_close(rel, NoLock);
+
+	foreach(lc, problems)
+	{
+		LsmProblem *p = (LsmProblem *) lfirst(lc);
+		Datum		values[5];
+		bool		nulls[5] = {false, false, false, false, false};
+
+		values[0] = CStringGetTextDatum(p->problem);
+		values[1] = Int32GetDatum(p->level);
+		nulls[1] = p->level < 0;
+		values[2] = Int64GetDatum(p->run);
+		nulls[2] = p->run < 0;
+		values[3] = Int64GetDatum(p->block);
+		nulls[3] = p->block < 0;
+		values[4] = CStringGetTextDatum(p->detail);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }

@@ -497,6 +497,29 @@ extern LsmFlushOutcome lsm_flush_other(LsmUse *vu, const LsmVictim *v,
 									   bool freeze_active);
 
 /* ----------------------------------------------------------------
+ * Verification (lsm_verify.c)
+ * ----------------------------------------------------------------
+ */
+
+/* One problem found. */
+typedef struct LsmProblem
+{
+	const char *problem;		/* what was checked: manifest, log, run, pages */
+	int			level;			/* -1: none */
+	int64		run;			/* -1: none */
+	int64		block;			/* -1: none */
+	char	   *detail;
+} LsmProblem;
+
+/*
+ * Checks rel's pages, log and runs and returns the problems found (a List
+ * of LsmProblem, in the caller's memory context).  The caller holds
+ * ShareUpdateExclusiveLock on rel, or AccessShareLock in recovery
+ * (standby), where nothing is loaded: the pages redo built are checked.
+ */
+extern List *lsm_verify_relation(Relation rel, bool standby);
+
+/* ----------------------------------------------------------------
  * Write stalls (lsm_stall.c)
  * ----------------------------------------------------------------
  */

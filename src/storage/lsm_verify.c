@@ -1,7 +1,7 @@
 /*
- * lsm_verify.c - lsm_verify(regclass): checks everything an lsm table's
- * relation holds and returns one row per problem found (none when the table
- * is healthy):
+ * lsm_verify.c - checks everything an LSM relation holds and returns one
+ * problem per thing found wrong (none when it is healthy); the SQL function
+ * lsm_verify(regclass) shows them (lsm_maintenance.c):
  *
  *   manifest   the metapage and the manifest must be readable (its checksum
  *              and invariants: levels below 0 sorted and disjoint, level 0
@@ -47,26 +47,18 @@
 #include "access/relation.h"
 #include "access/xlog.h"
 #include "access/xact.h"
-#include "fmgr.h"
-#include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
-#include "utils/acl.h"
-#include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/resowner.h"
-#include "utils/tuplestore.h"
 #include "utils/wait_event.h"
 
 #include "lsm/logrec.h"
 #include "lsm/owners.h"
 #include "lsm/sstable.h"
 #include "lsm_storage.h"
-#include "lsm_tableam.h"
-
-PG_FUNCTION_INFO_V1(lsm_verify);
 
 /* Kinds of page owners. */
 typedef enum LsmOwnerKind
@@ -88,16 +80,6 @@ typedef struct LsmOwner
 	BlockNumber first;
 	uint32		npages;
 } LsmOwner;
-
-/* One problem found. */
-typedef struct LsmProblem
-{
-	const char *problem;
-	int			level;			/* -1: none */
-	int64		run;			/* -1: none */
-	int64		block;			/* -1: none */
-	char	   *detail;
-} LsmProblem;
 
 typedef struct LsmVerify
 {
@@ -865,7 +847,7 @@ lsm_verify_runs(LsmVerify *v)
 }
 
 /* ----------------------------------------------------------------
- * The function
+ * The check
  * ----------------------------------------------------------------
  */
 
@@ -904,60 +886,15 @@ lsm_verify_table(LsmVerify *v)
 	lsm_verify_runs(v);
 }
 
-static void
-lsm_verify_emit(LsmVerify *v, ReturnSetInfo *rsinfo)
+List *
+lsm_verify_relation(Relation rel, bool standby)
 {
-	ListCell   *lc;
+	LsmVerify  *v = palloc0(sizeof(LsmVerify));
+	List	   *problems;
 
-	foreach(lc, v->problems)
-	{
-		LsmProblem *p = (LsmProblem *) lfirst(lc);
-		Datum		values[5];
-		bool		nulls[5] = {false, false, false, false, false};
-
-		values[0] = CStringGetTextDatum(p->problem);
-		values[1] = Int32GetDatum(p->level);
-		nulls[1] = p->level < 0;
-		values[2] = Int64GetDatum(p->run);
-		nulls[2] = p->run < 0;
-		values[3] = Int64GetDatum(p->block);
-		nulls[3] = p->block < 0;
-		values[4] = CStringGetTextDatum(p->detail);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
-}
-
-/*
- * lsm_verify(regclass) returns setof (problem text, level int, run bigint,
- * block bigint, detail text)
- *
- * For the table's owner (or the database's).
- */
-Datum
-lsm_verify(PG_FUNCTION_ARGS)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Oid			relid = PG_GETARG_OID(0);
-	LsmVerify  *v;
-
-	InitMaterializedSRF(fcinfo, 0);
-	v = palloc0(sizeof(LsmVerify));
 	v->cxt = CurrentMemoryContext;
-	v->standby = RecoveryInProgress();
-	v->rel = relation_open(relid, v->standby ? AccessShareLock :
-						   ShareUpdateExclusiveLock);
-	if (!lsm_is_lsm_relation(v->rel))
-		ereport(ERROR,
-				errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				errmsg("\"%s\" is not an lsm table", RelationGetRelationName(v->rel)),
-				v->rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE ?
-				errhint("Verify its partitions.") : 0);
-	if (!pg_class_ownercheck(relid, GetUserId()) &&
-		!pg_database_ownercheck(MyDatabaseId, GetUserId()))
-		aclcheck_error(ACLCHECK_NOT_OWNER,
-					   get_relkind_objtype(v->rel->rd_rel->relkind),
-					   RelationGetRelationName(v->rel));
-
+	v->standby = standby;
+	v->rel = rel;
 	lsm_store_init_rel(&v->store, v->rel, v->cxt);
 	lsm_manifest_init(&v->m);
 	PG_TRY();
@@ -971,8 +908,7 @@ lsm_verify(PG_FUNCTION_ARGS)
 	PG_END_TRY();
 	lsm_use_release(v->use);
 	lsm_store_free(&v->store);
-	relation_close(v->rel, NoLock);
-
-	lsm_verify_emit(v, rsinfo);
-	return (Datum) 0;
+	problems = v->problems;
+	pfree(v);
+	return problems;
 }
