@@ -22,7 +22,7 @@
  *   OFFSET  SIZE  DESCRIPTION
  *        0     4  magic, LSM_FORMAT_META_MAGIC ("LSMT")
  *        4     4  format version, LSM_FORMAT_META_VERSION
- *        8     8  rowid_hwm: no row id at or above it was handed out
+ *        8     8  id_hwm: no id at or above it was handed out (a table's row ids)
  *       16     8  manifest version
  *       24     4  bytes of serialised manifest
  *       28     4  first page of the manifest's overflow extent; 0: inline
@@ -80,7 +80,7 @@
 /* offsets of the metapage's fields in its payload */
 #define LSM_FORMAT_META_MAGIC_OFF		0
 #define LSM_FORMAT_META_VERSION_OFF		4
-#define LSM_FORMAT_META_ROWID_HWM_OFF	8
+#define LSM_FORMAT_META_ID_HWM_OFF		8
 #define LSM_FORMAT_META_MVERSION_OFF	16
 #define LSM_FORMAT_META_MLEN_OFF		24
 #define LSM_FORMAT_META_MFIRST_OFF		28

@@ -209,7 +209,7 @@ load_manifest(relfile *rf, lsm_manifest *m)
 	enc = lsm_get_u16(meta + LSM_FORMAT_META_KEY_ENCODER_OFF);
 	printf("metapage: format version %u, %u pages, row ids handed out below %llu\n",
 		   lsm_get_u32(meta + LSM_FORMAT_META_VERSION_OFF), rf->npages,
-		   (unsigned long long) lsm_get_u64(meta + LSM_FORMAT_META_ROWID_HWM_OFF));
+		   (unsigned long long) lsm_get_u64(meta + LSM_FORMAT_META_ID_HWM_OFF));
 	printf("key: attribute %d, type oid %u, collation oid %u, encoder %s\n",
 		   (int16_t) lsm_get_u16(meta + LSM_FORMAT_META_KEY_ATTNUM_OFF),
 		   lsm_get_u32(meta + LSM_FORMAT_META_KEY_TYPID_OFF),

@@ -55,7 +55,7 @@ lsm_stats_open(Oid relid)
 	 * since server start; beginning a scan is one, so the memtables shown
 	 * hold everything the log holds.
 	 */
-	lsm_tree_scan_end(lsm_tree_scan_begin(lsm_tree_open(rel)));
+	lsm_tree_iter_end(lsm_tree_iter_begin(lsm_tree_open(rel)));
 	return rel;
 }
 

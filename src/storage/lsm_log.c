@@ -763,7 +763,7 @@ lsm_replay(LsmStore *s, LsmTableShared *e, int region)
 	lsm_memtable *mt = lsm_region_memtable(region);
 	LsmReplay  *r = palloc0(sizeof(LsmReplay));
 	LsmMetaTx	tx;
-	LsmRowId	hwm;
+	uint64		hwm;
 	BlockNumber log_head;
 	BlockNumber nblocks;
 	int			cap = 64;
@@ -772,7 +772,7 @@ lsm_replay(LsmStore *s, LsmTableShared *e, int region)
 	r->flushed_seq = tx.m.flushed_seq;
 	r->max_seq = tx.m.last_seq;
 	log_head = tx.m.log_head;
-	hwm = tx.meta.rowid_hwm;
+	hwm = tx.meta.id_hwm;
 	SpinLockAcquire(&e->mutex);
 	e->manifest_version = tx.m.version;
 	e->l0_runs = tx.m.levels[0].nruns;
@@ -821,8 +821,8 @@ lsm_replay(LsmStore *s, LsmTableShared *e, int region)
 	e->active.seg_first = r->chain[r->head];
 	e->active.max_seq = 0;
 	e->nfrozen = 0;
-	e->next_rowid = hwm;
-	e->rowid_limit = hwm;
+	e->next_id = hwm;
+	e->id_limit = hwm;
 	e->loaded = true;
 	SpinLockRelease(&e->mutex);
 

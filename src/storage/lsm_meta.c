@@ -1,7 +1,7 @@
 /*
  * lsm_meta.c - an lsm table's metapage (block 0) and its manifest.
  *
- * The metapage holds LsmMetaData (format version, row-id high-water mark,
+ * The metapage holds LsmMetaData (format version, id high-water mark,
  * where the manifest is, the key description fixed when it was formatted)
  * and, when it fits, the core's serialised manifest (lsm/manifest.h: runs
  * per level, free extents, log head, flushed and last sequence numbers).
@@ -268,47 +268,48 @@ lsm_meta_commit(LsmStore *s, LsmMetaTx *tx, LsmCommitHook hook, void *arg)
 }
 
 /*
- * Raises the row-id high-water mark by batch if the entry's reserved range
- * is used up (another backend may have raised it meanwhile).
+ * Raises the id high-water mark by batch, but not past limit, if the
+ * entry's reserved range is used up (another backend may have raised it
+ * meanwhile).  False if every id below limit is reserved already.
  */
-void
-lsm_meta_reserve_rowids(LsmStore *s, LsmTableShared *e, uint64 batch)
+bool
+lsm_meta_reserve_ids(LsmStore *s, LsmTableShared *e, uint64 batch,
+					 uint64 limit)
 {
 	LsmMetaTx	tx;
-	LsmRowId	base;
+	uint64		base;
 	bool		need;
 
 	lsm_meta_begin(s, &tx, true, false);
 	SpinLockAcquire(&e->mutex);
-	need = e->next_rowid >= e->rowid_limit;
-	base = Max(tx.meta.rowid_hwm, e->rowid_limit);
+	need = e->next_id >= e->id_limit;
+	base = Max(tx.meta.id_hwm, e->id_limit);
 	SpinLockRelease(&e->mutex);
+	if (need && base >= limit)
+	{
+		lsm_meta_end(&tx);
+		return false;
+	}
 	if (need)
 	{
 		GenericXLogState *state;
 		Page		page;
 
 		/* the last batch is what is left */
-		if (base > LSM_MAX_ROWID)
-			ereport(ERROR,
-					errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					errmsg("lsm table \"%s\" has used up its row ids", s->relname),
-					errdetail("A table hands out " UINT64_FORMAT " row ids, one per row inserted or updated, so that each row has its own TID.",
-							  (uint64) LSM_MAX_ROWID + 1),
-					errhint("Copy the rows into a new lsm table (CREATE TABLE ... AS, or INSERT ... SELECT), which starts again from the first row id."));
-		batch = Min(batch, LSM_MAX_ROWID + 1 - base);
+		batch = Min(batch, limit - base);
 		state = lsm_xlog_start(s);
 		page = GenericXLogRegisterBuffer(state, tx.buf, 0);
-		((LsmMetaData *) LsmPagePayload(page))->rowid_hwm = base + batch;
+		((LsmMetaData *) LsmPagePayload(page))->id_hwm = base + batch;
 		GenericXLogFinish(state);
 
 		SpinLockAcquire(&e->mutex);
-		e->rowid_limit = base + batch;
-		if (e->next_rowid < base)
-			e->next_rowid = base;
+		e->id_limit = base + batch;
+		if (e->next_id < base)
+			e->next_id = base;
 		SpinLockRelease(&e->mutex);
 	}
 	lsm_meta_end(&tx);
+	return true;
 }
 
 /*
@@ -354,7 +355,7 @@ lsm_build_empty(Page metapage, Page logpage, const LsmKeyInfo *ki)
 	memset(meta, 0, sizeof(LsmMetaData));
 	meta->magic = LSM_META_MAGIC;
 	meta->format_version = LSM_META_VERSION;
-	meta->rowid_hwm = 0;
+	meta->id_hwm = 0;
 	meta->manifest_version = 1;
 	meta->manifest_len = (uint32) img.len;
 	meta->manifest_first = 0;

@@ -38,7 +38,7 @@ StaticAssertDecl(BLCKSZ - LSM_SPECIAL_SIZE + offsetof(LsmPageOpaqueData, lsm_typ
 				 "special space differs from lsm/format.h");
 StaticAssertDecl(offsetof(LsmMetaData, magic) == LSM_FORMAT_META_MAGIC_OFF &&
 				 offsetof(LsmMetaData, format_version) == LSM_FORMAT_META_VERSION_OFF &&
-				 offsetof(LsmMetaData, rowid_hwm) == LSM_FORMAT_META_ROWID_HWM_OFF &&
+				 offsetof(LsmMetaData, id_hwm) == LSM_FORMAT_META_ID_HWM_OFF &&
 				 offsetof(LsmMetaData, manifest_version) == LSM_FORMAT_META_MVERSION_OFF &&
 				 offsetof(LsmMetaData, manifest_len) == LSM_FORMAT_META_MLEN_OFF &&
 				 offsetof(LsmMetaData, manifest_first) == LSM_FORMAT_META_MFIRST_OFF &&
@@ -669,7 +669,7 @@ lsm_run_pager_init(LsmRunPager *rp, LsmStore *s, XLogRecPtr lsn_limit)
 	rp->lsn_limit = lsn_limit;
 }
 
-/* Run options: bloom keys are data keys without their row id. */
+/* Run options: bloom keys are as lsm/format.h says. */
 void
 lsm_store_run_options(lsm_sst_options *o, bool writing)
 {

@@ -460,8 +460,8 @@ lsm_entry_init(LsmTableShared *e)
 	e->victim_skip_until = 0;
 	e->delay_next = 0;
 	e->delay_rate = 0;
-	e->next_rowid = 0;
-	e->rowid_limit = 0;
+	e->next_id = 0;
+	e->id_limit = 0;
 	e->next_seq = 1;
 	e->log_tail = InvalidBlockNumber;
 	e->log_tail_off = 0;

@@ -128,7 +128,7 @@ typedef struct LsmMetaData
 {
 	uint32		magic;
 	uint32		format_version;
-	uint64		rowid_hwm;		/* row ids below this may have been handed out */
+	uint64		id_hwm;			/* ids below this may have been handed out */
 	uint64		manifest_version;	/* the manifest's version field */
 	uint32		manifest_len;	/* bytes of serialised manifest */
 	BlockNumber manifest_first; /* its overflow extent; 0: inline after this */
@@ -223,8 +223,8 @@ typedef struct LsmTableShared
 	TimestampTz victim_skip_until;	/* no writer picks it as a victim till then */
 	TimestampTz delay_next;		/* slowed writes may go on from then */
 	uint64		delay_rate;		/* their bytes/s now; 0: lsm.delayed_write_rate */
-	LsmRowId	next_rowid;
-	LsmRowId	rowid_limit;	/* reserved in the metapage up to here */
+	uint64		next_id;		/* the relation's id counter (lsm_tree_new_id) */
+	uint64		id_limit;		/* reserved in the metapage up to here */
 
 	/* protected by writer */
 	uint64		next_seq;
@@ -421,7 +421,8 @@ extern void lsm_meta_commit(LsmStore *s, LsmMetaTx *tx, LsmCommitHook hook,
 							void *arg);
 extern void lsm_meta_end(LsmMetaTx *tx);
 extern void lsm_meta_read(LsmStore *s, LsmMetaTx *tx);
-extern void lsm_meta_reserve_rowids(LsmStore *s, LsmTableShared *e, uint64 batch);
+extern bool lsm_meta_reserve_ids(LsmStore *s, LsmTableShared *e, uint64 batch,
+								 uint64 limit);
 extern void lsm_meta_read_key(LsmStore *s, LsmKeyInfo *ki);
 extern void lsm_meta_check_status(LsmStore *s, lsm_status st, const char *what);
 

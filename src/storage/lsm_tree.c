@@ -1,12 +1,13 @@
 /*
- * lsm_tree.c - the storage layer's API (lsm_tree.h): a backend's handle on
- * a table's tree, writes, point reads of all versions of a key, row ids,
- * flushes and size estimates.
+ * lsm_tree.c - the storage layer's API (lsm_tree.h): a backend's handles on
+ * relations' trees and their cache, the key description, flushes on
+ * demand and size estimates.
  *
- * Views of a table's versions and the run cache are in lsm_view.c, the
- * log records a backend holds back until commit in lsm_pending.c, ordered
- * scans in lsm_tree_scan.c; the structures they share are in
- * lsm_tree_int.h.
+ * Writes and the id counter are in lsm_tree_write.c, point reads in
+ * lsm_tree_read.c, ordered iteration in lsm_tree_iter.c, views of a
+ * relation's versions and the run cache in lsm_view.c, the log records a
+ * backend holds back until commit in lsm_pending.c; the structures they
+ * share are in lsm_tree_int.h.
  */
 #include "postgres.h"
 
@@ -30,15 +31,6 @@
 #include "lsm/sstable.h"
 #include "lsm_storage.h"
 #include "lsm_tree_int.h"
-
-/* Row ids reserved per metapage change. */
-#define LSM_ROWID_BATCH 4096
-
-/*
- * Row ids a backend takes from the shared counter at a time, so that most
- * inserts find theirs without attaching to the table's shared state.
- */
-#define LSM_ROWID_LOCAL 64
 
 
 static HTAB *lsm_trees = NULL;
@@ -166,7 +158,7 @@ lsm_forget_local(const RelFileNode *node)
 	{
 		t->generation = 0;
 		t->key_valid = false;	/* the relfilenode is formatted afresh */
-		t->rowid_next = t->rowid_end = 0;	/* and counts row ids from 0 */
+		t->id_next = t->id_end = 0;	/* and counts ids from 0 */
 		lsm_standby_reset(&t->standby);
 	}
 }
@@ -211,7 +203,7 @@ lsm_tree_use(LsmTree *t, bool load)
 }
 
 /* Writes are for the primary; PostgreSQL refuses them earlier on a standby. */
-static void
+void
 lsm_tree_check_writable(LsmTree *t)
 {
 	if (RecoveryInProgress())
@@ -285,8 +277,8 @@ lsm_tree_open(Relation rel)
 		memset(&t->pending, 0, sizeof(t->pending));
 		t->pending_start = 0;
 		t->pending_listed = false;
-		t->rowid_next = 0;
-		t->rowid_end = 0;
+		t->id_next = 0;
+		t->id_end = 0;
 		t->in_recovery = false;
 		t->standby.mem = NULL;
 		lsm_standby_reset(&t->standby);
@@ -333,324 +325,6 @@ lsm_tree_key_info(LsmTree *t)
 	return &t->key;
 }
 
-Size
-lsm_tree_max_entry(void)
-{
-	return LSM_MAX_ENTRY;
-}
-
-/* ----------------------------------------------------------------
- * Writes
- * ----------------------------------------------------------------
- */
-
-/*
- * What a memtable node may take beyond its internal key and value: the
- * core's node header and its links at the tallest height, aligned.  The
- * core's own node overhead is well below this, so a batch whose summed
- * sizes pass lsm_memtable_has_room with this slack per extra entry fits.
- */
-#define LSM_NODE_SLACK 128
-
-typedef enum LsmWriteStep
-{
-	LSM_WROTE,					/* added some entries */
-	LSM_FROZE,					/* froze the active memtable: flush it */
-	LSM_NO_ROOM					/* no memtable room and no free region */
-} LsmWriteStep;
-
-/* How many of the n entries (from the first) the memtable mt has room for. */
-static int
-write_fits_memtable(lsm_memtable *mt, const LsmWrite *w, int n)
-{
-	Size		keys = 0;
-	Size		vals = 0;
-	int			k;
-
-	for (k = 0; k < n; k++)
-	{
-		keys += w[k].keylen;
-		vals += w[k].vallen;
-		if (!lsm_memtable_has_room(mt, keys + (Size) k * LSM_NODE_SLACK, vals))
-			break;
-	}
-	return k;
-}
-
-/*
- * Batches at least this large are added to the memtable in key order: the
- * memtable's writer then finds each entry's place from the previous one's
- * (lsm/memtable.c), touching few nodes that are not in the CPU caches
- * already, where random keys would each cost a search from the top.
- */
-#define LSM_SORT_BATCH 16
-
-/* A batch entry's place in key order: its key's first 8 bytes, and where it is. */
-typedef struct LsmWriteOrder
-{
-	uint64		prefix;			/* big-endian, zero-padded: compares as memcmp */
-	int			pos;
-} LsmWriteOrder;
-
-static inline int
-lsm_write_order_cmp(const LsmWriteOrder *a, const LsmWriteOrder *b,
-					const LsmWrite *w)
-{
-	const LsmWrite *x;
-	const LsmWrite *y;
-	int			c;
-
-	if (a->prefix != b->prefix)
-		return a->prefix < b->prefix ? -1 : 1;
-	x = &w[a->pos];
-	y = &w[b->pos];
-	c = memcmp(x->key, y->key, Min(x->keylen, y->keylen));
-	if (c != 0)
-		return c;
-	if (x->keylen != y->keylen)
-		return x->keylen < y->keylen ? -1 : 1;
-	return (a->pos > b->pos) - (a->pos < b->pos);
-}
-
-#define ST_SORT lsm_sort_write_order
-#define ST_ELEMENT_TYPE LsmWriteOrder
-#define ST_COMPARE_ARG_TYPE const LsmWrite
-#define ST_COMPARE(a, b, w) lsm_write_order_cmp(a, b, w)
-#define ST_SCOPE static
-#define ST_DEFINE
-#include "lib/sort_template.h"
-
-/* The positions of w[0..n) in key order. */
-static LsmWriteOrder *
-lsm_write_order(const LsmWrite *w, int n)
-{
-	LsmWriteOrder *order = palloc(n * sizeof(LsmWriteOrder));
-
-	for (int j = 0; j < n; j++)
-	{
-		uint64		prefix = 0;
-
-		for (Size b = 0; b < 8; b++)
-			prefix = (prefix << 8) | (b < w[j].keylen ? w[j].key[b] : 0);
-		order[j].prefix = prefix;
-		order[j].pos = j;
-	}
-	lsm_sort_write_order(order, n, w);
-	return order;
-}
-
-/*
- * One step of lsm_tree_write, under the writer lock: adds as many of the
- * entries w[0..n) as the active memtable has room for, with the next
- * sequence numbers in the order given (the first returned in *seq), or
- * freezes the full memtable.  order, if not NULL, lists the positions of
- * the whole batch, of which w[0] is position first, in key order; the
- * entries are added in that order.
- */
-static LsmWriteStep
-lsm_write_step(LsmStore *s, LsmTableShared *e, const LsmWrite *w, int n,
-			   const LsmWriteOrder *order, int first, int total, int *done,
-			   uint64 *seq)
-{
-	lsm_memtable *mt;
-	int			k;
-	int			region;
-
-	*done = 0;
-	if (e->active.region < 0)
-	{
-		region = lsm_region_try_alloc();
-		if (region < 0)
-			return LSM_NO_ROOM;
-		SpinLockAcquire(&e->mutex);
-		e->active.region = region;
-		SpinLockRelease(&e->mutex);
-	}
-	mt = lsm_region_memtable(e->active.region);
-	k = write_fits_memtable(mt, w, n);
-	if (k > 0)
-	{
-		/*
-		 * Sequence numbers are taken and the entries added under the same
-		 * lock hold, so a frozen memtable has every entry up to its max_seq.
-		 */
-		*seq = e->next_seq;
-		e->next_seq += k;
-		for (int o = 0; o < (order ? total : k); o++)
-		{
-			int			j = order ? order[o].pos - first : o;
-			lsm_status	st;
-
-			if (j < 0 || j >= k)
-				continue;
-			st = lsm_memtable_add(mt, lsm_slice_make(w[j].key, w[j].keylen),
-								  *seq + j, w[j].kind,
-								  lsm_slice_make(w[j].value, w[j].vallen));
-			if (st != LSM_OK)
-				elog(ERROR, "lsm table \"%s\": could not add an entry to the memtable: %s",
-					 s->relname, lsm_status_str(st));
-		}
-		pg_atomic_write_u64(&e->write_tick, lsm_write_clock_tick());
-		*done = k;
-		return LSM_WROTE;
-	}
-	if (e->nfrozen < Min(lsm_max_frozen_memtables, LSM_MAX_FROZEN) &&
-		(region = lsm_region_try_alloc()) >= 0)
-	{
-		if (lsm_freeze_locked(e, region))
-			return LSM_FROZE;
-		lsm_region_free_unused(region);
-	}
-	return LSM_NO_ROOM;
-}
-
-/*
- * Counts what users wrote: key and value bytes of every entry (rows, row-map
- * entries, deltas; those of transactions that later abort too, since they
- * are flushed all the same).
- */
-static void
-lsm_count_user_bytes(LsmTableShared *e, const LsmWrite *w, int n)
-{
-	uint64		bytes = 0;
-
-	for (int j = 0; j < n; j++)
-		bytes += w[j].keylen + w[j].vallen;
-	lsm_counter_add(e, LSM_CTR_BYTES_WRITTEN_BY_USERS, bytes);
-}
-
-void
-lsm_tree_write(LsmTree *t, const LsmWrite *w, int n)
-{
-	LsmUse	   *u;
-	LsmTableShared *e;
-	Size		need = 0;
-	Size		bytes = 0;
-	LsmWriteOrder *order = NULL;
-	int			i = 0;
-
-	for (int j = 0; j < n; j++)
-	{
-		if (w[j].keylen == 0 || w[j].keylen + w[j].vallen > LSM_MAX_ENTRY)
-			ereport(ERROR,
-					errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					errmsg("lsm table entry of %zu bytes exceeds the maximum of %zu bytes",
-						   w[j].keylen + w[j].vallen, (Size) LSM_MAX_ENTRY));
-		if ((unsigned) w[j].kind > LSM_KIND_MAX)
-			elog(ERROR, "invalid lsm entry kind %d", (int) w[j].kind);
-		need += lsm_logrec_size(w[j].keylen, w[j].vallen, LSM_MAX_SEQ);
-		bytes += w[j].keylen + w[j].vallen;
-	}
-
-	lsm_tree_check_writable(t);
-	/* Room for the records first: once the entries are in the memtable,
-	 * encoding their records must not fail. */
-	lsm_pending_reserve(t, need);
-
-	if (n >= LSM_SORT_BATCH)
-		order = lsm_write_order(w, n);
-
-	lsm_cover_xid();
-	u = lsm_tree_use(t, true);
-	e = u->entry;
-	/* Slowed down or stopped while flushes or compaction fall behind. */
-	lsm_write_throttle(&t->store, u, bytes, !lsm_pending_committing());
-	while (i < n)
-	{
-		LsmWriteStep step;
-		int			done;
-		uint64		seq = 0;
-
-		CHECK_FOR_INTERRUPTS();
-		LWLockAcquire(&e->writer, LW_EXCLUSIVE);
-		step = lsm_write_step(&t->store, e, w + i, n - i, order, i, n,
-							  &done, &seq);
-		LWLockRelease(&e->writer);
-
-		lsm_pending_add(t, w + i, done, seq);
-		i += done;
-
-		if (step == LSM_FROZE)
-			lsm_flush_frozen(&t->store, u);	/* the flusher's job, usually */
-		else if (step == LSM_NO_ROOM)
-			lsm_make_room(&t->store, u, &w[i]);
-	}
-
-	lsm_pending_written(t, e);
-	lsm_count_user_bytes(e, w, n);
-	lsm_use_release(u);
-	if (order)
-		pfree(order);
-}
-
-LsmRowId
-lsm_tree_new_rowid(LsmTree *t)
-{
-	LsmUse	   *u;
-	LsmTableShared *e;
-
-	if (t->rowid_next < t->rowid_end)
-		return t->rowid_next++;
-	lsm_tree_check_writable(t);
-
-	/*
-	 * A few at a time; those this backend does not use are never handed
-	 * out again (a reload of the table starts from the high-water mark in
-	 * the metapage, past every id taken).
-	 */
-	u = lsm_tree_use(t, true);
-	e = u->entry;
-	for (;;)
-	{
-		bool		have;
-
-		SpinLockAcquire(&e->mutex);
-		have = e->next_rowid < e->rowid_limit;
-		if (have)
-		{
-			t->rowid_next = e->next_rowid;
-			t->rowid_end = Min(e->rowid_limit, e->next_rowid + LSM_ROWID_LOCAL);
-			e->next_rowid = t->rowid_end;
-		}
-		SpinLockRelease(&e->mutex);
-		if (have)
-			break;
-		lsm_meta_reserve_rowids(&t->store, e, LSM_ROWID_BATCH);
-	}
-	lsm_use_release(u);
-	return t->rowid_next++;
-}
-
-LsmRowId
-lsm_tree_rowid_limit(LsmTree *t)
-{
-	LsmUse	   *u = lsm_tree_use(t, true);
-	LsmTableShared *e = u->entry;
-	LsmRowId	limit;
-
-	if (t->in_recovery)
-	{
-		LsmMetaTx	tx;
-
-		/*
-		 * Nothing is loaded during recovery: the metapage's reservation,
-		 * replayed before any row that uses it, bounds every row id a
-		 * standby can see.
-		 */
-		lsm_meta_begin(&t->store, &tx, false, false);
-		limit = tx.meta.rowid_hwm;
-		lsm_meta_end(&tx);
-	}
-	else
-	{
-		SpinLockAcquire(&e->mutex);
-		limit = e->rowid_limit;
-		SpinLockRelease(&e->mutex);
-	}
-	lsm_use_release(u);
-	return limit;
-}
-
 void
 lsm_tree_flush(LsmTree *t)
 {
@@ -688,182 +362,6 @@ lsm_tree_flush(LsmTree *t)
 }
 
 /* ----------------------------------------------------------------
- * Point reads
- * ----------------------------------------------------------------
- */
-
-typedef struct LsmVersionsCall
-{
-	LsmTree    *t;
-	LsmView		view;
-	lsm_iter   *it;				/* the source being read */
-	LsmRun	   *pinned;			/* its run, if it is one */
-	uint8	   *target;			/* key + trailer to seek to */
-	lsm_slice	key;
-	LsmVersionCallback cb;
-	void	   *arg;
-	bool		found;
-	bool		stop;
-	uint64		bloom_probes;	/* runs whose filter was checked */
-	uint64		bloom_skips;	/* ... and said the key is absent */
-} LsmVersionsCall;
-
-/* Delivers the entries of the user key from it, newest first. */
-static void
-lsm_versions_from(LsmVersionsCall *c, const char *what, uint64 runid)
-{
-	lsm_iter   *it = c->it;
-	lsm_status	st;
-
-	for (lsm_iter_seek(it, lsm_slice_make(c->target, c->key.len + LSM_IKEY_TRAILER));
-		 lsm_iter_valid(it); lsm_iter_next(it))
-	{
-		lsm_slice	ikey = lsm_iter_key(it);
-		lsm_slice	value;
-		uint64		trailer;
-
-		if (ikey.len != c->key.len + LSM_IKEY_TRAILER ||
-			memcmp(ikey.data, c->key.data, c->key.len) != 0)
-			break;
-		trailer = lsm_ikey_trailer(ikey);
-		value = lsm_iter_value(it);
-		c->found = true;
-		if (!c->cb(c->arg, trailer >> 8, (lsm_kind) (trailer & 0xff),
-				   value.data, value.len))
-		{
-			c->stop = true;
-			break;
-		}
-	}
-	st = lsm_iter_status(it);
-	lsm_store_check(&c->t->store, st, "reading %s %llu", what,
-					(unsigned long long) runid);
-}
-
-/* The largest internal key of run i of a level's runs (level_iter.h). */
-lsm_slice
-lsm_level_run_largest(const void *arg, int i)
-{
-	return lsm_buf_slice(&((LsmRun *const *) arg)[i]->meta.largest);
-}
-
-/* The run of a sorted level (>= 1) whose key range may hold key. */
-static LsmRun *
-lsm_level_find_run(LsmRun **runs, int n, lsm_slice key)
-{
-	lsm_level_runs lr = {n, runs, NULL, lsm_level_run_largest, NULL};
-	int			i = lsm_level_find(&lr, key);
-
-	return i < n && lsm_run_meta_covers(&runs[i]->meta, key) ? runs[i] : NULL;
-}
-
-/* Whether the run of sst may hold the key, after its bloom filter. */
-static bool
-lsm_versions_may_be_in(LsmVersionsCall *c, lsm_sst *sst)
-{
-	if (!lsm_sst_has_bloom(sst))
-		return true;
-	c->bloom_probes++;
-	if (lsm_sst_may_contain(sst, c->key))
-		return true;
-	c->bloom_skips++;
-	return false;
-}
-
-/* Ends reading the current source (also at an error: lsm_tree_versions). */
-static void
-lsm_versions_done(LsmVersionsCall *c)
-{
-	lsm_iter_destroy(c->it);
-	c->it = NULL;
-	if (c->pinned)
-		lsm_run_unpin(c->pinned);
-	c->pinned = NULL;
-}
-
-static void
-lsm_versions_run(LsmVersionsCall *c, LsmRun *r)
-{
-	lsm_sst    *sst;
-
-	if (c->stop || !lsm_run_meta_covers(&r->meta, c->key))
-		return;
-	sst = lsm_run_pin(r);
-	c->pinned = r;
-	if (lsm_versions_may_be_in(c, sst))
-	{
-		c->it = lsm_sst_iter_new(sst);
-		if (c->it == NULL)
-			lsm_store_raise(&c->t->store, LSM_NO_MEMORY, "reading run %llu",
-							(unsigned long long) r->id);
-		lsm_versions_from(c, "run", r->id);
-	}
-	lsm_versions_done(c);
-}
-
-static void
-lsm_versions_search(LsmVersionsCall *c)
-{
-	LsmVersion *v = c->view.version;
-	lsm_memtable *mts[LSM_MAX_MEMS + 1];
-	int			nmts = lsm_view_memtables(&c->view, mts);
-
-	for (int i = 0; i < nmts && !c->stop; i++)
-	{
-		c->it = lsm_memtable_iter_new(mts[i]);
-		if (c->it == NULL)
-			lsm_store_raise(&c->t->store, LSM_NO_MEMORY, "reading a memtable");
-		lsm_versions_from(c, "memtable", i);
-		lsm_iter_destroy(c->it);
-		c->it = NULL;
-	}
-	/* Level 0 is newest first; deeper levels hold older entries. */
-	for (int i = 0; i < v->nruns[0] && !c->stop; i++)
-		lsm_versions_run(c, v->runs[0][i]);
-	for (int l = 1; l < LSM_MAX_LEVELS && !c->stop; l++)
-	{
-		LsmRun	   *r = lsm_level_find_run(v->runs[l], v->nruns[l], c->key);
-
-		if (r)
-			lsm_versions_run(c, r);
-	}
-}
-
-bool
-lsm_tree_versions(LsmTree *t, const uint8 *key, Size keylen,
-				  LsmVersionCallback cb, void *arg)
-{
-	LsmVersionsCall *c = palloc0(sizeof(LsmVersionsCall));
-	LsmUse	   *u = lsm_tree_use(t, true);
-	bool		found;
-
-	c->t = t;
-	c->key = lsm_slice_make(key, keylen);
-	c->cb = cb;
-	c->arg = arg;
-	c->target = palloc(keylen + LSM_IKEY_TRAILER);
-	lsm_ikey_write(c->target, c->key, LSM_MAX_SEQ, LSM_KIND_MAX);
-	lsm_view_acquire(t, u, &c->view);
-	PG_TRY();
-	{
-		lsm_versions_search(c);
-	}
-	PG_FINALLY();
-	{
-		lsm_versions_done(c);
-		lsm_view_release(t, &c->view);
-		lsm_counter_add(u->entry, LSM_CTR_BLOOM_PROBES, c->bloom_probes);
-		lsm_counter_add(u->entry, LSM_CTR_BLOOM_SKIPS, c->bloom_skips);
-		lsm_use_release(u);
-	}
-	PG_END_TRY();
-	found = c->found;
-	pfree(c->target);
-	pfree(c);
-	return found;
-}
-
-/* ----------------------------------------------------------------
  * Estimates
  * ----------------------------------------------------------------
  */
@@ -891,13 +389,11 @@ lsm_tree_shape(Relation rel, int *nsources, int *nruns)
 
 /*
  * Pages: the relation's size (runs, log pages and free pages alike).
- * Tuples: entries in runs and memtables, halved, since an inserted row has
- * a data entry and a row-map entry; updates and deletes add delta entries
- * and old versions linger until compaction, so this overestimates tables
- * with many changes.  Approximate, as the planner's inputs are.
+ * Entries: in runs and memtables, every version and delta until compaction
+ * collects it.  Approximate, as the planner's inputs are.
  */
 void
-lsm_tree_estimate(Relation rel, BlockNumber *pages, double *tuples)
+lsm_tree_estimate(Relation rel, BlockNumber *pages, double *nentries)
 {
 	LsmTree    *t = lsm_tree_open(rel);
 	LsmUse	   *u = lsm_tree_use(t, true);
@@ -916,5 +412,5 @@ lsm_tree_estimate(Relation rel, BlockNumber *pages, double *tuples)
 
 	/* the file's pages, not the TID space (lsm_relation_size): a cost */
 	*pages = smgrnblocks(RelationGetSmgr(rel), MAIN_FORKNUM);
-	*tuples = entries / 2;
+	*nentries = entries;
 }

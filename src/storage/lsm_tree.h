@@ -1,9 +1,10 @@
 /*
- * lsm_tree.h - one lsm table's LSM tree inside PostgreSQL: the storage layer
- * under the table access method.
+ * lsm_tree.h - one LSM relation's tree inside PostgreSQL: the API of the
+ * storage layer, under the table access method.  (Its comments and
+ * structures say "table" for the relation, the only kind so far.)
  *
  * Storage (all in the relation's main fork, through the buffer manager):
- *   block 0      metapage: magic, format version, row-id high-water mark, the
+ *   block 0      metapage: magic, format version, id high-water mark, the
  *                core's serialised lsm_manifest (runs per level, free extents,
  *                log head, flushed_seq, last_seq) and overflow pointers when
  *                the manifest outgrows the metapage.  Changed only under a
@@ -22,89 +23,25 @@
  * Shared memory (allocated at server start): a fixed pool of memtable
  * regions (lsm.memtable_pool_size / lsm.memtable_size) and a directory of
  * tables keyed by relfilenode, each with its active memtable, frozen
- * memtables waiting for flush, next sequence number and row id, log tail,
+ * memtables waiting for flush, next sequence number and id, log tail,
  * and a writer LWLock.  After a restart the directory is empty: the first
  * backend to open a table replays its log into a fresh memtable.
  *
- * Keys in the tree (all memcmp-ordered, see lsm_keys.h):
- *   LSM_FAMILY_DATA   | encoded first column | row id (6 bytes, big-endian)
- *                     -> VALUE: the row (lsm_tuple.h); XMAX/LOCK deltas
- *   LSM_FAMILY_ROWMAP | row id (6 bytes, big-endian)
- *                     -> VALUE: the data key of that row (for TID lookups)
- * The bloom filter of a run hashes a data key without its row id, so point
- * lookups by column value can use it.
+ * Keys are byte strings in memcmp order and values are opaque: what they
+ * mean is the relation kind's (for tables: lsm_keys.h and lsm_rowid.h in
+ * src/table/).  The bloom filter of a run hashes a key's bloom prefix, as
+ * lsm/format.h defines it.
  */
 #ifndef LSM_TREE_H
 #define LSM_TREE_H
 
 #include "postgres.h"
 
-#include "storage/itemptr.h"
 #include "utils/rel.h"
 
 #include "lsm/format.h"
 #include "lsm/iter.h"
 #include "lsm/ikey.h"
-
-#define LSM_FAMILY_ROWMAP LSM_FORMAT_FAMILY_ROWMAP
-#define LSM_FAMILY_DATA LSM_FORMAT_FAMILY_DATA
-#define LSM_ROWID_BYTES LSM_FORMAT_ROWID_BYTES
-
-/* TIDs: block = rowid / 291, offset = rowid % 291 + 1 (doc/design.md). */
-#define LSM_TIDS_PER_BLOCK LSM_FORMAT_TIDS_PER_BLOCK
-
-/*
- * The last row id whose TID has a valid block number (MaxBlockNumber):
- * about 1.25 * 10^12, well inside the 48 bits a row id is stored in.  A
- * table refuses new row ids past it rather than give two rows one TID.
- */
-#define LSM_MAX_ROWID \
-	((UINT64CONST(1) + MaxBlockNumber) * LSM_TIDS_PER_BLOCK - 1)
-
-typedef uint64 LsmRowId;
-
-static inline void
-lsm_rowid_to_tid(LsmRowId id, ItemPointer tid)
-{
-	ItemPointerSet(tid, (BlockNumber) (id / LSM_TIDS_PER_BLOCK),
-				   (OffsetNumber) (id % LSM_TIDS_PER_BLOCK + 1));
-}
-
-static inline LsmRowId
-lsm_tid_to_rowid(ItemPointer tid)
-{
-	return (LsmRowId) ItemPointerGetBlockNumberNoCheck(tid) * LSM_TIDS_PER_BLOCK +
-		ItemPointerGetOffsetNumberNoCheck(tid) - 1;
-}
-
-static inline bool
-lsm_tid_valid(ItemPointer tid)
-{
-	OffsetNumber off = ItemPointerGetOffsetNumberNoCheck(tid);
-
-	return off >= 1 && off <= LSM_TIDS_PER_BLOCK;
-}
-
-/* Big-endian row id, so row-id order is memcmp order. */
-static inline void
-lsm_rowid_put(uint8 *dst, LsmRowId id)
-{
-	for (int i = LSM_ROWID_BYTES - 1; i >= 0; i--)
-	{
-		dst[i] = (uint8) id;
-		id >>= 8;
-	}
-}
-
-static inline LsmRowId
-lsm_rowid_get(const uint8 *src)
-{
-	LsmRowId	id = 0;
-
-	for (int i = 0; i < LSM_ROWID_BYTES; i++)
-		id = (id << 8) | src[i];
-	return id;
-}
 
 /*
  * The key description a relation stores in its metapage when its
@@ -146,11 +83,15 @@ extern const LsmKeyInfo *lsm_tree_key_info(LsmTree *t);
  */
 extern void lsm_tree_forget(RelFileNode rnode);
 
-/* A new row id, unique for the table forever (reserved in batches via the metapage). */
-extern LsmRowId lsm_tree_new_rowid(LsmTree *t);
+/*
+ * The relation's id counter: sets *id to a new id below limit, unique for
+ * the relation forever (ids are reserved in batches via the metapage and
+ * never handed out twice); false once every id below limit is taken.
+ */
+extern bool lsm_tree_new_id(LsmTree *t, uint64 limit, uint64 *id);
 
-/* Every row id handed out so far is below this (the metapage's reservation). */
-extern LsmRowId lsm_tree_rowid_limit(LsmTree *t);
+/* Every id handed out so far is below this (the metapage's reservation). */
+extern uint64 lsm_tree_id_limit(LsmTree *t);
 
 /* One entry to write. */
 typedef struct LsmWrite
@@ -193,17 +134,17 @@ extern bool lsm_tree_versions(LsmTree *t, const uint8 *key, Size keylen,
 							  LsmVersionCallback cb, void *arg);
 
 /*
- * An ordered scan over internal entries (all versions, newest first within a
- * user key) of memtables and runs as they are now.  The sources stay valid
- * until lsm_tree_scan_end (also released at transaction abort).
+ * An ordered iteration over internal entries (all versions, newest first
+ * within a user key) of memtables and runs as they are now.  The sources stay valid
+ * until lsm_tree_iter_end (also released at transaction abort).
  */
-typedef struct LsmTreeScan LsmTreeScan;
+typedef struct LsmTreeIter LsmTreeIter;
 
-extern LsmTreeScan *lsm_tree_scan_begin(LsmTree *t);
+extern LsmTreeIter *lsm_tree_iter_begin(LsmTree *t);
 
 /*
- * A bounded scan reads the user keys k with start <= k < end (memcmp order)
- * of each span.  A span whose keys all share one bloom key (a point: one
+ * A bounded iteration reads the user keys k with start <= k < end (memcmp
+ * order) of each span.  A span whose keys all share one bloom key (a point: one
  * key value, any row id) gives a key with that bloom key in probe, so that
  * runs whose filter rules it out are left out; probe is empty otherwise.
  */
@@ -214,37 +155,37 @@ typedef struct LsmKeySpan
 	lsm_slice	probe;
 } LsmKeySpan;
 
-/* What a bounded scan's choice of sources did, for EXPLAIN. */
-typedef struct LsmScanCounts
+/* What a bounded iteration's choice of sources did, for EXPLAIN. */
+typedef struct LsmTreeIterCounts
 {
 	uint64		runs_read;		/* runs merged */
 	uint64		runs_skipped;	/* runs whose key range misses every span */
 	uint64		bloom_probes;	/* filter probes for point spans */
 	uint64		bloom_skips;	/* ... that ruled a run out for a span */
-} LsmScanCounts;
+} LsmTreeIterCounts;
 
 /*
- * A scan as lsm_tree_scan_begin's, merging only the memtables and the runs
+ * An iteration as lsm_tree_iter_begin's, merging only the memtables and the runs
  * that may hold a key of one of the n spans (sorted, disjoint); the caller
  * reads within the spans only.  The spans' bytes need not outlive the call.
  * counts, if not NULL, is added to.
  */
-extern LsmTreeScan *lsm_tree_scan_begin_spans(LsmTree *t,
+extern LsmTreeIter *lsm_tree_iter_begin_spans(LsmTree *t,
 											  const LsmKeySpan *spans, int n,
-											  LsmScanCounts *counts);
+											  LsmTreeIterCounts *counts);
 
 /*
- * The sources a scan of rel would merge now (memtables, level-0 runs,
+ * The sources an iteration over rel's tree would merge now (memtables, level-0 runs,
  * non-empty deeper levels) and its runs in all, for the planner.
  */
 extern void lsm_tree_shape(Relation rel, int *nsources, int *nruns);
-extern lsm_iter *lsm_tree_scan_iter(LsmTreeScan *s);
-extern void lsm_tree_scan_end(LsmTreeScan *s);
+extern lsm_iter *lsm_tree_iter_get(LsmTreeIter *s);
+extern void lsm_tree_iter_end(LsmTreeIter *s);
 
 /* Freezes the active memtable and writes it to a level-0 run. */
 extern void lsm_tree_flush(LsmTree *t);
 
-/* Rows (VALUE entries of the data family) and pages, for the planner. */
-extern void lsm_tree_estimate(Relation rel, BlockNumber *pages, double *tuples);
+/* Entries (in memtables and runs, all versions) and pages, for the planner. */
+extern void lsm_tree_estimate(Relation rel, BlockNumber *pages, double *entries);
 
 #endif							/* LSM_TREE_H */

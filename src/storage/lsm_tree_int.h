@@ -1,8 +1,9 @@
 /*
- * lsm_tree_int.h - what lsm_tree.c (a backend's handle on a table, writes,
- * reads), lsm_pending.c (the log records it holds back), lsm_view.c (the
- * versions readers see, the run cache) and lsm_tree_scan.c (ordered scans)
- * share: the backend-local structures of a tree.  Not for other files:
+ * lsm_tree_int.h - what the files behind lsm_tree.h share: lsm_tree.c
+ * (a backend's handles), lsm_tree_write.c, lsm_tree_read.c,
+ * lsm_tree_iter.c, lsm_pending.c (the log records a backend holds back)
+ * and lsm_view.c (the versions readers see, the run cache): the
+ * backend-local structures of a tree.  Not for other files:
  * they use lsm_tree.h.
  */
 #ifndef LSM_TREE_INT_H
@@ -70,9 +71,9 @@ struct LsmTree
 	bool		pending_listed;
 	dlist_node	pending_node;
 
-	/* Row ids taken from the shared counter and not used yet. */
-	LsmRowId	rowid_next;
-	LsmRowId	rowid_end;
+	/* Ids taken from the shared counter and not used yet. */
+	uint64		id_next;
+	uint64		id_end;
 
 	/* On a hot standby: the log read into backend-local memory. */
 	bool		in_recovery;	/* the operation begun last runs in recovery */
@@ -90,6 +91,7 @@ typedef struct LsmView
 
 /* lsm_tree.c */
 extern LsmUse *lsm_tree_use(LsmTree *t, bool load);
+extern void lsm_tree_check_writable(LsmTree *t);
 extern void lsm_tree_reset_cache(LsmTree *t);
 extern lsm_slice lsm_level_run_largest(const void *arg, int i);
 

@@ -604,7 +604,7 @@ lsm_explain(CustomScanState *node, List *ancestors, ExplainState *es)
 
 	if (es->analyze && st->scan != NULL)
 	{
-		const LsmScanCounts *c = lsm_scan_counts(st->scan);
+		const LsmTreeIterCounts *c = lsm_scan_counts(st->scan);
 
 		if (cscan->custom_exprs != NIL)
 			ExplainPropertyInteger("Key Ranges", NULL, st->nranges, es);

@@ -322,7 +322,7 @@ bool
 lsm_tuple_tid_valid(TableScanDesc scan, ItemPointer tid)
 {
 	return ItemPointerIsValid(tid) && lsm_tid_valid(tid) &&
-		lsm_tid_to_rowid(tid) < lsm_tree_rowid_limit(lsm_tree_open(scan->rs_rd));
+		lsm_tid_to_rowid(tid) < lsm_rowid_limit(lsm_tree_open(scan->rs_rd));
 }
 
 /*

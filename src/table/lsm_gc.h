@@ -39,6 +39,7 @@
 
 #include "lsm/compaction.h"
 #include "lsm_compact.h"
+#include "lsm_rowid.h"
 #include "lsm_storage.h"
 
 /* What decides removal and freezing. */

@@ -45,6 +45,7 @@
 #include "lib/stringinfo.h"
 #include "utils/rel.h"
 
+#include "lsm_rowid.h"
 #include "lsm_tree.h"
 
 #define LSM_KEY_NOTNULL 0x01

@@ -364,7 +364,7 @@ form_new_row(Relation rel, LsmTree *tree, const LsmKeyInfo *ki,
 			 TupleTableSlot *slot, TransactionId xid, CommandId cid,
 			 LsmNewRow *nr)
 {
-	LsmRowId	rowid = lsm_tree_new_rowid(tree);
+	LsmRowId	rowid = lsm_rowid_new(rel, tree);
 	Datum		keyval;
 	bool		keynull;
 	Size		size;

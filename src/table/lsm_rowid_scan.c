@@ -60,7 +60,7 @@ struct LsmRowidScan
 bool
 lsm_bitmap_scan_possible(Relation rel)
 {
-	LsmRowId	limit = lsm_tree_rowid_limit(lsm_tree_open(rel));
+	LsmRowId	limit = lsm_rowid_limit(lsm_tree_open(rel));
 	BlockNumber nblocks;
 	BlockNumber last_tid_block;
 
@@ -96,7 +96,7 @@ rowid_scan_state(TableScanDesc scan)
 	oldcxt = MemoryContextSwitchTo(GetMemoryChunkContext(scan));
 	st = palloc0(sizeof(LsmRowidScan));
 	st->tree = lsm_tree_open(rel);
-	st->rowid_limit = lsm_tree_rowid_limit(st->tree);
+	st->rowid_limit = lsm_rowid_limit(st->tree);
 	st->blockcxt = AllocSetContextCreate(CurrentMemoryContext,
 										 "lsm bitmap block",
 										 ALLOCSET_DEFAULT_SIZES);
@@ -115,7 +115,7 @@ lsm_rowid_scan_reset(LsmRowidScan *st)
 	st->nrows = 0;
 	st->next = 0;
 	st->sample_block = InvalidBlockNumber;
-	st->rowid_limit = lsm_tree_rowid_limit(st->tree);
+	st->rowid_limit = lsm_rowid_limit(st->tree);
 }
 
 void

@@ -1,7 +1,7 @@
 /*
  * lsm_scan.c - sequential scans of lsm tables, and ANALYZE's sampling.
  *
- * A sequential scan merges the table's memtables and runs (lsm_tree_scan_*)
+ * A sequential scan merges the table's memtables and runs (lsm_tree_iter_*)
  * and walks the data family in key order.  The merged iterator yields
  * internal entries, all versions of a user key together and newest first; the
  * entries of one data key are fed to an LsmRowBuilder, and the resulting row
@@ -43,7 +43,7 @@ typedef struct LsmScanDescData
 {
 	TableScanDescData base;
 	LsmTree    *tree;
-	LsmTreeScan *tscan;			/* NULL until the first row is asked for */
+	LsmTreeIter *tscan;			/* NULL until the first row is asked for */
 	lsm_iter   *iter;
 	MemoryContext scancxt;		/* lives as long as the scan */
 	MemoryContext rowcxt;		/* the current row; reset per row */
@@ -59,7 +59,7 @@ typedef struct LsmScanDescData
 	int			nspans;
 	int			span;
 	StringInfoData spanbuf;
-	LsmScanCounts counts;
+	LsmTreeIterCounts counts;
 
 	/*
 	 * Backward moves: the data keys of the rows returned, in order, once a
@@ -98,7 +98,7 @@ static void
 scan_release_sources(LsmScanDesc scan)
 {
 	if (scan->tscan != NULL)
-		lsm_tree_scan_end(scan->tscan);
+		lsm_tree_iter_end(scan->tscan);
 	scan->tscan = NULL;
 	scan->iter = NULL;
 }
@@ -137,11 +137,11 @@ scan_start(LsmScanDesc scan)
 	 */
 	oldcxt = MemoryContextSwitchTo(scan->scancxt);
 	if (scan->bounded)
-		scan->tscan = lsm_tree_scan_begin_spans(scan->tree, scan->spans,
+		scan->tscan = lsm_tree_iter_begin_spans(scan->tree, scan->spans,
 												scan->nspans, &scan->counts);
 	else
-		scan->tscan = lsm_tree_scan_begin(scan->tree);
-	scan->iter = lsm_tree_scan_iter(scan->tscan);
+		scan->tscan = lsm_tree_iter_begin(scan->tree);
+	scan->iter = lsm_tree_iter_get(scan->tscan);
 	MemoryContextSwitchTo(oldcxt);
 
 	if (scan->bounded)
@@ -544,7 +544,7 @@ lsm_scan_set_ranges(TableScanDesc sscan, const LsmKeyRange *ranges, int n)
 }
 
 /* What a bounded scan's choice of sources did so far. */
-const LsmScanCounts *
+const LsmTreeIterCounts *
 lsm_scan_counts(TableScanDesc sscan)
 {
 	return &((LsmScanDesc) sscan)->counts;
@@ -740,7 +740,7 @@ lsm_scan_analyze_next_block(TableScanDesc sscan, BlockNumber blockno,
 		double		tuples;
 
 		scan->an_nblocks = RelationGetNumberOfBlocks(sscan->rs_rd);
-		lsm_tree_estimate(sscan->rs_rd, &pages, &tuples);
+		lsm_table_estimate(sscan->rs_rd, &pages, &tuples);
 		scan->an_total = Max(tuples, 1.0);
 		scan->an_ordinal = 0;
 		scan_start(scan);

@@ -278,7 +278,7 @@ lsm_relation_size(Relation rel, ForkNumber forkNumber)
 		return nbytes;
 	file_bytes = forkNumber == MAIN_FORKNUM ? nbytes :
 		table_block_relation_size(rel, MAIN_FORKNUM);
-	limit = lsm_tree_rowid_limit(lsm_tree_open(rel));
+	limit = lsm_rowid_limit(lsm_tree_open(rel));
 	tid_bytes = (limit + LSM_TIDS_PER_BLOCK - 1) / LSM_TIDS_PER_BLOCK * BLCKSZ;
 	return nbytes + (tid_bytes > file_bytes ? tid_bytes - file_bytes : 0);
 }
@@ -298,10 +298,24 @@ lsm_relation_estimate_size(Relation rel, int32 *attr_widths,
 						   BlockNumber *pages, double *tuples,
 						   double *allvisfrac)
 {
-	lsm_tree_estimate(rel, pages, tuples);
+	lsm_table_estimate(rel, pages, tuples);
 
 	/* No visibility map: index-only scans always visit the table. */
 	*allvisfrac = 0;
+}
+
+/*
+ * The table's pages, and its rows: a row is a VALUE and a row-map entry,
+ * so about half the tree's entries (versions and deltas not yet
+ * collected count too).
+ */
+void
+lsm_table_estimate(Relation rel, BlockNumber *pages, double *tuples)
+{
+	double		entries;
+
+	lsm_tree_estimate(rel, pages, &entries);
+	*tuples = entries / 2;
 }
 
 /*

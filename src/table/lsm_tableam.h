@@ -18,6 +18,7 @@
 #include "utils/rel.h"
 #include "utils/snapshot.h"
 
+#include "lsm_rowid.h"
 #include "lsm_tree.h"
 #include "lsm_tuple.h"
 
@@ -30,6 +31,9 @@ lsm_is_lsm_relation(Relation rel)
 {
 	return rel->rd_tableam == &lsm_tableam_methods;
 }
+
+/* Pages and rows of rel, for the planner, ANALYZE and VACUUM. */
+extern void lsm_table_estimate(Relation rel, BlockNumber *pages, double *tuples);
 
 /*
  * Installs the planner hook that keeps parallel scans off lsm tables, and
@@ -89,7 +93,7 @@ typedef struct LsmKeyRange
 
 extern void lsm_scan_set_ranges(TableScanDesc sscan, const LsmKeyRange *ranges,
 								int n);
-extern const LsmScanCounts *lsm_scan_counts(TableScanDesc sscan);
+extern const LsmTreeIterCounts *lsm_scan_counts(TableScanDesc sscan);
 extern bool lsm_scan_analyze_next_block(TableScanDesc sscan, BlockNumber blockno,
 										BufferAccessStrategy bstrategy);
 extern bool lsm_scan_analyze_next_tuple(TableScanDesc sscan,

@@ -27,6 +27,7 @@
 #include "access/tableam.h"
 #include "utils/snapshot.h"
 
+#include "lsm_rowid.h"
 #include "lsm_tree.h"
 
 /* The value of an XMAX delta entry. */

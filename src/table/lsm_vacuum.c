@@ -749,7 +749,7 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 		BlockNumber est_pages;
 
 		/* nothing merged: the runs hold a VALUE and a map entry per row */
-		lsm_tree_estimate(rel, &est_pages, &live);
+		lsm_table_estimate(rel, &est_pages, &live);
 	}
 
 	/* 4, 5 */

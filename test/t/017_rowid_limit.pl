@@ -4,8 +4,8 @@
 # A row's TID is (row id / 291, row id % 291 + 1), so row ids must stay
 # below 291 * 2^32 - 291 (about 1.25 * 10^12) or two rows would share a TID.
 # Reaching that by inserting would take days, so the test moves the
-# table's row-id high-water mark in its metapage (rowid_hwm, at byte 32 of
-# block 0: LSM_FORMAT_PAGE_HEADER + LSM_FORMAT_META_ROWID_HWM_OFF in
+# table's row-id high-water mark in its metapage (id_hwm, at byte 32 of
+# block 0: LSM_FORMAT_PAGE_HEADER + LSM_FORMAT_META_ID_HWM_OFF in
 # lsm/format.h) to five ids before the end while the server is stopped.
 use strict;
 use warnings;

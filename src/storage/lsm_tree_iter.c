@@ -1,8 +1,9 @@
 /*
- * lsm_tree_scan.c - ordered scans of a table's tree (lsm_tree_scan_* of
- * lsm_tree.h): a merge of the view's memtables, its level-0 runs and one
- * iterator per sorted level, limited to key spans when the reader gives
- * them, skipping runs the spans or bloom filters rule out.
+ * lsm_tree_iter.c - ordered iteration over a relation's tree
+ * (lsm_tree_iter_* of lsm_tree.h): a merge of the view's memtables, its
+ * level-0 runs and one iterator per sorted level, limited to key spans when
+ * the reader gives them, skipping runs the spans or bloom filters rule out.
+ * ("Scan" is kept for the table access method's scans, which use these.)
  */
 #include "postgres.h"
 
@@ -30,7 +31,7 @@ typedef struct LsmCheckedIter
 	LsmStore   *store;
 } LsmCheckedIter;
 
-struct LsmTreeScan
+struct LsmTreeIter
 {
 	LsmTree    *t;
 	LsmUse	   *use;
@@ -73,7 +74,7 @@ lsm_view_run_at(const LsmView *v, BlockNumber blk, int *level)
 static void
 lsm_checked_after_move(LsmCheckedIter *ci)
 {
-	LsmTreeScan *scan;
+	LsmTreeIter *scan;
 	LsmStore   *store = ci->store;
 	LsmRun	   *r;
 	int			level = 0;
@@ -81,7 +82,7 @@ lsm_checked_after_move(LsmCheckedIter *ci)
 	if (lsm_iter_valid(ci->inner) ||
 		(lsm_iter_status(ci->inner) == LSM_OK && store->error == NULL))
 		return;
-	scan = (LsmTreeScan *) ((char *) ci - offsetof(LsmTreeScan, outer));
+	scan = (LsmTreeIter *) ((char *) ci - offsetof(LsmTreeIter, outer));
 	r = lsm_view_run_at(&scan->view,
 						store->bad_block != InvalidBlockNumber ?
 						store->bad_block : store->read_first, &level);
@@ -147,7 +148,7 @@ lsm_checked_status(lsm_iter *it)
 static void
 lsm_checked_destroy(lsm_iter *it)
 {
-	/* Owned by the scan: lsm_tree_scan_end frees it. */
+	/* Owned by the scan: lsm_tree_iter_end frees it. */
 }
 
 static const lsm_iter_ops lsm_checked_ops = {
@@ -180,9 +181,9 @@ lsm_level_iter_of(LsmRun **runs, int n)
 
 /* Releases what a scan holds; also run at abort through its use. */
 static void
-lsm_scan_cleanup(void *arg)
+tree_iter_cleanup(void *arg)
 {
-	LsmTreeScan *s = (LsmTreeScan *) arg;
+	LsmTreeIter *s = (LsmTreeIter *) arg;
 
 	if (s->merged)
 		lsm_iter_destroy(s->merged);
@@ -206,7 +207,7 @@ lsm_scan_cleanup(void *arg)
 
 /* Adds a child iterator; a NULL one (malloc failed) is an error. */
 static void
-lsm_scan_add(LsmTreeScan *s, lsm_iter *it)
+tree_iter_add(LsmTreeIter *s, lsm_iter *it)
 {
 	if (it == NULL)
 		lsm_store_raise(&s->t->store, LSM_NO_MEMORY, "starting a scan");
@@ -218,12 +219,12 @@ lsm_scan_add(LsmTreeScan *s, lsm_iter *it)
  * the caller pinned it already for the scan.
  */
 static void
-lsm_scan_add_run(LsmTreeScan *s, LsmRun *r, bool pinned)
+tree_iter_add_run(LsmTreeIter *s, LsmRun *r, bool pinned)
 {
 	lsm_sst    *sst = pinned ? r->sst : lsm_run_pin(r);
 
 	s->pinned[s->npinned++] = r;
-	lsm_scan_add(s, lsm_sst_iter_new(sst));
+	tree_iter_add(s, lsm_sst_iter_new(sst));
 }
 
 /*
@@ -237,7 +238,7 @@ lsm_scan_add_run(LsmTreeScan *s, LsmRun *r, bool pinned)
  */
 static bool
 lsm_run_needed(LsmRun *r, const LsmKeySpan *spans, int n,
-			   LsmScanCounts *counts, bool *keep_pin)
+			   LsmTreeIterCounts *counts, bool *keep_pin)
 {
 	lsm_sst    *sst = NULL;
 	bool		in_range = false;
@@ -272,20 +273,20 @@ lsm_run_needed(LsmRun *r, const LsmKeySpan *spans, int n,
 	return needed;
 }
 
-LsmTreeScan *
-lsm_tree_scan_begin(LsmTree *t)
+LsmTreeIter *
+lsm_tree_iter_begin(LsmTree *t)
 {
-	return lsm_tree_scan_begin_spans(t, NULL, 0, NULL);
+	return lsm_tree_iter_begin_spans(t, NULL, 0, NULL);
 }
 
-LsmTreeScan *
-lsm_tree_scan_begin_spans(LsmTree *t, const LsmKeySpan *spans, int n,
-						  LsmScanCounts *counts)
+LsmTreeIter *
+lsm_tree_iter_begin_spans(LsmTree *t, const LsmKeySpan *spans, int n,
+						  LsmTreeIterCounts *counts)
 {
 	LsmUse	   *u = lsm_tree_use(t, true);
-	LsmTreeScan *s = MemoryContextAllocZero(TopMemoryContext, sizeof(LsmTreeScan));
-	LsmScanCounts local;
-	LsmScanCounts before;
+	LsmTreeIter *s = MemoryContextAllocZero(TopMemoryContext, sizeof(LsmTreeIter));
+	LsmTreeIterCounts local;
+	LsmTreeIterCounts before;
 	LsmVersion *v;
 	lsm_memtable *mts[LSM_MAX_MEMS + 1];
 	int			nmts;
@@ -300,7 +301,7 @@ lsm_tree_scan_begin_spans(LsmTree *t, const LsmKeySpan *spans, int n,
 	s->t = t;
 	s->use = u;
 	s->kids = s->children;
-	u->cleanup = lsm_scan_cleanup;
+	u->cleanup = tree_iter_cleanup;
 	u->cleanup_arg = s;
 
 	lsm_view_acquire(t, u, &s->view);
@@ -315,7 +316,7 @@ lsm_tree_scan_begin_spans(LsmTree *t, const LsmKeySpan *spans, int n,
 
 	/* Newest sources first: on equal keys the merge prefers lower children. */
 	for (int i = 0; i < nmts; i++)
-		lsm_scan_add(s, lsm_memtable_iter_new(mts[i]));
+		tree_iter_add(s, lsm_memtable_iter_new(mts[i]));
 	for (int i = 0; i < v->nruns[0]; i++)
 	{
 		bool		pinned = false;
@@ -323,7 +324,7 @@ lsm_tree_scan_begin_spans(LsmTree *t, const LsmKeySpan *spans, int n,
 		if (n > 0 && !lsm_run_needed(v->runs[0][i], spans, n, counts, &pinned))
 			continue;
 		counts->runs_read++;
-		lsm_scan_add_run(s, v->runs[0][i], pinned);
+		tree_iter_add_run(s, v->runs[0][i], pinned);
 	}
 	for (int l = 1; l < LSM_MAX_LEVELS; l++)
 	{
@@ -346,7 +347,7 @@ lsm_tree_scan_begin_spans(LsmTree *t, const LsmKeySpan *spans, int n,
 		}
 		counts->runs_read += nruns;
 		if (nruns > 0)
-			lsm_scan_add(s, lsm_level_iter_of(runs, nruns));
+			tree_iter_add(s, lsm_level_iter_of(runs, nruns));
 	}
 
 	/* The table's bloom counters count point ranges' probes too. */
@@ -369,14 +370,14 @@ lsm_tree_scan_begin_spans(LsmTree *t, const LsmKeySpan *spans, int n,
 }
 
 lsm_iter *
-lsm_tree_scan_iter(LsmTreeScan *s)
+lsm_tree_iter_get(LsmTreeIter *s)
 {
 	return &s->outer.base;
 }
 
 void
-lsm_tree_scan_end(LsmTreeScan *s)
+lsm_tree_iter_end(LsmTreeIter *s)
 {
-	/* Releasing the use runs lsm_scan_cleanup, which frees s. */
+	/* Releasing the use runs tree_iter_cleanup, which frees s. */
 	lsm_use_release(s->use);
 }
