@@ -11,8 +11,9 @@
 #       installs each build in turn and runs this tree's bench-read.sh
 #       --no-install with the same arguments (default --quick), R times each
 #       (default 2); per workload lsm's backend CPU time per query for each
-#       build and base / new (above 1: the working tree cheaper), and heap's
-#       for the same runs, which measures the machine's drift
+#       build, also relative to heap's in the same run (the machine's speed
+#       drifts between runs), and base / new of that (above 1: the working
+#       tree cheaper)
 #
 # BASE is any git revision; it is checked out in a scratch worktree.  Writes
 # test/bench/results-builds-core.md or results-builds-read.md.  Leaves this
@@ -132,20 +133,21 @@ else
 		echo "Produced by \`scripts/bench-builds.sh $base read ${bench_args[*]} --rounds $rounds\` on"
 		echo "$(date -u '+%Y-%m-%d %H:%M UTC'): \`scripts/bench-read.sh --no-install ${bench_args[*]} --rounds 1\` with"
 		echo "each build installed in turn, $rounds runs each, the builds taking turns. Backend CPU time"
-		echo "per query (us), the mean over the runs; *base / new* above 1: the new build cheaper. Heap's"
-		echo "time in the same runs shows how much the machine drifted between them."
+		echo "per query (us), the mean over the runs. The machine's speed drifts between runs, so each"
+		echo "run's lsm time is also taken relative to heap's in that run (*lsm / heap*, the mean over"
+		echo "a build's runs); *base / new* compares those (above 1: the new build cheaper)."
 		echo
-		echo "| workload | lsm base | lsm new | lsm base / new | heap (base runs) | heap (new runs) | heap base / new |"
-		echo "|---|---:|---:|---:|---:|---:|---:|"
+		echo "| workload | lsm base | lsm new | heap (base runs) | heap (new runs) | lsm / heap, base | lsm / heap, new | base / new |"
+		echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 		awk -F'\t' '
 			{ k = $3; if (!(k in seen)) { seen[k] = 1; order[++nw] = k }
-			  l[k, $1] += $4; h[k, $1] += $5; c[k, $1]++ }
+			  l[k, $1] += $4; h[k, $1] += $5; q[k, $1] += $4 / $5; c[k, $1]++ }
 			END {
 				for (i = 1; i <= nw; i++) {
-					w = order[i]
-					lb = l[w, "base"] / c[w, "base"]; ln = l[w, "new"] / c[w, "new"]
-					hb = h[w, "base"] / c[w, "base"]; hn = h[w, "new"] / c[w, "new"]
-					printf "| %s | %.1f | %.1f | %.2f | %.1f | %.1f | %.2f |\n", w, lb, ln, lb / ln, hb, hn, hb / hn
+					w = order[i]; cb = c[w, "base"]; cn = c[w, "new"]
+					qb = q[w, "base"] / cb; qn = q[w, "new"] / cn
+					printf "| %s | %.1f | %.1f | %.1f | %.1f | %.2f | %.2f | %.2f |\n", w,
+						l[w, "base"] / cb, l[w, "new"] / cn, h[w, "base"] / cb, h[w, "new"] / cn, qb, qn, qb / qn
 				}
 			}' "$results"
 	} >"$out"
