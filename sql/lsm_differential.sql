@@ -23,11 +23,7 @@
 -- With LSM_TEST_AM=heap in the environment both tables are heap tables (the
 -- expected output came from that run).
 --
-\getenv am LSM_TEST_AM
-\if :{?am}
-\else
-\set am lsm
-\endif
+SELECT current_setting('regress.am') AS am \gset
 CREATE EXTENSION lsm_am;
 SET lsm.max_open_runs = 0;
 

@@ -11,11 +11,7 @@
 -- output (test/pending/gen-expected.sh).  Large values stay under the
 -- maximum row size of lsm tables; lsm_row_size tests the maximum.
 --
-\getenv am LSM_TEST_AM
-\if :{?am}
-\else
-\set am lsm
-\endif
+SELECT current_setting('regress.am') AS am \gset
 SET extra_float_digits = 0;
 CREATE EXTENSION lsm_am;
 

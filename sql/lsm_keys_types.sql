@@ -23,11 +23,7 @@
 -- `SELECT * FROM t_x ORDER BY k NULLS LAST, seq; -- in key order` and back
 -- (test/pending/gen-expected.sh).
 --
-\getenv am LSM_TEST_AM
-\if :{?am}
-\else
-\set am lsm
-\endif
+SELECT current_setting('regress.am') AS am \gset
 CREATE EXTENSION lsm_am;
 
 -- fill(name, type, am, values): creates heap table h_<name> and table

@@ -10,11 +10,7 @@
 -- (test_flush() does nothing for them): that run produced the expected
 -- output (test/pending/gen-expected.sh).
 --
-\getenv am LSM_TEST_AM
-\if :{?am}
-\else
-\set am lsm
-\endif
+SELECT current_setting('regress.am') AS am \gset
 CREATE EXTENSION lsm_am;
 
 --

@@ -10,11 +10,7 @@
 -- With LSM_TEST_AM=heap in the environment the "lsm" tables are heap tables:
 -- that run produced the expected output (test/pending/gen-expected.sh).
 --
-\getenv am LSM_TEST_AM
-\if :{?am}
-\else
-\set am lsm
-\endif
+SELECT current_setting('regress.am') AS am \gset
 CREATE EXTENSION lsm_am;
 
 -- ALTER TABLE ... SET ACCESS METHOD: rows, indexes and constraints follow.

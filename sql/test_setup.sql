@@ -3,6 +3,17 @@
 -- test database before them (the Makefile runs this file first, as
 -- PostgreSQL's own suite runs its test_setup).
 --
+-- regress.am: the access method the comparison tests give their "lsm"
+-- tables: LSM_TEST_AM from the environment (heap, to produce their
+-- expected output), else lsm.  A test reads it into :am with
+--   SELECT current_setting('regress.am') AS am \gset
+\getenv am LSM_TEST_AM
+\if :{?am}
+\else
+\set am lsm
+\endif
+ALTER DATABASE :"DBNAME" SET regress.am = :'am';
+--
 -- same_rows(a, b): whether two tables hold the same rows (as a multiset),
 -- compared as text (point and box have no equality operator); a heap table
 -- and an lsm table given the same statements must.
