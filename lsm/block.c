@@ -338,6 +338,62 @@ lsm_block_cursor_seek(lsm_block_cursor *c, lsm_slice target)
 		lsm_block_cursor_next(c);
 }
 
+/*
+ * Decodes forward from restart point i to the entry that ends at end (the
+ * last of the block when end is its length): entries are prefix-compressed,
+ * so going back means going forward from the restart before, as LevelDB's
+ * Block::Iter::Prev does.
+ */
+static void
+decode_up_to(lsm_block_cursor *c, uint32_t i, size_t end)
+{
+	if (!decode_restart(c, i))
+		return;
+	while (c->next_off < end)
+		if (!decode_at(c, c->next_off))
+			return;
+	if (c->next_off != end)
+		cursor_corrupt(c);
+}
+
+void
+lsm_block_cursor_seek_last(lsm_block_cursor *c)
+{
+	c->valid = false;
+	c->status = LSM_OK;
+	if (c->blk->nrestarts == 0)
+		return;
+	decode_up_to(c, c->blk->nrestarts - 1, c->blk->len);
+}
+
+void
+lsm_block_cursor_prev(lsm_block_cursor *c)
+{
+	size_t		here = c->off;
+	uint32_t	lo = 0;
+	uint32_t	hi;
+
+	if (!c->valid)
+		return;
+	if (here == 0)
+	{
+		c->valid = false;
+		return;
+	}
+	/* The last restart point before the current entry. */
+	hi = c->blk->nrestarts - 1;
+	while (lo < hi)
+	{
+		uint32_t	mid = lo + (hi - lo + 1) / 2;
+
+		if (restart_at(c->blk, mid) < here)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	decode_up_to(c, lo, here);
+}
+
 /* --------------------------------------------------------------- iterator */
 
 typedef struct block_iter
@@ -409,9 +465,24 @@ bi_destroy(lsm_iter *it)
 	free(bi);
 }
 
+static void
+bi_seek_last(lsm_iter *it)
+{
+	block_iter *bi = (block_iter *) it;
+
+	if (bi->open_status == LSM_OK)
+		lsm_block_cursor_seek_last(&bi->cur);
+}
+
+static void
+bi_prev(lsm_iter *it)
+{
+	lsm_block_cursor_prev(&((block_iter *) it)->cur);
+}
+
 static const lsm_iter_ops block_iter_ops = {
 	bi_valid, bi_seek_first, bi_seek, bi_next, bi_key, bi_value, bi_status,
-	bi_destroy
+	bi_destroy, bi_seek_last, bi_prev
 };
 
 /*

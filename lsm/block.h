@@ -70,6 +70,9 @@ void		lsm_block_cursor_seek_first(lsm_block_cursor *c);
 /* First entry with internal key >= target (binary search over restarts). */
 void		lsm_block_cursor_seek(lsm_block_cursor *c, lsm_slice target);
 void		lsm_block_cursor_next(lsm_block_cursor *c);
+/* The last entry; the entry before the current one (invalid before the first). */
+void		lsm_block_cursor_seek_last(lsm_block_cursor *c);
+void		lsm_block_cursor_prev(lsm_block_cursor *c);
 void		lsm_block_cursor_free(lsm_block_cursor *c);
 
 /* The same as a heap-allocated lsm_iter; data must outlive it.  If owned is

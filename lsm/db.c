@@ -1054,6 +1054,16 @@ pinned_next(lsm_iter *it)
 {
 	lsm_iter_next(((pinned_iter *) it)->inner);
 }
+static void
+pinned_seek_last(lsm_iter *it)
+{
+	lsm_iter_seek_last(((pinned_iter *) it)->inner);
+}
+static void
+pinned_prev(lsm_iter *it)
+{
+	lsm_iter_prev(((pinned_iter *) it)->inner);
+}
 static lsm_slice
 pinned_key(lsm_iter *it)
 {
@@ -1082,7 +1092,8 @@ pinned_destroy(lsm_iter *it)
 
 static const lsm_iter_ops pinned_iter_ops = {
 	pinned_valid, pinned_seek_first, pinned_seek, pinned_next,
-	pinned_key, pinned_value, pinned_status, pinned_destroy
+	pinned_key, pinned_value, pinned_status, pinned_destroy,
+	pinned_seek_last, pinned_prev
 };
 
 /* Pins the current memtable, runs and version. */

@@ -67,6 +67,28 @@ level_skip_empty(level_iter *li)
 	}
 }
 
+/* Moves to preceding runs while the current one is exhausted. */
+static void
+level_skip_empty_back(level_iter *li)
+{
+	while (li->cur && !lsm_iter_valid(li->cur))
+	{
+		if (lsm_iter_status(li->cur) != LSM_OK)
+		{
+			li->status = lsm_iter_status(li->cur);
+			return;
+		}
+		if (li->idx == 0)
+		{
+			level_close(li);
+			return;
+		}
+		level_open(li, li->idx - 1);
+		if (li->cur)
+			lsm_iter_seek_last(li->cur);
+	}
+}
+
 static bool
 level_valid(lsm_iter *it)
 {
@@ -135,8 +157,38 @@ level_next(lsm_iter *it)
 {
 	level_iter *li = (level_iter *) it;
 
+	if (!level_valid(it))
+		return;
 	lsm_iter_next(li->cur);
 	level_skip_empty(li);
+}
+
+static void
+level_seek_last(lsm_iter *it)
+{
+	level_iter *li = (level_iter *) it;
+
+	li->status = LSM_OK;
+	if (li->runs.n == 0)
+	{
+		level_close(li);
+		return;
+	}
+	level_open(li, li->runs.n - 1);
+	if (li->cur)
+		lsm_iter_seek_last(li->cur);
+	level_skip_empty_back(li);
+}
+
+static void
+level_prev(lsm_iter *it)
+{
+	level_iter *li = (level_iter *) it;
+
+	if (!level_valid(it))
+		return;
+	lsm_iter_prev(li->cur);
+	level_skip_empty_back(li);
 }
 
 static lsm_slice
@@ -170,7 +222,8 @@ level_destroy(lsm_iter *it)
 
 static const lsm_iter_ops level_iter_ops = {
 	level_valid, level_seek_first, level_seek, level_next,
-	level_key, level_value, level_status, level_destroy
+	level_key, level_value, level_status, level_destroy,
+	level_seek_last, level_prev
 };
 
 lsm_iter *

@@ -597,6 +597,52 @@ mt_iter_next(lsm_iter *it)
 	}
 }
 
+/*
+ * The node before mi's (prev[0] of a search for its key: the last node
+ * below it, as LevelDB's FindLessThan), 0 if it is the first.
+ */
+static void
+mt_iter_prev(lsm_iter *it)
+{
+	mt_iter    *mi = (mt_iter *) it;
+	uint32_t	prev[MT_MAX_HEIGHT];
+	mt_node    *n;
+	size_t		ulen;
+
+	if (mi->node == 0)
+		return;
+	n = node_at(mi->mt, mi->node);
+	ulen = n->key_len - LSM_IKEY_TRAILER;
+	(void) find_ge(mi->mt, node_key(n), ulen, lsm_get_u64(node_key(n) + ulen),
+				   prev);
+	mi->node = prev[0] == mi->mt->head ? 0 : prev[0];
+}
+
+/* The last node: right as far as each level goes, then down. */
+static void
+mt_iter_seek_last(lsm_iter *it)
+{
+	mt_iter    *mi = (mt_iter *) it;
+	const lsm_memtable *mt = mi->mt;
+	uint32_t	x = mt->head;
+
+	if (mi->status != LSM_OK)
+	{
+		mi->node = 0;
+		return;
+	}
+	for (int level = (int) atomic_load_explicit(&mt->max_height,
+												memory_order_relaxed) - 1;
+		 level >= 0; level--)
+	{
+		uint32_t	next;
+
+		while ((next = next_at(mt, x, level)) != 0)
+			x = next;
+	}
+	mi->node = x == mt->head ? 0 : x;
+}
+
 static lsm_slice
 mt_iter_key(lsm_iter *it)
 {
@@ -642,6 +688,8 @@ static const lsm_iter_ops mt_iter_ops = {
 	.value = mt_iter_value,
 	.status = mt_iter_status,
 	.destroy = mt_iter_destroy,
+	.seek_last = mt_iter_seek_last,
+	.prev = mt_iter_prev,
 };
 
 lsm_iter *

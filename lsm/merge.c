@@ -17,21 +17,26 @@ typedef struct merge_iter
 	lsm_iter	base;
 	lsm_iter  **children;
 	int			nchildren;
-	int		   *heap;			/* child indexes; heap[0] is the smallest */
+	int		   *heap;			/* child indexes; heap[0] comes first */
 	int			nheap;
+	bool		backward;		/* moving by prev: heap[0] is the largest */
+	lsm_buf		key;			/* the current key, while children move */
 	lsm_status	status;
 } merge_iter;
 
-/* Does child a sort before child b?  Equal keys: the lower index first. */
+/*
+ * Does child a come before child b in the direction of travel?  Forward,
+ * equal keys give the lower index first; backward is the exact reverse.
+ */
 static bool
 child_less(merge_iter *mi, int a, int b)
 {
 	int			c = lsm_ikey_compare(lsm_iter_key(mi->children[a]),
 									 lsm_iter_key(mi->children[b]));
 
-	if (c != 0)
-		return c < 0;
-	return a < b;
+	if (mi->backward)
+		return c != 0 ? c > 0 : a > b;
+	return c != 0 ? c < 0 : a < b;
 }
 
 static void
@@ -102,6 +107,7 @@ merge_seek_first(lsm_iter *it)
 {
 	merge_iter *mi = (merge_iter *) it;
 
+	mi->backward = false;
 	for (int i = 0; i < mi->nchildren; i++)
 		lsm_iter_seek_first(mi->children[i]);
 	rebuild_heap(mi);
@@ -112,21 +118,33 @@ merge_seek(lsm_iter *it, lsm_slice target)
 {
 	merge_iter *mi = (merge_iter *) it;
 
+	mi->backward = false;
 	for (int i = 0; i < mi->nchildren; i++)
 		lsm_iter_seek(mi->children[i], target);
 	rebuild_heap(mi);
 }
 
 static void
-merge_next(lsm_iter *it)
+merge_seek_last(lsm_iter *it)
 {
 	merge_iter *mi = (merge_iter *) it;
-	int			top;
 
-	if (!merge_valid(it))
-		return;
-	top = mi->heap[0];
-	lsm_iter_next(mi->children[top]);
+	mi->backward = true;
+	for (int i = 0; i < mi->nchildren; i++)
+		lsm_iter_seek_last(mi->children[i]);
+	rebuild_heap(mi);
+}
+
+/* Moves the first child on and restores the heap. */
+static void
+merge_advance(merge_iter *mi)
+{
+	int			top = mi->heap[0];
+
+	if (mi->backward)
+		lsm_iter_prev(mi->children[top]);
+	else
+		lsm_iter_next(mi->children[top]);
 	if (!lsm_iter_valid(mi->children[top]))
 	{
 		note_child_status(mi, top);
@@ -134,6 +152,84 @@ merge_next(lsm_iter *it)
 	}
 	if (mi->nheap > 0)
 		sift_down(mi, 0);
+}
+
+/*
+ * Turns the direction of travel at the current entry (of child top): every
+ * other child is put where the merged stream would have it in the new
+ * direction, around the current key (LevelDB's MergingIterator does the
+ * same).  Ties are placed by child index, as child_less orders them.
+ */
+static void
+merge_turn(merge_iter *mi, bool backward)
+{
+	int			top = mi->heap[0];
+	lsm_slice	key;
+
+	if (lsm_buf_set(&mi->key, lsm_iter_key(mi->children[top]).data,
+					lsm_iter_key(mi->children[top]).len) != LSM_OK)
+	{
+		mi->status = LSM_NO_MEMORY;
+		return;
+	}
+	key = lsm_buf_slice(&mi->key);
+	for (int i = 0; i < mi->nchildren; i++)
+	{
+		lsm_iter   *c = mi->children[i];
+		bool		at_key;
+
+		if (i == top)
+			continue;
+		lsm_iter_seek(c, key);
+		at_key = lsm_iter_valid(c) && lsm_ikey_compare(lsm_iter_key(c), key) == 0;
+		if (backward)
+		{
+			/* entries < key, and = key from children that come before top */
+			if (!lsm_iter_valid(c))
+			{
+				if (lsm_iter_status(c) == LSM_OK)
+					lsm_iter_seek_last(c);
+			}
+			else if (!(at_key && i < top))
+				lsm_iter_prev(c);
+		}
+		else if (at_key && i < top)
+			lsm_iter_next(c);	/* came before top: already passed */
+	}
+	mi->backward = backward;
+
+	/*
+	 * Every other child is now past the current key in the new direction
+	 * (or at it, behind top in the tie order), so top, still at the current
+	 * key, heads the rebuilt heap and the caller's move steps it on.
+	 */
+	rebuild_heap(mi);
+}
+
+static void
+merge_next(lsm_iter *it)
+{
+	merge_iter *mi = (merge_iter *) it;
+
+	if (!merge_valid(it))
+		return;
+	if (mi->backward)
+		merge_turn(mi, false);
+	if (merge_valid(it))
+		merge_advance(mi);
+}
+
+static void
+merge_prev(lsm_iter *it)
+{
+	merge_iter *mi = (merge_iter *) it;
+
+	if (!merge_valid(it))
+		return;
+	if (!mi->backward)
+		merge_turn(mi, true);
+	if (merge_valid(it))
+		merge_advance(mi);
 }
 
 static lsm_slice
@@ -167,6 +263,7 @@ merge_destroy(lsm_iter *it)
 		lsm_iter_destroy(mi->children[i]);
 	free(mi->children);
 	free(mi->heap);
+	lsm_buf_free(&mi->key);
 	free(mi);
 }
 
@@ -179,6 +276,8 @@ static const lsm_iter_ops merge_ops = {
 	.value = merge_value,
 	.status = merge_status,
 	.destroy = merge_destroy,
+	.seek_last = merge_seek_last,
+	.prev = merge_prev,
 };
 
 lsm_iter *
@@ -238,6 +337,15 @@ struct lsm_dbiter
 	lsm_buf		target;			/* scratch for seek keys */
 	bool		valid;
 	lsm_status	status;
+
+	/*
+	 * Moving backward, the internal iterator reads a user key's versions
+	 * oldest first and ends up before them, so the key and the deciding
+	 * value are copied here (LevelDB's DBIter does the same).
+	 */
+	bool		backward;
+	lsm_buf		saved_key;
+	lsm_buf		saved_value;
 };
 
 lsm_dbiter *
@@ -388,6 +496,7 @@ lsm_dbiter_seek(lsm_dbiter *it, const lsm_slice *key)
 	bool		have_start = false;
 
 	it->valid = false;
+	it->backward = false;
 	if (it->status != LSM_OK)
 		return;
 	if (it->has_lower)
@@ -423,12 +532,37 @@ lsm_dbiter_valid(lsm_dbiter *it)
 	return it->valid && it->status == LSM_OK;
 }
 
+/* Sets the scratch target to the first internal key of user key uk. */
+static bool
+target_first_version(lsm_dbiter *it, lsm_slice uk)
+{
+	it->target.len = 0;
+	if (lsm_ikey_append(&it->target, uk, LSM_MAX_SEQ, LSM_KIND_MAX) != LSM_OK)
+	{
+		it->status = LSM_NO_MEMORY;
+		return false;
+	}
+	return true;
+}
+
 void
 lsm_dbiter_next(lsm_dbiter *it)
 {
 	if (!lsm_dbiter_valid(it))
 		return;
-	if (!remember_skip_key(it, lsm_ikey_user_key(lsm_iter_key(it->internal))))
+	if (it->backward)
+	{
+		/* Turn: back onto the current key's versions, then past them. */
+		if (!remember_skip_key(it, lsm_buf_slice(&it->saved_key)) ||
+			!target_first_version(it, lsm_buf_slice(&it->saved_key)))
+		{
+			it->valid = false;
+			return;
+		}
+		it->backward = false;
+		lsm_iter_seek(it->internal, lsm_buf_slice(&it->target));
+	}
+	else if (!remember_skip_key(it, lsm_ikey_user_key(lsm_iter_key(it->internal))))
 	{
 		it->valid = false;
 		return;
@@ -437,20 +571,157 @@ lsm_dbiter_next(lsm_dbiter *it)
 	find_visible(it);
 }
 
+/* Is user key uk below the lower bound? */
+static bool
+before_lower(lsm_dbiter *it, lsm_slice uk)
+{
+	return it->has_lower && lsm_slice_compare(uk, lsm_buf_slice(&it->lower)) < 0;
+}
+
 /*
- * The internal iterator stays on the deciding entry while we are positioned,
- * so key and value can point straight into it: they remain valid until the
- * next move, as the interface promises.
+ * From the internal iterator's position, moving backward, finds the
+ * previous user key whose deciding version (newest non-delta with seq <=
+ * snapshot) is a VALUE.  A user key's versions arrive oldest first, so all
+ * of them are read and the newest eligible one decides; the internal
+ * iterator ends up on the user key before it.
+ */
+static void
+find_prev_visible(lsm_dbiter *it)
+{
+	lsm_iter   *in = it->internal;
+
+	it->valid = false;
+	it->backward = true;
+	while (it->status == LSM_OK && lsm_iter_valid(in))
+	{
+		lsm_ikey	ik;
+		lsm_kind	decided = LSM_KIND_TOMBSTONE;
+		bool		have = false;
+
+		if (!lsm_ikey_parse(lsm_iter_key(in), &ik))
+		{
+			it->status = LSM_CORRUPT;
+			return;
+		}
+		if (before_lower(it, ik.user_key))
+			return;
+		if (past_upper(it, ik.user_key))
+		{
+			lsm_iter_prev(in);
+			continue;
+		}
+		if (lsm_buf_set(&it->saved_key, ik.user_key.data, ik.user_key.len) != LSM_OK)
+		{
+			it->status = LSM_NO_MEMORY;
+			return;
+		}
+		do
+		{
+			if (ik.seq <= it->snapshot && ik.kind < LSM_KIND_DELTA_FIRST)
+			{
+				decided = ik.kind;
+				have = true;
+				if (ik.kind == LSM_KIND_VALUE &&
+					lsm_buf_set(&it->saved_value, lsm_iter_value(in).data,
+								lsm_iter_value(in).len) != LSM_OK)
+				{
+					it->status = LSM_NO_MEMORY;
+					return;
+				}
+			}
+			lsm_iter_prev(in);
+			if (!lsm_iter_valid(in))
+				break;
+			if (!lsm_ikey_parse(lsm_iter_key(in), &ik))
+			{
+				it->status = LSM_CORRUPT;
+				return;
+			}
+		} while (lsm_slice_compare(ik.user_key, lsm_buf_slice(&it->saved_key)) == 0);
+		if (have && decided == LSM_KIND_VALUE)
+		{
+			it->valid = lsm_iter_status(in) == LSM_OK;
+			return;
+		}
+	}
+}
+
+void
+lsm_dbiter_seek_for_prev(lsm_dbiter *it, const lsm_slice *key)
+{
+	lsm_slice	end;
+	bool		have_end = false;
+
+	it->valid = false;
+	if (it->status != LSM_OK)
+		return;
+	if (it->has_upper)
+	{
+		end = lsm_buf_slice(&it->upper);
+		have_end = true;
+	}
+	if (key && (!have_end || lsm_slice_compare(*key, end) < 0))
+	{
+		end = *key;
+		have_end = true;
+	}
+	if (!have_end)
+		lsm_iter_seek_last(it->internal);
+	else
+	{
+		/* The smallest trailer sorts last: land on the oldest version. */
+		it->target.len = 0;
+		if (lsm_ikey_append(&it->target, end, 0, LSM_KIND_TOMBSTONE) != LSM_OK)
+		{
+			it->status = LSM_NO_MEMORY;
+			return;
+		}
+		lsm_iter_seek_for_prev(it->internal, lsm_buf_slice(&it->target));
+	}
+	find_prev_visible(it);
+}
+
+void
+lsm_dbiter_prev(lsm_dbiter *it)
+{
+	if (!lsm_dbiter_valid(it))
+		return;
+	if (!it->backward)
+	{
+		/* Turn: before the first version of the current key. */
+		if (!target_first_version(it, lsm_ikey_user_key(lsm_iter_key(it->internal))))
+		{
+			it->valid = false;
+			return;
+		}
+		lsm_iter_seek(it->internal, lsm_buf_slice(&it->target));
+		if (lsm_iter_valid(it->internal))
+			lsm_iter_prev(it->internal);
+		else if (lsm_iter_status(it->internal) == LSM_OK)
+			lsm_iter_seek_last(it->internal);
+	}
+	find_prev_visible(it);
+}
+
+/*
+ * Moving forward, the internal iterator stays on the deciding entry, so key
+ * and value point straight into it; moving backward they are the copies.
+ * Either way they remain valid until the next move, as the interface
+ * promises.
  */
 lsm_slice
 lsm_dbiter_key(lsm_dbiter *it)
 {
+	if (it->backward)
+		return lsm_buf_slice(&it->saved_key);
 	return lsm_ikey_user_key(lsm_iter_key(it->internal));
 }
 
 lsm_slice
 lsm_dbiter_value(lsm_dbiter *it)
 {
+	if (it->backward)
+		return lsm_buf_slice(&it->saved_value);
 	return lsm_iter_value(it->internal);
 }
 
@@ -472,5 +743,7 @@ lsm_dbiter_destroy(lsm_dbiter *it)
 	lsm_buf_free(&it->upper);
 	lsm_buf_free(&it->skip_key);
 	lsm_buf_free(&it->target);
+	lsm_buf_free(&it->saved_key);
+	lsm_buf_free(&it->saved_value);
 	free(it);
 }

@@ -35,8 +35,15 @@ lsm_dbiter *lsm_dbiter_new(lsm_iter *internal, uint64_t snapshot_seq,
 						   const lsm_range *range);
 /* Positions at the first user key in range (>= key if key is non-NULL). */
 void		lsm_dbiter_seek(lsm_dbiter *it, const lsm_slice *key);
+/*
+ * Positions at the last user key in range (<= key if key is non-NULL): the
+ * start of a backward scan.
+ */
+void		lsm_dbiter_seek_for_prev(lsm_dbiter *it, const lsm_slice *key);
 bool		lsm_dbiter_valid(lsm_dbiter *it);
 void		lsm_dbiter_next(lsm_dbiter *it);
+/* The user key before the current one; directions may be mixed. */
+void		lsm_dbiter_prev(lsm_dbiter *it);
 lsm_slice	lsm_dbiter_key(lsm_dbiter *it);	/* user key */
 lsm_slice	lsm_dbiter_value(lsm_dbiter *it);
 lsm_status	lsm_dbiter_status(lsm_dbiter *it);

@@ -824,6 +824,24 @@ si_settle(sst_iter *it)
 	}
 }
 
+/* Moves before the start of exhausted blocks to the previous entry, if any. */
+static void
+si_settle_back(sst_iter *it)
+{
+	while (it->status == LSM_OK && !it->data.valid)
+	{
+		if (it->data.status != LSM_OK)
+		{
+			si_fail(it, it->data.status);
+			return;
+		}
+		lsm_block_cursor_prev(&it->idx);
+		if (!si_load(it))
+			return;
+		lsm_block_cursor_seek_last(&it->data);
+	}
+}
+
 static bool
 si_valid(lsm_iter *base)
 {
@@ -869,6 +887,30 @@ si_next(lsm_iter *base)
 	si_settle(it);
 }
 
+static void
+si_seek_last(lsm_iter *base)
+{
+	sst_iter   *it = (sst_iter *) base;
+
+	it->status = LSM_OK;
+	lsm_block_cursor_seek_last(&it->idx);
+	if (!si_load(it))
+		return;
+	lsm_block_cursor_seek_last(&it->data);
+	si_settle_back(it);
+}
+
+static void
+si_prev(lsm_iter *base)
+{
+	sst_iter   *it = (sst_iter *) base;
+
+	if (!si_valid(base))
+		return;
+	lsm_block_cursor_prev(&it->data);
+	si_settle_back(it);
+}
+
 static lsm_slice
 si_key(lsm_iter *base)
 {
@@ -901,7 +943,7 @@ si_destroy(lsm_iter *base)
 
 static const lsm_iter_ops sst_iter_ops = {
 	si_valid, si_seek_first, si_seek, si_next, si_key, si_value, si_status,
-	si_destroy
+	si_destroy, si_seek_last, si_prev
 };
 
 lsm_iter *

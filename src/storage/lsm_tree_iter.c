@@ -127,6 +127,24 @@ lsm_checked_next(lsm_iter *it)
 	lsm_checked_after_move(ci);
 }
 
+static void
+lsm_checked_seek_last(lsm_iter *it)
+{
+	LsmCheckedIter *ci = (LsmCheckedIter *) it;
+
+	lsm_iter_seek_last(ci->inner);
+	lsm_checked_after_move(ci);
+}
+
+static void
+lsm_checked_prev(lsm_iter *it)
+{
+	LsmCheckedIter *ci = (LsmCheckedIter *) it;
+
+	lsm_iter_prev(ci->inner);
+	lsm_checked_after_move(ci);
+}
+
 static lsm_slice
 lsm_checked_key(lsm_iter *it)
 {
@@ -153,7 +171,8 @@ lsm_checked_destroy(lsm_iter *it)
 
 static const lsm_iter_ops lsm_checked_ops = {
 	lsm_checked_valid, lsm_checked_seek_first, lsm_checked_seek, lsm_checked_next,
-	lsm_checked_key, lsm_checked_value, lsm_checked_status, lsm_checked_destroy
+	lsm_checked_key, lsm_checked_value, lsm_checked_status, lsm_checked_destroy,
+	lsm_checked_seek_last, lsm_checked_prev
 };
 
 /* A version's level runs, for the core's level iterator. */

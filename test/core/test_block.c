@@ -10,6 +10,7 @@
 #include "coding.h"
 #include "ikey.h"
 #include "tap.h"
+#include "iter_check.h"
 
 
 typedef struct entry
@@ -495,6 +496,25 @@ test_large_values(void)
 	free(big);
 }
 
+/* Backward, and both ways at random, for several restart intervals. */
+static void
+test_both_ways(entry *e, size_t n, int interval)
+{
+	lsm_block_builder b;
+	lsm_slice	data = build_block(&b, e, n, interval);
+	lsm_slice  *keys = malloc((n ? n : 1) * sizeof(lsm_slice));
+	lsm_iter   *it = lsm_block_iter_new(data, NULL);
+	char		what[64];
+
+	for (size_t i = 0; i < n; i++)
+		keys[i] = lsm_buf_slice(&e[i].key);
+	snprintf(what, sizeof(what), "block of %zu, restart interval %d", n, interval);
+	iter_check_both_ways(it, keys, n, 2000, what);
+	lsm_iter_destroy(it);
+	lsm_block_builder_free(&b);
+	free(keys);
+}
+
 int
 main(void)
 {
@@ -506,6 +526,10 @@ main(void)
 	for (size_t i = 0; i < sizeof(intervals) / sizeof(intervals[0]); i++)
 		test_round_trip(e, n, intervals[i]);
 	test_iter_wrapper(e, n);
+	for (size_t i = 0; i < sizeof(intervals) / sizeof(intervals[0]); i++)
+		test_both_ways(e, n, intervals[i]);
+	test_both_ways(e, 1, 16);
+	test_both_ways(e, 0, 16);
 	test_empty_block();
 	test_large_values();
 	{

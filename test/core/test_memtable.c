@@ -14,6 +14,7 @@
 #include "ikey.h"
 #include "memtable.h"
 #include "tap.h"
+#include "iter_check.h"
 
 static bool small_scale;
 
@@ -341,6 +342,18 @@ test_random(void)
 		   "seek to a target shorter than a trailer reports LSM_INVALID");
 	}
 	lsm_iter_destroy(it);
+
+	/* backward, and both ways at random (predecessor search, last node) */
+	{
+		lsm_slice  *keys = malloc((size_t) n * sizeof(lsm_slice));
+
+		for (int i = 0; i < n; i++)
+			keys[i] = lsm_slice_make(ref[i].ik, ref[i].iklen);
+		it = lsm_memtable_iter_new(mt);
+		iter_check_both_ways(it, keys, (size_t) n, 5000, "memtable");
+		lsm_iter_destroy(it);
+		free(keys);
+	}
 
 	/* relocation: copy the region, wipe the original, read the copy */
 	moved = region_alloc(size);

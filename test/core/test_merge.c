@@ -95,6 +95,25 @@ ai_next(lsm_iter *it)
 	ai_check_fail(a);
 }
 
+static void
+ai_seek_last(lsm_iter *it)
+{
+	array_iter *a = (array_iter *) it;
+
+	a->pos = a->n > 0 ? a->n - 1 : a->n;
+	a->status = LSM_OK;
+	ai_check_fail(a);
+}
+
+static void
+ai_prev(lsm_iter *it)
+{
+	array_iter *a = (array_iter *) it;
+
+	a->pos = a->pos > 0 ? a->pos - 1 : a->n;
+	ai_check_fail(a);
+}
+
 static lsm_slice
 ai_key(lsm_iter *it)
 {
@@ -125,7 +144,7 @@ ai_destroy(lsm_iter *it)
 
 static const lsm_iter_ops ai_ops = {
 	ai_valid, ai_seek_first, ai_seek, ai_next, ai_key, ai_value, ai_status,
-	ai_destroy
+	ai_destroy, ai_seek_last, ai_prev
 };
 
 static lsm_iter *
@@ -244,6 +263,75 @@ same_entry(lsm_iter *it, const entry *e)
 }
 
 /*
+ * A random walk both ways over m against all (n entries in merge order):
+ * nexts and prevs that turn often, seeks and seeks-for-prev to entries'
+ * keys (a key several children hold is found at its first occurrence by
+ * both), seek_first and seek_last.
+ * Entries are compared with their values, so the order of ties shows.
+ */
+static bool
+walk_both_ways(lsm_iter *m, entry *all, int n, int steps)
+{
+	int			pos = -1;
+
+	for (int s = 0; s < steps; s++)
+	{
+		int			op = rnd_int(8);
+		int			j = n > 0 ? rnd_int(n) : 0;
+
+		if (pos < 0 || pos >= n)
+			op = 4 + rnd_int(4);
+		switch (op)
+		{
+			case 0:
+			case 1:
+				lsm_iter_next(m);
+				pos = pos + 1 < n ? pos + 1 : -1;
+				break;
+			case 2:
+			case 3:
+				lsm_iter_prev(m);
+				pos--;
+				break;
+			case 4:
+				if (n == 0)
+					break;
+				lsm_iter_seek(m, lsm_buf_slice(&all[j].ikey));
+				while (j > 0 && lsm_ikey_compare(lsm_buf_slice(&all[j - 1].ikey),
+												 lsm_buf_slice(&all[j].ikey)) == 0)
+					j--;
+				pos = j;
+				break;
+			case 5:
+				if (n == 0)
+					break;
+				lsm_iter_seek_for_prev(m, lsm_buf_slice(&all[j].ikey));
+				while (j > 0 && lsm_ikey_compare(lsm_buf_slice(&all[j - 1].ikey),
+												 lsm_buf_slice(&all[j].ikey)) == 0)
+					j--;
+				pos = j;
+				break;
+			case 6:
+				lsm_iter_seek_first(m);
+				pos = n > 0 ? 0 : -1;
+				break;
+			default:
+				lsm_iter_seek_last(m);
+				pos = n - 1;
+				break;
+		}
+		if (pos < 0 || pos >= n)
+		{
+			if (lsm_iter_valid(m) || lsm_iter_status(m) != LSM_OK)
+				return false;
+		}
+		else if (!lsm_iter_valid(m) || !same_entry(m, &all[pos]))
+			return false;
+	}
+	return true;
+}
+
+/*
  * One random round: entries with random user keys and sequence numbers,
  * some internal keys deliberately repeated across children (the value names
  * the child so the tie order is visible).
@@ -338,6 +426,16 @@ merge_round(int nchildren, int n, int nseeks)
 		lsm_buf_free(&probe.value);
 	}
 
+	/* The same stream backward, then both ways at random. */
+	lsm_iter_seek_last(m);
+	for (i = n - 1; i >= 0 && lsm_iter_valid(m); i--, lsm_iter_prev(m))
+		if (!same_entry(m, &all[i]))
+			good = false;
+	if (i != -1 || lsm_iter_valid(m) || lsm_iter_status(m) != LSM_OK)
+		good = false;
+	if (good && !walk_both_ways(m, all, n, 40 * nseeks))
+		good = false;
+
 	lsm_iter_destroy(m);
 	children_free(&ch);
 	entries_free(all, n);
@@ -362,7 +460,7 @@ test_merge_random(void)
 		}
 	}
 	is_int(failed, 0, "%d random merges (1-8 children) match the sorted reference, "
-		   "including seeks", rounds);
+		   "including seeks, backward and random walks both ways", rounds);
 }
 
 static void

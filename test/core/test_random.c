@@ -195,6 +195,123 @@ do_scan(lsm_db *db, model *m, unsigned long op)
 	lsm_dbiter_destroy(it);
 }
 
+/* Does the iterator stand on model key k with its value? */
+static bool
+at_model_key(lsm_dbiter *it, model *m, int k)
+{
+	return lsm_dbiter_valid(it) &&
+		lsm_slice_compare(lsm_dbiter_key(it), key_of(m, k)) == 0 &&
+		lsm_dbiter_value(it).len == m->vlen[k] &&
+		(m->vlen[k] == 0 || memcmp(lsm_dbiter_value(it).data, m->val[k], m->vlen[k]) == 0);
+}
+
+/* The same range as do_scan, read backward from its end. */
+static void
+do_scan_back(lsm_db *db, model *m, unsigned long op)
+{
+	int			lo = (int) (rnd() % NKEYS);
+	int			hi = lo + (int) (rnd() % 400);
+	bool		incl = rnd() % 2;
+	lsm_range	r = {0};
+	lsm_dbiter *it;
+	int			k;
+
+	if (hi >= NKEYS)
+		hi = NKEYS - 1;
+	r.has_lower = true;
+	r.lower = key_of(m, lo);
+	r.has_upper = true;
+	r.upper = key_of(m, hi);
+	r.upper_inclusive = incl;
+	if (lsm_db_iter(db, &r, &it) != LSM_OK)
+	{
+		mismatch("backward scan open", lo, op);
+		return;
+	}
+	k = incl ? hi : hi - 1;
+	for (lsm_dbiter_seek_for_prev(it, NULL);; lsm_dbiter_prev(it))
+	{
+		while (k >= lo && m->val[k] == NULL)
+			k--;
+		if (k < lo)
+			break;
+		if (!at_model_key(it, m, k))
+		{
+			mismatch("backward scan row", k, op);
+			break;
+		}
+		k--;
+	}
+	if (k < lo && lsm_dbiter_valid(it))
+		mismatch("backward scan went past its bound", k, op);
+	if (lsm_dbiter_status(it) != LSM_OK)
+		mismatch("backward scan status", k, op);
+	lsm_dbiter_destroy(it);
+}
+
+/*
+ * A walk over the whole key space that turns often: nexts and prevs, and
+ * seeks and seeks-for-prev to model keys, live or deleted.
+ */
+static void
+do_walk(lsm_db *db, model *m, unsigned long op)
+{
+	lsm_dbiter *it;
+	int			k = -1;			/* model position; -1: not valid */
+
+	if (lsm_db_iter(db, NULL, &it) != LSM_OK)
+	{
+		mismatch("walk open", 0, op);
+		return;
+	}
+	for (int step = 0; step < 60; step++)
+	{
+		int			t = (int) (rnd() % NKEYS);
+		unsigned	what = (unsigned) (rnd() % 6);
+		lsm_slice	key = key_of(m, t);
+
+		if (k < 0)
+			what = 4 + what % 2;
+		switch (what)
+		{
+			case 0:
+			case 1:
+				lsm_dbiter_next(it);
+				for (k++; k < NKEYS && m->val[k] == NULL; k++)
+					;
+				if (k >= NKEYS)
+					k = -1;
+				break;
+			case 2:
+			case 3:
+				lsm_dbiter_prev(it);
+				for (k--; k >= 0 && m->val[k] == NULL; k--)
+					;
+				break;
+			case 4:
+				lsm_dbiter_seek(it, &key);
+				for (k = t; k < NKEYS && m->val[k] == NULL; k++)
+					;
+				if (k >= NKEYS)
+					k = -1;
+				break;
+			default:
+				lsm_dbiter_seek_for_prev(it, &key);
+				for (k = t; k >= 0 && m->val[k] == NULL; k--)
+					;
+				break;
+		}
+		if (k < 0 ? lsm_dbiter_valid(it) : !at_model_key(it, m, k))
+		{
+			mismatch("walk both ways", k, op);
+			break;
+		}
+	}
+	if (lsm_dbiter_status(it) != LSM_OK)
+		mismatch("walk status", k, op);
+	lsm_dbiter_destroy(it);
+}
+
 /* Copies the model's live keys, so an iterator's snapshot can be checked later. */
 static int *
 live_ranks(model *m, int *n)
@@ -241,6 +358,15 @@ check_snapshot(lsm_db *db, model *m, unsigned long op)
 		}
 	if (seen != n || lsm_dbiter_status(it) != LSM_OK)
 		mismatch("snapshot iterator count", seen, op);
+	/* and backward, still at its snapshot */
+	for (lsm_dbiter_seek_for_prev(it, NULL); lsm_dbiter_valid(it); lsm_dbiter_prev(it))
+		if (--seen < 0 || lsm_slice_compare(lsm_dbiter_key(it), key_of(m, ranks[seen])) != 0)
+		{
+			mismatch("snapshot iterator backward", seen, op);
+			break;
+		}
+	if (seen != 0 || lsm_dbiter_status(it) != LSM_OK)
+		mismatch("snapshot iterator backward count", seen, op);
 	lsm_dbiter_destroy(it);
 	free(ranks);
 }
@@ -312,8 +438,12 @@ main(void)
 			do_delete(db, m, k), counts[1]++;
 		else if (r < 980)
 			do_get(db, m, k, op), counts[2]++;
-		else if (r < 998)
+		else if (r < 992)
 			do_scan(db, m, op), counts[3]++;
+		else if (r < 996)
+			do_scan_back(db, m, op), counts[3]++;
+		else if (r < 998)
+			do_walk(db, m, op), counts[3]++;
 		else
 		{
 			switch (rnd() % 100)
@@ -347,7 +477,8 @@ main(void)
 		do_get(db, m, k, nops);
 	verify(db, "after the last reopen");
 
-	diag("%lu ops: %lu puts, %lu deletes, %lu gets, %lu scans, %lu maintenance, %d reopens; "
+	diag("%lu ops: %lu puts, %lu deletes, %lu gets, %lu scans (forward, backward, "
+		 "both ways), %lu maintenance, %d reopens; "
 		 "%llu flushes, %llu compactions",
 		 nops, counts[0], counts[1], counts[2], counts[3], counts[4], reopens,
 		 (unsigned long long) (total_flushes + lsm_db_get_stats(db).flushes),
