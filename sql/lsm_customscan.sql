@@ -106,13 +106,19 @@ SELECT check_q('SELECT * FROM TBL WHERE id IS NULL AND id > 1');
 SELECT check_q('SELECT * FROM TBL WHERE id = NULL');
 SELECT check_q('SELECT * FROM TBL WHERE id IN (NULL)');
 
--- Key order: ORDER BY key [LIMIT n] has no Sort; DESC and NULLS FIRST do.
+-- Key order: ORDER BY key [LIMIT n] has no Sort, nor has ORDER BY key DESC
+-- (the ranges read backward: NULLS FIRST, as a btree read backward gives);
+-- ASC NULLS FIRST and DESC NULLS LAST do.
 SELECT check_q('SELECT * FROM TBL ORDER BY id LIMIT 10', true);
 SELECT * FROM lt ORDER BY id LIMIT 3;
 SELECT check_q('SELECT * FROM TBL WHERE id > 1500 ORDER BY id LIMIT 5', true);
 SELECT check_q('SELECT * FROM TBL WHERE id IN (9, 3, 2050) ORDER BY id', true);
 SELECT check_q('SELECT id FROM TBL WHERE id IS NOT NULL ORDER BY id', true);
-SELECT check_q('SELECT * FROM TBL ORDER BY id DESC LIMIT 3', true);
+SELECT check_q('SELECT id FROM TBL ORDER BY id DESC LIMIT 3', true);
+SELECT check_q('SELECT * FROM TBL WHERE id IS NOT NULL ORDER BY id DESC LIMIT 5', true);
+SELECT check_q('SELECT * FROM TBL WHERE id BETWEEN 995 AND 1005 ORDER BY id DESC', true);
+SELECT check_q('SELECT * FROM TBL WHERE id IN (9, 3, 2050) ORDER BY id DESC', true);
+SELECT check_q('SELECT id FROM TBL ORDER BY id DESC NULLS LAST LIMIT 3', true);
 SELECT check_q('SELECT * FROM TBL ORDER BY id NULLS FIRST LIMIT 3', true);
 -- with no use for the order, a whole-table read stays a sequential scan
 SELECT check_q('SELECT count(*) FROM TBL');

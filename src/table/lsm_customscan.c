@@ -9,8 +9,10 @@
  *     [NOT] NULL, with constants, $n parameters, or values from the outer
  *     side of a nested loop (parameterized paths);
  *   - return rows in key order (ASC NULLS LAST), as pathkeys, so ORDER BY
- *     key [LIMIT n] and merge joins need no sort.  The merge only moves
- *     forward, so no descending order and no backward scans are offered.
+ *     key [LIMIT n] and merge joins need no sort;
+ *   - or in reverse key order (DESC NULLS FIRST, as a btree read backward),
+ *     reading the ranges from their ends (lsm_scan_set_backward), so ORDER
+ *     BY key DESC [LIMIT n] needs no sort either.
  * The scan itself is lsm_scan.c's sequential scan made bounded
  * (lsm_scan_set_ranges): the same row building, MVCC checks and SSI
  * locking.  Every restriction stays in the plan's qual and is rechecked on
@@ -98,6 +100,7 @@ typedef struct LsmPlanInfo
 	int			nsources;		/* memtables, level-0 runs, deeper levels */
 	int			nruns;
 	List	   *pathkeys;		/* key order, if useful to the query */
+	List	   *desc_pathkeys;	/* reverse key order, if useful */
 } LsmPlanInfo;
 
 /* A clause the scan can bound by, and what it is. */
@@ -201,10 +204,13 @@ cost_path(PlannerInfo *root, RelOptInfo *rel, const LsmPlanInfo *pi,
 		pages * seq_page_cost + fetched * row_cost;
 }
 
-/* Adds a path bounded by bounds (none: the whole table in key order). */
+/*
+ * Adds a path bounded by bounds (none: the whole table in key order), in
+ * reverse key order if backward.
+ */
 static void
 add_lsm_path(PlannerInfo *root, RelOptInfo *rel, const LsmPlanInfo *pi,
-			 ParamPathInfo *ppi, List *bounds)
+			 ParamPathInfo *ppi, List *bounds, bool backward)
 {
 	CustomPath *cpath = makeNode(CustomPath);
 	List	   *clauses = NIL;
@@ -222,7 +228,7 @@ add_lsm_path(PlannerInfo *root, RelOptInfo *rel, const LsmPlanInfo *pi,
 	cpath->path.parallel_safe = false;
 	cpath->path.parallel_workers = 0;
 	cpath->path.rows = ppi ? ppi->ppi_rows : rel->rows;
-	cpath->path.pathkeys = pi->pathkeys;
+	cpath->path.pathkeys = backward ? pi->desc_pathkeys : pi->pathkeys;
 	cpath->flags = CUSTOMPATH_SUPPORT_PROJECTION;
 	cpath->methods = &lsm_path_methods;
 
@@ -240,6 +246,8 @@ add_lsm_path(PlannerInfo *root, RelOptInfo *rel, const LsmPlanInfo *pi,
 									   valtypes);
 	cpath->custom_private = lappend(cpath->custom_private,
 									makeInteger(pi->ki.encoder));
+	cpath->custom_private = lappend(cpath->custom_private,
+									makeInteger(backward ? 1 : 0));
 
 	cost_path(root, rel, pi, cpath, bounds);
 	add_path(rel, &cpath->path);
@@ -314,27 +322,31 @@ add_parameterized_paths(PlannerInfo *root, RelOptInfo *rel,
 										   list_copy(base_bounds));
 
 		if (list_length(bounds) > list_length(base_bounds))
-			add_lsm_path(root, rel, pi, ppi, bounds);
+			add_lsm_path(root, rel, pi, ppi, bounds, false);
 	}
 }
 
 /*
  * The key order as pathkeys (ASC NULLS LAST under the column's default
- * btree order and collation), if the query has a use for it.
+ * btree order and collation; with desc, DESC NULLS FIRST, the order read
+ * backward), if the query has a use for it.
  */
 static List *
-key_pathkeys(PlannerInfo *root, RelOptInfo *rel, Form_pg_attribute att)
+key_pathkeys(PlannerInfo *root, RelOptInfo *rel, Form_pg_attribute att,
+			 bool desc)
 {
-	TypeCacheEntry *tce = lookup_type_cache(att->atttypid, TYPECACHE_LT_OPR);
+	TypeCacheEntry *tce = lookup_type_cache(att->atttypid,
+											TYPECACHE_LT_OPR | TYPECACHE_GT_OPR);
+	Oid			opr = desc ? tce->gt_opr : tce->lt_opr;
 	Var		   *keyvar;
 	List	   *pathkeys;
 
-	if (!OidIsValid(tce->lt_opr))
+	if (!OidIsValid(opr))
 		return NIL;
 	keyvar = makeVar(rel->relid, 1, att->atttypid, att->atttypmod,
 					 att->attcollation, 0);
 	pathkeys = build_expression_pathkey(root, (Expr *) keyvar, NULL,
-										tce->lt_opr, rel->relids, false);
+										opr, rel->relids, false);
 	return truncate_useless_pathkeys(root, rel, pathkeys);
 }
 
@@ -371,7 +383,8 @@ lsm_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti,
 		if (usable)
 		{
 			lsm_tree_shape(relation, &pi.nsources, &pi.nruns);
-			pi.pathkeys = key_pathkeys(root, rel, att);
+			pi.pathkeys = key_pathkeys(root, rel, att, false);
+			pi.desc_pathkeys = key_pathkeys(root, rel, att, true);
 		}
 	}
 	table_close(relation, NoLock);
@@ -382,7 +395,11 @@ lsm_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti,
 	if (bounds != NIL || pi.pathkeys != NIL)
 		add_lsm_path(root, rel, &pi,
 					 get_baserel_parampathinfo(root, rel, rel->lateral_relids),
-					 bounds);
+					 bounds, false);
+	if (pi.desc_pathkeys != NIL)
+		add_lsm_path(root, rel, &pi,
+					 get_baserel_parampathinfo(root, rel, rel->lateral_relids),
+					 bounds, true);
 	add_parameterized_paths(root, rel, &pi, bounds);
 }
 
@@ -426,6 +443,7 @@ typedef struct LsmScanState
 	ExprState **values;			/* their value expressions */
 	const LsmKeyInfo *ki;
 	TableScanDesc scan;			/* NULL until the first row is asked for */
+	bool		backward;		/* reverse key order: ranges read from their ends */
 	bool		started;		/* ranges set since the last rescan */
 	uint64		nranges;		/* ranges read, over all (re)scans */
 	MemoryContext rangecxt;		/* the ranges of the last (re)scan */
@@ -452,6 +470,7 @@ lsm_begin(CustomScanState *node, EState *estate, int eflags)
 	List	   *valargs = lthird(cscan->custom_private);
 	List	   *valtypes = lfourth(cscan->custom_private);
 	int			encoder = intVal(list_nth(cscan->custom_private, 4));
+	bool		backward = intVal(list_nth(cscan->custom_private, 5)) != 0;
 	int			i = 0;
 	ListCell   *lc;
 
@@ -467,6 +486,7 @@ lsm_begin(CustomScanState *node, EState *estate, int eflags)
 	node->ss.ps.qual = ExecInitQual(cscan->scan.plan.qual, &node->ss.ps);
 
 	st->ki = lsm_key_info(rel, lsm_tree_open(rel));
+	st->backward = backward;
 	if ((int) st->ki->encoder != encoder)
 		elog(ERROR, "key encoding of lsm table \"%s\" changed since the plan was made",
 			 RelationGetRelationName(rel));
@@ -532,6 +552,7 @@ lsm_start(LsmScanState *st)
 		st->nranges += n;
 		MemoryContextSwitchTo(oldcxt);
 	}
+	lsm_scan_set_backward(st->scan, st->backward);
 	st->started = true;
 }
 
@@ -601,6 +622,8 @@ lsm_explain(CustomScanState *node, List *ancestors, ExplainState *es)
 								 context, es->verbose, false);
 		ExplainPropertyText("Key Cond", str, es);
 	}
+	if (st->backward)
+		ExplainPropertyText("Scan Direction", "Backward", es);
 
 	if (es->analyze && st->scan != NULL)
 	{

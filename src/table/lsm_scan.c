@@ -19,6 +19,11 @@
  * the key ranges it is given, in order: it merges only the sources that may
  * hold keys in them, seeks to the start of each range and stops at its end.
  * Visibility and everything else are the sequential scan's.
+ *
+ * A bounded scan may also read its ranges backward, last key first
+ * (lsm_scan_set_backward: ORDER BY key DESC).  The merged iterator then
+ * meets a data key's entries oldest first, so they are collected and fed to
+ * the row builder newest first, as forward.
  */
 #include "postgres.h"
 
@@ -60,6 +65,7 @@ typedef struct LsmScanDescData
 	int			span;
 	StringInfoData spanbuf;
 	LsmTreeIterCounts counts;
+	bool		backward;		/* read the spans from their ends */
 
 	/*
 	 * Backward moves: the data keys of the rows returned, in order, once a
@@ -119,6 +125,17 @@ scan_seek(LsmScanDesc scan, lsm_slice key)
 		pfree(target);
 }
 
+/* Positions the iterator at the last entry of a user key < key. */
+static void
+scan_seek_before(LsmScanDesc scan, lsm_slice key)
+{
+	scan_seek(scan, key);
+	if (lsm_iter_valid(scan->iter))
+		lsm_iter_prev(scan->iter);
+	else if (lsm_iter_status(scan->iter) == LSM_OK)
+		lsm_iter_seek_last(scan->iter);
+}
+
 /* Opens the merged iterator on the first data key, if not done yet. */
 static void
 scan_start(LsmScanDesc scan)
@@ -144,6 +161,12 @@ scan_start(LsmScanDesc scan)
 	scan->iter = lsm_tree_iter_get(scan->tscan);
 	MemoryContextSwitchTo(oldcxt);
 
+	if (scan->bounded && scan->backward)
+	{
+		scan->span = scan->nspans - 1;
+		scan_seek_before(scan, scan->spans[scan->span].end);
+		return;
+	}
 	if (scan->bounded)
 	{
 		scan->span = 0;
@@ -219,6 +242,81 @@ scan_current(LsmScanDesc scan, lsm_ikey *pk)
 }
 
 /*
+ * scan_current for a backward scan: a span is left before its start, for
+ * the end of the one before, and the scan ends before the first.
+ */
+static bool
+scan_current_back(LsmScanDesc scan, lsm_ikey *pk)
+{
+	while (scan->span >= 0)
+	{
+		if (!scan_current_entry(scan, pk))
+			break;
+		if (lsm_slice_compare(pk->user_key, scan->spans[scan->span].start) >= 0)
+			return true;
+		if (--scan->span >= 0)
+			scan_seek_before(scan, scan->spans[scan->span].end);
+	}
+	scan->span = -1;
+	return false;
+}
+
+/* An entry met going backward, kept until its key's newer ones are read. */
+typedef struct LsmBackEntry
+{
+	uint64		seq;
+	lsm_kind	kind;
+	void	   *value;
+	Size		len;
+} LsmBackEntry;
+
+/*
+ * scan_consume_key going backward: the key's entries come oldest first, so
+ * they are copied (into the current memory context, the row's) and fed to
+ * b newest first once the key is behind the iterator.
+ */
+static void
+scan_consume_key_back(LsmScanDesc scan, lsm_ikey *pk, LsmRowBuilder *b)
+{
+	lsm_iter   *it = scan->iter;
+	LsmBackEntry *e = NULL;
+	int			n = 0;
+	int			cap = 0;
+
+	resetStringInfo(&scan->ukey);
+	appendBinaryStringInfo(&scan->ukey, (const char *) pk->user_key.data,
+						   (int) pk->user_key.len);
+	for (;;)
+	{
+		if (b != NULL)
+		{
+			lsm_slice	v = lsm_iter_value(it);
+
+			if (n == cap)
+			{
+				cap = cap ? 2 * cap : 4;
+				e = e ? repalloc(e, sizeof(LsmBackEntry) * cap) :
+					palloc(sizeof(LsmBackEntry) * cap);
+			}
+			e[n].seq = pk->seq;
+			e[n].kind = pk->kind;
+			e[n].len = v.len;
+			e[n].value = palloc(Max(v.len, 1));
+			memcpy(e[n].value, v.data, v.len);
+			n++;
+		}
+		lsm_iter_prev(it);
+		if (!scan_current_back(scan, pk) ||
+			pk->user_key.len != (size_t) scan->ukey.len ||
+			memcmp(pk->user_key.data, scan->ukey.data, scan->ukey.len) != 0)
+			break;
+	}
+	for (int i = n - 1; i >= 0; i--)
+		if (!lsm_row_builder_add(b, e[i].seq, e[i].kind, e[i].value, e[i].len))
+			break;
+}
+
+/*
  * Moves past every entry of the user key the iterator is at (described by
  * *pk), feeding them to b unless b is NULL.  On return *pk describes the next
  * entry, if scan_current says there is one.
@@ -264,7 +362,10 @@ scan_build_row(LsmScanDesc scan, lsm_ikey *pk)
 	oldcxt = MemoryContextSwitchTo(scan->rowcxt);
 	lsm_row_builder_init(&b, &scan->row,
 						 lsm_key_rowid(pk->user_key.data, pk->user_key.len));
-	scan_consume_key(scan, pk, &b);
+	if (scan->backward)
+		scan_consume_key_back(scan, pk, &b);
+	else
+		scan_consume_key(scan, pk, &b);
 	found = lsm_row_builder_finish(&b);
 	MemoryContextSwitchTo(oldcxt);
 
@@ -304,7 +405,8 @@ lsm_scan_next_row(TableScanDesc sscan)
 		return NULL;			/* nothing can match */
 	scan_start(scan);
 
-	while (scan_current(scan, &pk))
+	while (scan->backward ? scan_current_back(scan, &pk) :
+		   scan_current(scan, &pk))
 	{
 		CHECK_FOR_INTERRUPTS();
 
@@ -541,6 +643,21 @@ lsm_scan_set_ranges(TableScanDesc sscan, const LsmKeyRange *ranges, int n)
 	scan->nspans = nspans;
 	scan->span = 0;
 	scan->bounded = true;
+}
+
+/*
+ * Makes a bounded scan read its ranges backward (or forward again), from
+ * the next row on after a rescan or lsm_scan_set_ranges.
+ */
+void
+lsm_scan_set_backward(TableScanDesc sscan, bool backward)
+{
+	LsmScanDesc scan = (LsmScanDesc) sscan;
+
+	if (!scan->bounded)
+		elog(ERROR, "only a bounded lsm scan can read backward");
+	scan_release_sources(scan);
+	scan->backward = backward;
 }
 
 /* What a bounded scan's choice of sources did so far. */

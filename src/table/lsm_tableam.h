@@ -93,6 +93,7 @@ typedef struct LsmKeyRange
 
 extern void lsm_scan_set_ranges(TableScanDesc sscan, const LsmKeyRange *ranges,
 								int n);
+extern void lsm_scan_set_backward(TableScanDesc sscan, bool backward);
 extern const LsmTreeIterCounts *lsm_scan_counts(TableScanDesc sscan);
 extern bool lsm_scan_analyze_next_block(TableScanDesc sscan, BlockNumber blockno,
 										BufferAccessStrategy bstrategy);
