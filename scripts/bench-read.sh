@@ -15,6 +15,8 @@
 #                   rows on average (the same ranges on both tables)
 #   order limit 10  k > x ORDER BY k LIMIT 10
 #   first 10        ORDER BY k LIMIT 10
+#   last 10         ORDER BY k DESC LIMIT 10
+#   range 100 desc  the 100-row ranges again, ORDER BY k DESC
 #   full scan       count(*) and sum(length(v)) over the whole table
 # and reports transactions per second, mean latency, the ratio lsm / heap
 # (the median over the rounds; above 1: lsm faster) and the plan each
@@ -52,7 +54,7 @@ cmdline="scripts/bench-read.sh${*:+ $*}"
 
 usage()
 {
-	sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 }
 
@@ -146,7 +148,7 @@ psql_q -c "SELECT pg_prewarm('bench_lsm'), pg_prewarm('bench_heap'), pg_prewarm(
 # The workloads: name, pgbench script (TBL for the table), a query for EXPLAIN.
 half=2305843009213693952
 width=$(echo "100 * 2^64 / $n" | bc)
-workloads=(point_hit point_miss range_100 order_limit_10 first_10 full_scan)
+workloads=(point_hit point_miss range_100 order_limit_10 first_10 last_10 range_100_desc full_scan)
 declare -A title script explain plan
 title[point_hit]="point hit"
 script[point_hit]="\\set r random(1, $n)
@@ -167,6 +169,13 @@ explain[order_limit_10]="SELECT k, v FROM TBL WHERE k > 0 ORDER BY k LIMIT 10"
 title[first_10]="ORDER BY k LIMIT 10"
 script[first_10]="SELECT k, v FROM TBL ORDER BY k LIMIT 10;"
 explain[first_10]="SELECT k, v FROM TBL ORDER BY k LIMIT 10"
+title[last_10]="ORDER BY k DESC LIMIT 10"
+script[last_10]="SELECT k, v FROM TBL ORDER BY k DESC LIMIT 10;"
+explain[last_10]="SELECT k, v FROM TBL ORDER BY k DESC LIMIT 10"
+title[range_100_desc]="range 100 rows DESC"
+script[range_100_desc]="\\set r random(-$half, $half)
+SELECT k, v FROM TBL WHERE k BETWEEN :r AND :r + $width ORDER BY k DESC;"
+explain[range_100_desc]="SELECT k, v FROM TBL WHERE k BETWEEN 0 AND $width ORDER BY k DESC"
 title[full_scan]="full scan"
 script[full_scan]="SELECT count(*), sum(length(v)) FROM TBL;"
 explain[full_scan]="SELECT count(*), sum(length(v)) FROM TBL"
@@ -190,6 +199,11 @@ body[order_limit_10]="r := floor((random() * 2 - 1) * $half)::bigint;
 iters[order_limit_10]=50000
 body[first_10]="PERFORM k, v FROM TBL ORDER BY k LIMIT 10;"
 iters[first_10]=50000
+body[last_10]="PERFORM k, v FROM TBL ORDER BY k DESC LIMIT 10;"
+iters[last_10]=50000
+body[range_100_desc]="r := floor((random() * 2 - 1) * $half)::bigint;
+	PERFORM k, v FROM TBL WHERE k BETWEEN r AND r + $width ORDER BY k DESC;"
+iters[range_100_desc]=20000
 body[full_scan]="PERFORM count(*), sum(length(v)) FROM TBL;"
 iters[full_scan]=3
 clk_tck=$(getconf CLK_TCK)

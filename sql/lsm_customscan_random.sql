@@ -99,7 +99,8 @@ END $$;
 
 -- Runs n random range queries on a pair; returns (queries, not LsmScan,
 -- differences).  Every third query is ordered by the key with a LIMIT and
--- compares the keys in order.
+-- compares the keys in order; every sixth orders them DESC (LsmScan read
+-- backward).
 CREATE FUNCTION random_queries(pair text, is_text boolean, n int,
 							   OUT queries int, OUT not_lsmscan int, OUT differences int)
 LANGUAGE plpgsql AS $$
@@ -117,8 +118,9 @@ BEGIN
 	FOR i IN 1..n LOOP
 		cond := random_cond(is_text);
 		IF i % 3 = 0 THEN
-			q := format('SELECT coalesce(array_agg(k), ''{}'')::text FROM (SELECT k FROM TBL WHERE %s ORDER BY k LIMIT %s) s',
-						cond, 1 + (random() * 30)::int);
+			q := format('SELECT coalesce(array_agg(k), ''{}'')::text FROM (SELECT k FROM TBL WHERE %s ORDER BY k %s LIMIT %s) s',
+						cond, CASE WHEN i % 6 = 0 THEN 'DESC' ELSE '' END,
+						1 + (random() * 30)::int);
 		ELSE
 			q := format('SELECT count(*) || '':'' || coalesce(sum(hashtext(t::text)::bigint), 0) FROM TBL t WHERE %s',
 						cond);

@@ -78,6 +78,28 @@ FETCH PRIOR FROM c;
 FETCH ABSOLUTE 1 FROM c;
 COMMIT;
 
+-- Without SCROLL a cursor over LsmScan also moves back, as one over a heap
+-- table's scan does, in either key order; a scroll cursor needs no Material.
+CREATE TABLE ul (k int, v text) USING lsm;
+INSERT INTO ul SELECT g, 'u' || g FROM generate_series(1, 10) g;
+SELECT lsm_flush('ul');
+UPDATE ul SET v = v || '!' WHERE k IN (4, 8);
+BEGIN;
+DECLARE c2 CURSOR FOR SELECT * FROM ul WHERE k BETWEEN 3 AND 9 ORDER BY k DESC;
+FETCH 3 FROM c2;
+FETCH BACKWARD 2 FROM c2;
+FETCH FORWARD 4 FROM c2;
+FETCH PRIOR FROM c2;
+DECLARE c3 CURSOR FOR SELECT * FROM ul WHERE k BETWEEN 3 AND 9 ORDER BY k;
+FETCH 3 FROM c3;
+FETCH BACKWARD 2 FROM c3;
+MOVE LAST IN c3;
+FETCH PRIOR FROM c3;
+FETCH ABSOLUTE 2 FROM c3;
+COMMIT;
+EXPLAIN (COSTS OFF) DECLARE c4 SCROLL CURSOR FOR SELECT k FROM ul ORDER BY k DESC LIMIT 5;
+DROP TABLE ul;
+
 -- Rows changed in the transaction reading backward, and FOR UPDATE.
 BEGIN;
 UPDATE dl SET v = 'changed' WHERE k = 599;

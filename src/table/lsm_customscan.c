@@ -20,7 +20,9 @@
  * EvalPlanQual the substituted row is checked by that qual alone.
  *
  * Paths are never parallel-safe: a worker would need the plan's methods by
- * name and the scan has no parallel split (see lsm_tableam.c).
+ * name and the scan has no parallel split (see lsm_tableam.c).  They move
+ * backward for cursors (FETCH BACKWARD, PRIOR, ABSOLUTE) as sequential
+ * scans of lsm tables do, from the rows returned so far.
  */
 #include "postgres.h"
 
@@ -229,7 +231,8 @@ add_lsm_path(PlannerInfo *root, RelOptInfo *rel, const LsmPlanInfo *pi,
 	cpath->path.parallel_workers = 0;
 	cpath->path.rows = ppi ? ppi->ppi_rows : rel->rows;
 	cpath->path.pathkeys = backward ? pi->desc_pathkeys : pi->pathkeys;
-	cpath->flags = CUSTOMPATH_SUPPORT_PROJECTION;
+	cpath->flags = CUSTOMPATH_SUPPORT_PROJECTION |
+		CUSTOMPATH_SUPPORT_BACKWARD_SCAN;
 	cpath->methods = &lsm_path_methods;
 
 	foreach(lc, bounds)
@@ -564,7 +567,13 @@ lsm_next(ScanState *ss)
 
 	if (!st->started)
 		lsm_start(st);
-	if (table_scan_getnextslot(st->scan, ForwardScanDirection, slot))
+
+	/*
+	 * The executor's direction is relative to the scan's own order: a
+	 * cursor moving backward over a DESC plan goes up the keys.  The lsm
+	 * scan serves backward moves from the rows it returned (lsm_scan.c).
+	 */
+	if (table_scan_getnextslot(st->scan, ss->ps.state->es_direction, slot))
 		return slot;
 	return NULL;
 }

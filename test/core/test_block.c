@@ -275,13 +275,27 @@ exercise(const uint8_t *p, size_t len, entry *e, size_t n, size_t *nseen)
 		(*nseen)++;
 	if (c.status != LSM_OK)
 		clean = false;
+	/* backward too, with a bound in case a bug made it loop */
+	{
+		size_t		back = 0;
+
+		for (lsm_block_cursor_seek_last(&c); c.valid && back <= *nseen;
+			 lsm_block_cursor_prev(&c))
+			back++;
+		if (c.status != LSM_OK || c.valid)
+			clean = false;
+	}
 	for (size_t i = 0; i < n; i += 7)
 	{
 		lsm_block_cursor_seek(&c, lsm_buf_slice(&e[i].key));
 		if (c.status != LSM_OK)
 			clean = false;
 		else if (c.valid)
-			lsm_block_cursor_next(&c);
+		{
+			lsm_block_cursor_prev(&c);
+			if (c.status != LSM_OK)
+				clean = false;
+		}
 	}
 	lsm_block_cursor_free(&c);
 	return clean;
