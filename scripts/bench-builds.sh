@@ -7,7 +7,7 @@
 #       the core's bench_lsm (test/bench) of each build, R times each
 #       (default 3), at N keys (default 1M); per workload the median ops/s
 #       of each build and new / base (above 1: the working tree faster)
-#   scripts/bench-builds.sh BASE read [--rows N] [--seconds S] [--rounds R]
+#   scripts/bench-builds.sh BASE read [--rows N] [--seconds S] [--workloads LIST] [--rounds R]
 #       installs each build in turn and runs this tree's bench-read.sh
 #       --no-install with the same arguments (default --quick), R times each
 #       (default 2); per workload lsm's backend CPU time per query for each
@@ -42,7 +42,7 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 		--rounds) rounds=$2; shift ;;
 		--num) num=$2; shift ;;
-		--rows|--seconds) bench_args+=("$1" "$2"); shift ;;
+		--rows|--seconds|--workloads) bench_args+=("$1" "$2"); shift ;;
 		-h|--help) usage ;;
 		*) echo "unknown argument: $1" >&2; usage ;;
 	esac
@@ -50,7 +50,7 @@ while [ $# -gt 0 ]; do
 done
 case "$what" in
 	core) rounds=${rounds:-3} ;;
-	read) rounds=${rounds:-2}; [ ${#bench_args[@]} -gt 0 ] || bench_args=(--quick) ;;
+	read) rounds=${rounds:-2}; bench_args=(--quick "${bench_args[@]}") ;;
 	*) usage ;;
 esac
 
@@ -130,8 +130,9 @@ else
 	{
 		echo "# Read benchmark, two builds: $base_rev (base) and $new_rev (new)"
 		echo
-		echo "Produced by \`scripts/bench-builds.sh $base read ${bench_args[*]} --rounds $rounds\` on"
-		echo "$(date -u '+%Y-%m-%d %H:%M UTC'): \`scripts/bench-read.sh --no-install ${bench_args[*]} --rounds 1\` with"
+		args=$(printf '%q ' "${bench_args[@]}")
+		echo "Produced by \`scripts/bench-builds.sh $base read ${args}--rounds $rounds\` on"
+		echo "$(date -u '+%Y-%m-%d %H:%M UTC'): \`scripts/bench-read.sh --no-install ${args}--rounds 1\` with"
 		echo "each build installed in turn, $rounds runs each, the builds taking turns. Backend CPU time"
 		echo "per query (us), the mean over the runs. The machine's speed drifts between runs, so each"
 		echo "run's lsm time is also taken relative to heap's in that run (*lsm / heap*, the mean over"

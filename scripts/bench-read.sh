@@ -29,7 +29,8 @@
 #   scripts/bench-read.sh                  1M rows, 10 s per workload and table
 #   scripts/bench-read.sh --quick          200k rows, 4 s
 #   scripts/bench-read.sh [--rows N] [--seconds S] [--rounds R] [--set "NAME = VALUE" ...]
-#                         [--dir DIR] [--out FILE] [--no-install] [--keep]
+#                         [--workloads "point_hit ..."] [--dir DIR] [--out FILE]
+#                         [--no-install] [--keep]
 #
 # Run as root (the server runs as $LSM_PG_USER, default lsmci) or as a user
 # that can run PostgreSQL and write its install directories (make install).
@@ -50,11 +51,12 @@ dir=""
 out=$REPO/test/bench/results-read.md
 install=1
 keep=0
+only_workloads=""
 cmdline="scripts/bench-read.sh${*:+ $*}"
 
 usage()
 {
-	sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 }
 
@@ -69,6 +71,7 @@ while [ $# -gt 0 ]; do
 		--no-install) install=0 ;;
 		--keep) keep=1 ;;
 		--set) extra_settings+=("$2"); shift ;;
+		--workloads) only_workloads=$2; shift ;;
 		-h|--help) usage ;;
 		*) echo "unknown argument: $1" >&2; usage ;;
 	esac
@@ -149,6 +152,9 @@ psql_q -c "SELECT pg_prewarm('bench_lsm'), pg_prewarm('bench_heap'), pg_prewarm(
 half=2305843009213693952
 width=$(echo "100 * 2^64 / $n" | bc)
 workloads=(point_hit point_miss range_100 order_limit_10 first_10 last_10 range_100_desc full_scan)
+if [ -n "$only_workloads" ]; then
+	read -r -a workloads <<<"$only_workloads"
+fi
 declare -A title script explain plan
 title[point_hit]="point hit"
 script[point_hit]="\\set r random(1, $n)
