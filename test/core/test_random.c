@@ -145,24 +145,35 @@ do_get(lsm_db *db, model *m, int k, unsigned long op)
 	lsm_buf_free(&v);
 }
 
+/* A random range of ranks [lo, hi) or [lo, hi] (up to 400 keys). */
+static lsm_range
+random_range(model *m, int *lo, int *hi)
+{
+	lsm_range	r = {0};
+
+	*lo = (int) (rnd() % NKEYS);
+	*hi = *lo + (int) (rnd() % 400);
+	r.upper_inclusive = rnd() % 2;
+	if (*hi >= NKEYS)
+		*hi = NKEYS - 1;
+	r.has_lower = true;
+	r.lower = key_of(m, *lo);
+	r.has_upper = true;
+	r.upper = key_of(m, *hi);
+	return r;
+}
+
 /* Scans [lo, hi) or [lo, hi] by rank, up to limit rows, against the model. */
 static void
 do_scan(lsm_db *db, model *m, unsigned long op)
 {
-	int			lo = (int) (rnd() % NKEYS);
-	int			hi = lo + (int) (rnd() % 400);
-	bool		incl = rnd() % 2;
-	lsm_range	r = {0};
+	int			lo,
+				hi;
+	lsm_range	r = random_range(m, &lo, &hi);
+	bool		incl = r.upper_inclusive;
 	lsm_dbiter *it;
 	int			k = lo;
 
-	if (hi >= NKEYS)
-		hi = NKEYS - 1;
-	r.has_lower = true;
-	r.lower = key_of(m, lo);
-	r.has_upper = true;
-	r.upper = key_of(m, hi);
-	r.upper_inclusive = incl;
 	if (lsm_db_iter(db, &r, &it) != LSM_OK)
 	{
 		mismatch("scan open", lo, op);
@@ -209,20 +220,13 @@ at_model_key(lsm_dbiter *it, model *m, int k)
 static void
 do_scan_back(lsm_db *db, model *m, unsigned long op)
 {
-	int			lo = (int) (rnd() % NKEYS);
-	int			hi = lo + (int) (rnd() % 400);
-	bool		incl = rnd() % 2;
-	lsm_range	r = {0};
+	int			lo,
+				hi;
+	lsm_range	r = random_range(m, &lo, &hi);
+	bool		incl = r.upper_inclusive;
 	lsm_dbiter *it;
 	int			k;
 
-	if (hi >= NKEYS)
-		hi = NKEYS - 1;
-	r.has_lower = true;
-	r.lower = key_of(m, lo);
-	r.has_upper = true;
-	r.upper = key_of(m, hi);
-	r.upper_inclusive = incl;
 	if (lsm_db_iter(db, &r, &it) != LSM_OK)
 	{
 		mismatch("backward scan open", lo, op);
