@@ -277,6 +277,39 @@ check_iter(lsm_sst *t, const dataset *d, size_t *wrong, lsm_status *status)
 	return i;
 }
 
+/* check_iter backward, from seek_last: the entries in reverse order. */
+static size_t
+check_iter_back(lsm_sst *t, const dataset *d, size_t *wrong, lsm_status *status)
+{
+	lsm_iter   *it = lsm_sst_iter_new(t);
+	lsm_buf		k = {0},
+				v = {0};
+	size_t		i = 0;
+
+	*wrong = 0;
+	for (lsm_iter_seek_last(it); lsm_iter_valid(it); lsm_iter_prev(it), i++)
+	{
+		size_t		j;
+
+		if (i >= d->n)
+		{
+			(*wrong)++;
+			break;
+		}
+		j = d->n - 1 - i;
+		make_ikey(&k, d->e[j].k, d->e[j].seq, d->e[j].kind);
+		make_value(&v, d->e[j].k, d->e[j].seq, d->e[j].kind);
+		if (!slice_eq(lsm_iter_key(it), lsm_buf_slice(&k)) ||
+			!slice_eq(lsm_iter_value(it), lsm_buf_slice(&v)))
+			(*wrong)++;
+	}
+	*status = lsm_iter_status(it);
+	lsm_iter_destroy(it);
+	lsm_buf_free(&k);
+	lsm_buf_free(&v);
+	return i;
+}
+
 /* Checks it backward and both ways at random against d's entries. */
 static void
 check_both_ways(lsm_iter *it, const dataset *d, int steps, const char *what)
@@ -627,8 +660,8 @@ test_options_and_edges(void)
 
 /*
  * Reads an opened run every way and classifies the outcome.  Returns true if
- * some read reported LSM_CORRUPT; *wrong counts answers that were neither
- * right nor CORRUPT.
+ * some read (gets, a scan forward, a scan backward, verify) reported
+ * LSM_CORRUPT; *wrong counts answers that were neither right nor CORRUPT.
  */
 static bool
 read_everything(lsm_sst *t, const dataset *d, size_t *wrong)
@@ -652,6 +685,12 @@ read_everything(lsm_sst *t, const dataset *d, size_t *wrong)
 		*wrong += r == 1;
 	}
 	nseen = check_iter(t, d, &iwrong, &ist);
+	*wrong += iwrong;
+	if (ist == LSM_CORRUPT)
+		corrupt = true;
+	else if (ist != LSM_OK || nseen != d->n)
+		(*wrong)++;
+	nseen = check_iter_back(t, d, &iwrong, &ist);
 	*wrong += iwrong;
 	if (ist == LSM_CORRUPT)
 		corrupt = true;
