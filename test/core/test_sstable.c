@@ -244,12 +244,14 @@ check_get(lsm_sst *t, const dataset *d, uint32_t key2, uint64_t snap, lsm_buf *v
 }
 
 /*
- * Iterates the whole run checking each entry against the reference.
- * Returns the number of entries that matched before the end or the first
- * problem; *wrong counts entries that differ, *status gets the final status.
+ * Iterates the whole run checking each entry against the reference, from
+ * the first entry on, or with backward from the last entry back.  Returns
+ * the number of entries that matched before the end or the first problem;
+ * *wrong counts entries that differ, *status gets the final status.
  */
 static size_t
-check_iter(lsm_sst *t, const dataset *d, size_t *wrong, lsm_status *status)
+check_iter_dir(lsm_sst *t, const dataset *d, bool backward, size_t *wrong,
+			   lsm_status *status)
 {
 	lsm_iter   *it = lsm_sst_iter_new(t);
 	lsm_buf		k = {0},
@@ -257,18 +259,28 @@ check_iter(lsm_sst *t, const dataset *d, size_t *wrong, lsm_status *status)
 	size_t		i = 0;
 
 	*wrong = 0;
-	for (lsm_iter_seek_first(it); lsm_iter_valid(it); lsm_iter_next(it), i++)
+	if (backward)
+		lsm_iter_seek_last(it);
+	else
+		lsm_iter_seek_first(it);
+	for (; lsm_iter_valid(it); i++)
 	{
+		size_t		j = backward ? d->n - 1 - i : i;
+
 		if (i >= d->n)
 		{
 			(*wrong)++;
 			break;
 		}
-		make_ikey(&k, d->e[i].k, d->e[i].seq, d->e[i].kind);
-		make_value(&v, d->e[i].k, d->e[i].seq, d->e[i].kind);
+		make_ikey(&k, d->e[j].k, d->e[j].seq, d->e[j].kind);
+		make_value(&v, d->e[j].k, d->e[j].seq, d->e[j].kind);
 		if (!slice_eq(lsm_iter_key(it), lsm_buf_slice(&k)) ||
 			!slice_eq(lsm_iter_value(it), lsm_buf_slice(&v)))
 			(*wrong)++;
+		if (backward)
+			lsm_iter_prev(it);
+		else
+			lsm_iter_next(it);
 	}
 	*status = lsm_iter_status(it);
 	lsm_iter_destroy(it);
@@ -277,37 +289,10 @@ check_iter(lsm_sst *t, const dataset *d, size_t *wrong, lsm_status *status)
 	return i;
 }
 
-/* check_iter backward, from seek_last: the entries in reverse order. */
 static size_t
-check_iter_back(lsm_sst *t, const dataset *d, size_t *wrong, lsm_status *status)
+check_iter(lsm_sst *t, const dataset *d, size_t *wrong, lsm_status *status)
 {
-	lsm_iter   *it = lsm_sst_iter_new(t);
-	lsm_buf		k = {0},
-				v = {0};
-	size_t		i = 0;
-
-	*wrong = 0;
-	for (lsm_iter_seek_last(it); lsm_iter_valid(it); lsm_iter_prev(it), i++)
-	{
-		size_t		j;
-
-		if (i >= d->n)
-		{
-			(*wrong)++;
-			break;
-		}
-		j = d->n - 1 - i;
-		make_ikey(&k, d->e[j].k, d->e[j].seq, d->e[j].kind);
-		make_value(&v, d->e[j].k, d->e[j].seq, d->e[j].kind);
-		if (!slice_eq(lsm_iter_key(it), lsm_buf_slice(&k)) ||
-			!slice_eq(lsm_iter_value(it), lsm_buf_slice(&v)))
-			(*wrong)++;
-	}
-	*status = lsm_iter_status(it);
-	lsm_iter_destroy(it);
-	lsm_buf_free(&k);
-	lsm_buf_free(&v);
-	return i;
+	return check_iter_dir(t, d, false, wrong, status);
 }
 
 /* Checks it backward and both ways at random against d's entries. */
@@ -690,7 +675,7 @@ read_everything(lsm_sst *t, const dataset *d, size_t *wrong)
 		corrupt = true;
 	else if (ist != LSM_OK || nseen != d->n)
 		(*wrong)++;
-	nseen = check_iter_back(t, d, &iwrong, &ist);
+	nseen = check_iter_dir(t, d, true, &iwrong, &ist);
 	*wrong += iwrong;
 	if (ist == LSM_CORRUPT)
 		corrupt = true;
